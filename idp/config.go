@@ -1,0 +1,104 @@
+package idp
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config is everything a CardSSO node needs. The zero value of every field
+// means "the embedded default" (see Defaults); cmd/cardsso fills it from YAML,
+// CARDSSO_* environment variables and flags.
+type Config struct {
+	// Issuer is the OpenID issuer URL, e.g. https://sso.example.gov.cn.
+	// Default http://localhost:8080.
+	Issuer string
+	// Addr is the listen address. Default 127.0.0.1:8080.
+	Addr string
+	// DataDir holds the SQLite file and the generated master key. Default ./data.
+	DataDir string
+
+	Storage   StorageConfig
+	MasterKey MasterKeyConfig
+	Connector ConnectorConfig
+	Tokens    TokenConfig
+	Session   SessionConfig
+	Keys      KeyConfig
+	Password  PasswordConfig
+
+	// Logger receives structured logs. Default: JSON to stderr at info.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// StorageConfig selects the database.
+type StorageConfig struct {
+	// Type is "sqlite" (default) or "postgres".
+	Type string
+	// DSN: for sqlite a file path (default DataDir/cardsso.db); for postgres
+	// a connection URL.
+	DSN             string
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+}
+
+// MasterKeyConfig says where the master key comes from. The master key seals
+// social security numbers and private keys and derives every other secret
+// key; all nodes of a deployment share it.
+type MasterKeyConfig struct {
+	// File holds the key (base64 of 32 bytes). Default DataDir/master.key;
+	// when the default file does not exist it is generated (mode 0600) with a
+	// warning that production needs its own key.
+	File string
+	// Value is the key itself (base64 of 32 bytes), e.g. from
+	// CARDSSO_MASTER_KEY. It wins over File.
+	Value string
+}
+
+// ConnectorConfig selects the card service platform connector.
+type ConnectorConfig struct {
+	// Type is "simulator" (default).
+	Type      string
+	Simulator SimulatorConfig
+}
+
+// SimulatorConfig configures the in-process card platform simulator.
+type SimulatorConfig struct {
+	// Fixture is a YAML file of card holders; empty means the embedded demo
+	// holders.
+	Fixture string
+}
+
+// TokenConfig sets lifetimes.
+type TokenConfig struct {
+	AccessTokenLifetime  time.Duration // default 15m
+	IDTokenLifetime      time.Duration // default 15m
+	RefreshTokenLifetime time.Duration // default 720h (30 days)
+	AuthRequestLifetime  time.Duration // login must finish within; default 30m
+	CodeLifetime         time.Duration // default 60s
+}
+
+// SessionConfig sets the SSO session.
+type SessionConfig struct {
+	Lifetime    time.Duration // absolute; default 12h
+	IdleTimeout time.Duration // default 2h
+	CookieName  string        // default cardsso_session
+}
+
+// KeyConfig sets token signing.
+type KeyConfig struct {
+	// Algorithm is ES256 (default), RS256 or EdDSA.
+	Algorithm string
+	// RotationPeriod is how long a key signs before the next takes over.
+	// Default 720h (30 days).
+	RotationPeriod time.Duration
+}
+
+// PasswordConfig sets the argon2id cost. The defaults are OWASP's minimum
+// (m = 19 MiB, t = 2, p = 1); weaker values are refused.
+type PasswordConfig struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}

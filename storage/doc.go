@@ -1,0 +1,22 @@
+// Package storage defines what CardSSO keeps: the Store interface, its value
+// types and the errors callers branch on.
+//
+// Every node of a deployment keeps its state here and nowhere else, so any node
+// can serve any request. Implementations live in sub-packages (sqlstore) and
+// pass the conformance suite in storagetest.
+//
+// Conventions:
+//   - Create returns ErrAlreadyExists for a duplicate key, Get/Update/Delete
+//     return ErrNotFound for a missing one.
+//   - Update methods take an updater func that runs inside a transaction on the
+//     current row: the write is compare-and-swap, and an updater error aborts it
+//     with nothing written.
+//   - Claim methods mark a single-use value (authorization code, refresh token)
+//     used in one atomic statement; of two concurrent claims exactly one wins,
+//     the other gets ErrAlreadyUsed.
+//   - Times are stored in UTC with at least millisecond precision.
+//
+// Personal data: the social security number is never stored in clear. The store
+// holds the sealed (encrypted) number, its blind index for lookups and the
+// masked form for display; sealing is the caller's job (idp/keys).
+package storage

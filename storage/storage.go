@@ -1,0 +1,236 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors that callers branch on with errors.Is.
+var (
+	// ErrNotFound: no row with that key (or it has expired).
+	ErrNotFound = errors.New("storage: not found")
+	// ErrAlreadyExists: a row with that key (or unique value) already exists.
+	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrAlreadyUsed: a single-use value was claimed before.
+	ErrAlreadyUsed = errors.New("storage: already used")
+)
+
+// Store is everything a CardSSO node keeps. Implementations must be safe for
+// concurrent use by many goroutines and many processes sharing one database.
+type Store interface {
+	// Accounts.
+	CreateAccount(ctx context.Context, a Account) error
+	GetAccount(ctx context.Context, id string) (Account, error)
+	// GetAccountBySSNIndex finds an account by the blind index of its number.
+	GetAccountBySSNIndex(ctx context.Context, index []byte) (Account, error)
+	UpdateAccount(ctx context.Context, id string, update func(Account) (Account, error)) error
+	DeleteAccount(ctx context.Context, id string) error
+
+	// Clients (OpenID Connect relying parties).
+	CreateClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) error
+	DeleteClient(ctx context.Context, id string) error
+
+	// Authorization requests, from /authorize until their code is redeemed.
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	UpdateAuthRequest(ctx context.Context, id string, update func(AuthRequest) (AuthRequest, error)) error
+	DeleteAuthRequest(ctx context.Context, id string) error
+	// GetAuthRequestByCode returns the request that holds the code with this
+	// hash, used or not (callers check CodeUsedAt).
+	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)
+	// ClaimAuthCode atomically marks the code with this hash used at now and
+	// returns its request. A code claimed before gives ErrAlreadyUsed together
+	// with the request (so the caller can revoke what the first use issued);
+	// an unknown or expired code gives ErrNotFound.
+	ClaimAuthCode(ctx context.Context, codeHash []byte, now time.Time) (AuthRequest, error)
+
+	// Access tokens (opaque; the value carries the id, the row carries the grant).
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	GetAccessToken(ctx context.Context, id string) (AccessToken, error)
+	DeleteAccessToken(ctx context.Context, id string) error
+
+	// Refresh tokens, looked up by the SHA-256 hash of their value.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
+	// ClaimRefreshToken atomically marks the token used at now (rotation). A
+	// token claimed before gives ErrAlreadyUsed together with the token (so the
+	// caller can revoke its family); unknown or expired gives ErrNotFound.
+	ClaimRefreshToken(ctx context.Context, hash []byte, now time.Time) (RefreshToken, error)
+	DeleteRefreshToken(ctx context.Context, hash []byte) error
+
+	// RevokeGrant deletes every access and refresh token issued under the
+	// grant (one code redemption and all its refreshes). It is not an error
+	// when there are none.
+	RevokeGrant(ctx context.Context, grantID string) error
+
+	// SSO sessions, keyed by the SHA-256 hash of the cookie value.
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, id string) (Session, error)
+	UpdateSession(ctx context.Context, id string, update func(Session) (Session, error)) error
+	// DeleteSession ends a session and revokes the tokens issued within it.
+	DeleteSession(ctx context.Context, id string) error
+
+	// Signing keys. UpdateSigningKeys runs update on the whole set inside one
+	// transaction that excludes every other UpdateSigningKeys (on every node),
+	// then writes the returned set: rotation is compare-and-swap.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	UpdateSigningKeys(ctx context.Context, update func([]SigningKey) ([]SigningKey, error)) error
+
+	// DeleteExpired removes auth requests, access and refresh tokens and
+	// sessions that expired before now, and returns how many rows went. Safe
+	// to run on every node at once.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Account is a registered citizen. The number is held sealed, indexed and
+// masked, never in clear.
+type Account struct {
+	ID                 string // stable, random; the basis of the OIDC subject
+	Name               string // the name matched by the real-name check
+	SSNSealed          []byte // the social security number sealed under the master key
+	SSNIndex           []byte // HMAC blind index of the number, unique
+	SSNMasked          string // first 3 + last 4, e.g. 110***********0017
+	CardRegion         string // issuing region of the holder's card, when known
+	PasswordHash       string // PHC-format argon2id hash
+	RealNameVerifiedAt time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Client is a registered OpenID Connect relying party.
+type Client struct {
+	ID                     string
+	Name                   string
+	SecretHash             []byte // keyed SHA-256 of the secret; empty for public clients
+	Public                 bool   // public clients authenticate with PKCE only
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	FirstParty             bool   // skips consent (enforced by the policies issue)
+	MinACR                 string // minimum assurance level, empty for none
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// AuthRequest is an authorization request from /authorize until its code is
+// redeemed. The login steps work over it; the code lives on it.
+type AuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	State               string
+	Nonce               string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	MaxAge              *int64 // seconds; nil when not requested
+	ACRValues           []string
+	UILocales           []string
+	LoginHint           string
+
+	// LoginState is the login steps' own record (opaque to storage).
+	LoginState []byte
+
+	// Set when the citizen has authenticated.
+	Done      bool
+	AccountID string
+	SessionID string
+	AuthTime  time.Time
+	ACR       string
+	AMR       []string
+
+	// Set when the code is issued and claimed.
+	CodeHash   []byte
+	CodeUsedAt *time.Time
+
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AccessToken is the stored side of an opaque access token.
+type AccessToken struct {
+	ID        string
+	GrantID   string // the auth request (code redemption) the token descends from
+	ClientID  string
+	AccountID string // empty for client-credentials tokens
+	SessionID string
+	Scopes    []string
+	Audience  []string
+	AuthTime  time.Time
+	ACR       string
+	AMR       []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshToken is a refresh token; its value is never stored, only its hash.
+// Every token of one grant forms a family: rotation creates a new token in the
+// family and marks the old one used.
+type RefreshToken struct {
+	Hash      []byte
+	ID        string // public id (token introspection and revocation)
+	GrantID   string
+	ClientID  string
+	AccountID string
+	SessionID string
+	Scopes    []string
+	Audience  []string
+	AuthTime  time.Time
+	ACR       string
+	AMR       []string
+	UsedAt    *time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Session is an SSO session: one authentication shared by every portal
+// (OIDC client or SAML SP) the citizen signs in to while it lasts.
+type Session struct {
+	ID         string // hex SHA-256 of the cookie value
+	AccountID  string
+	AuthTime   time.Time
+	ACR        string
+	AMR        []string
+	Clients    []string // client ids signed in through this session
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+// KeyState says what a signing key is used for.
+type KeyState string
+
+const (
+	// KeyNext is published but not yet used to sign, so relying parties
+	// that cache the JWKS know it before the first token it signs.
+	KeyNext KeyState = "next"
+	// KeyActive signs every new token. There is exactly one.
+	KeyActive KeyState = "active"
+	// KeyRetired no longer signs, and is published until RetireAt+token
+	// lifetime (ExpiresAt), when it is removed.
+	KeyRetired KeyState = "retired"
+)
+
+// SigningKey is one token signing key, its private part sealed under the
+// master key.
+type SigningKey struct {
+	ID            string // JWK kid
+	Algorithm     string // JOSE alg, e.g. ES256, RS256
+	State         KeyState
+	PrivateSealed []byte // sealed PKCS#8 DER
+	PublicJWK     []byte // JSON of the public JWK
+	CreatedAt     time.Time
+	ActivatedAt   *time.Time
+	RetiredAt     *time.Time
+	ExpiresAt     *time.Time // when a retired key leaves the JWKS
+}
