@@ -1,0 +1,186 @@
+package simulator
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cardsso/cardsso/connectors/citizenid"
+)
+
+// defaultFixture is the embedded fixture used when Config.Fixture is empty.
+//
+//go:embed fixture.yaml
+var defaultFixture string
+
+// defaultFixtureName names the embedded fixture in errors.
+const defaultFixtureName = "fixture.yaml (embedded)"
+
+// Holder is a card holder in a fixture.
+type Holder struct {
+	Name       string           // the holder's name, e.g. 张三
+	Number     citizenid.Number // the social security number
+	CardNumber string           // the card number (社会保障卡卡号), 9 characters [0-9A-Z]
+	CardRegion string           // the 6-digit GB/T 2260 code of the issuing region (发卡地)
+	Status     Status           // the card's application status
+	Photo      string           // the card photo's file name (not a path), or ""
+}
+
+// FixtureError reports a holder in a fixture that is not valid.
+type FixtureError struct {
+	File   string // the fixture file's path, or "fixture.yaml (embedded)"
+	Index  int    // the holder's index in the holders list, from 0
+	Line   int    // the holder's line in the file, or 0 when unknown
+	Number string // the holder's number masked (citizenid.Mask), or ""
+	Field  string // the YAML field at fault, e.g. "card_number"
+	Err    error  // what is wrong with it
+}
+
+// Error returns a message like
+// "simulator: fixture.yaml:14: holders[1] (440***********0028): card_number: must be 9 characters 0-9 or A-Z".
+func (e *FixtureError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "simulator: %s", e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	fmt.Fprintf(&b, ": holders[%d]", e.Index)
+	if e.Number != "" {
+		fmt.Fprintf(&b, " (%s)", e.Number)
+	}
+	fmt.Fprintf(&b, ": %s: %v", e.Field, e.Err)
+	return b.String()
+}
+
+// Unwrap returns e.Err.
+func (e *FixtureError) Unwrap() error { return e.Err }
+
+// fixtureFile is the YAML layout of a fixture file.
+type fixtureFile struct {
+	Holders []fixtureHolder `yaml:"holders"`
+}
+
+type fixtureHolder struct {
+	Name       string `yaml:"name"`
+	Number     string `yaml:"number"`
+	CardNumber string `yaml:"card_number"`
+	CardRegion string `yaml:"card_region"`
+	CardStatus string `yaml:"card_status"`
+	Photo      string `yaml:"photo"`
+}
+
+// parseFixture decodes and validates a fixture; file names it in errors.
+// Unknown fields are an error, so a misspelt field is not silently empty.
+func parseFixture(file string, data []byte) ([]Holder, error) {
+	var f fixtureFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("simulator: %s: fixture is empty", file)
+		}
+		return nil, fmt.Errorf("simulator: %s: %w", file, err)
+	}
+	if len(f.Holders) == 0 {
+		return nil, fmt.Errorf("simulator: %s: fixture has no holders", file)
+	}
+	lines := holderLines(data)
+
+	holders := make([]Holder, 0, len(f.Holders))
+	byNumber := make(map[citizenid.Number]int, len(f.Holders))
+	byCard := make(map[[2]string]int, len(f.Holders))
+	for i, fh := range f.Holders {
+		fail := func(field string, err error) error {
+			fe := &FixtureError{File: file, Index: i, Number: citizenid.Mask(strings.TrimSpace(fh.Number)), Field: field, Err: err}
+			if i < len(lines) {
+				fe.Line = lines[i]
+			}
+			return fe
+		}
+		h := Holder{
+			Name:       strings.TrimSpace(fh.Name),
+			CardNumber: fh.CardNumber,
+			CardRegion: fh.CardRegion,
+			Status:     Status(fh.CardStatus),
+			Photo:      fh.Photo,
+		}
+		n, err := citizenid.Parse(fh.Number)
+		if err != nil {
+			return nil, fail("number", err)
+		}
+		h.Number = n
+		if h.Name == "" {
+			return nil, fail("name", errors.New("is empty"))
+		}
+		if !validCardNumber(h.CardNumber) {
+			return nil, fail("card_number", errors.New("must be 9 characters 0-9 or A-Z"))
+		}
+		if !citizenid.ValidRegion(h.CardRegion) {
+			return nil, fail("card_region", errors.New("must be a 6-digit GB/T 2260 region code"))
+		}
+		if !h.Status.Valid() {
+			return nil, fail("card_status", fmt.Errorf("unknown status %q; want one of normal, sealed, reported_lost_temporary, reported_lost, cancelled", h.Status))
+		}
+		if h.Photo != "" && (strings.ContainsAny(h.Photo, `/\`) || h.Photo == "." || h.Photo == "..") {
+			return nil, fail("photo", errors.New("must be a file name, not a path"))
+		}
+		if j, dup := byNumber[h.Number]; dup {
+			return nil, fail("number", fmt.Errorf("duplicate number, also in holders[%d]", j))
+		}
+		card := [2]string{h.CardRegion, h.CardNumber}
+		if j, dup := byCard[card]; dup {
+			return nil, fail("card_number", fmt.Errorf("duplicate card %s in region %s, also in holders[%d]", h.CardNumber, h.CardRegion, j))
+		}
+		byNumber[h.Number] = i
+		byCard[card] = i
+		holders = append(holders, h)
+	}
+	return holders, nil
+}
+
+// holderLines returns the line of each entry of the holders list, for error
+// messages; nil when the layout is not as expected (the strict decode has
+// reported that already).
+func holderLines(data []byte) []int {
+	var doc struct {
+		Holders []yaml.Node `yaml:"holders"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil
+	}
+	lines := make([]int, len(doc.Holders))
+	for i, n := range doc.Holders {
+		lines[i] = n.Line
+	}
+	return lines
+}
+
+// validCardNumber reports whether s matches ^[0-9A-Z]{9}$. The structure of
+// card numbers is not public (domain notes §2.1), so nothing more is checked.
+func validCardNumber(s string) bool {
+	if len(s) != 9 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// LogValue implements slog.LogValuer. It leaves out the name and the card
+// number and masks the social security number.
+func (h Holder) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("number", h.Number.Masked()),
+		slog.String("card_region", h.CardRegion),
+		slog.String("status", string(h.Status)),
+	)
+}
