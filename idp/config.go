@@ -93,6 +93,10 @@ type KeyConfig struct {
 	// RotationPeriod is how long a key signs before the next takes over.
 	// Default 720h (30 days).
 	RotationPeriod time.Duration
+	// RefreshInterval is how often a node reloads the keys from storage
+	// (picking up `cardsso keys rotate`) and checks whether rotation is due.
+	// Default 1m.
+	RefreshInterval time.Duration
 }
 
 // PasswordConfig sets the argon2id cost. The defaults are OWASP's minimum

@@ -1,0 +1,330 @@
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cardsso/cardsso/idp/keys"
+	"github.com/cardsso/cardsso/policies/assurance"
+	"github.com/cardsso/cardsso/storage"
+	"github.com/cardsso/cardsso/storage/sqlstore"
+)
+
+// Errors the CLI and the admin API branch on.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+)
+
+// InvalidError says which input field is wrong and why.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
+
+// Admin is the administrator's side of a node: what `cardsso clients` and
+// `cardsso keys` do (and later the admin REST API). It works on the same
+// database as a running server.
+type Admin struct {
+	cfg     Config
+	store   *sqlstore.Store
+	mk      *keys.MasterKey
+	keys    *keys.Manager
+	secrets *keys.MAC
+}
+
+// ClientSpec is a client registration request.
+type ClientSpec struct {
+	ID                     string
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Public                 bool
+	Secret                 string // optional; at least 32 characters; generated when empty
+	FirstParty             bool
+	MinACR                 string
+}
+
+// ClientInfo is a registered client as shown to administrators (no secret).
+type ClientInfo struct {
+	ID                     string    `json:"client_id"`
+	Name                   string    `json:"name"`
+	Public                 bool      `json:"public"`
+	AuthMethod             string    `json:"token_endpoint_auth_method"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	FirstParty             bool      `json:"first_party"`
+	MinACR                 string    `json:"min_acr,omitempty"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
+}
+
+// KeyInfo describes one signing key (never its private part).
+type KeyInfo struct {
+	ID          string     `json:"kid"`
+	Algorithm   string     `json:"alg"`
+	State       string     `json:"state"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ActivatedAt *time.Time `json:"activated_at,omitempty"`
+	RetiredAt   *time.Time `json:"retired_at,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// OpenAdmin opens the database (running pending migrations) and the master key.
+func OpenAdmin(ctx context.Context, cfg Config) (*Admin, error) {
+	cfg = withDefaults(cfg)
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	mk, err := openMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	km, err := newKeyManager(st, mk, cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return &Admin{cfg: cfg, store: st, mk: mk, keys: km, secrets: mk.MAC(purposeClientSecret)}, nil
+}
+
+// Close releases the database.
+func (a *Admin) Close() error { return a.store.Close() }
+
+// Migrate runs pending migrations and returns the schema version.
+func (a *Admin) Migrate(ctx context.Context) (int64, error) {
+	if err := a.store.Migrate(ctx); err != nil {
+		return 0, err
+	}
+	return a.store.MigrationVersion(ctx)
+}
+
+// MinSecretLength is the shortest client secret accepted from an operator.
+const MinSecretLength = 32
+
+var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// validateRedirect checks one redirect URI: absolute, no fragment, https, or
+// http on a loopback host (development), or — for public (native) clients
+// only — a private-use scheme (RFC 8252 §7.1). Anything else (javascript:,
+// data:, relative) is refused.
+func validateRedirect(field, raw string, public bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q is not an absolute URI", raw)}
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q must not contain a fragment", raw)}
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return &InvalidError{Field: field, Reason: fmt.Sprintf("%q has no host", raw)}
+		}
+		return nil
+	case "http":
+		switch u.Hostname() {
+		case "localhost", "127.0.0.1", "::1":
+			return nil
+		}
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q: http is allowed only for localhost, 127.0.0.1 and ::1; use https", raw)}
+	case "javascript", "data", "vbscript", "file":
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("scheme %q is not allowed", u.Scheme)}
+	default:
+		if public && strings.Contains(u.Scheme, ".") {
+			return nil
+		}
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q: use https (private-use schemes like com.example.app: are for public clients only)", raw)}
+	}
+}
+
+func newSecret() (string, error) {
+	var b [32]byte // 256 bits
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// CreateClient registers a client. For a confidential client it returns the
+// secret, which is shown once and stored only as a keyed hash.
+func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, string, error) {
+	if !clientIDPattern.MatchString(spec.ID) {
+		return ClientInfo{}, "", &InvalidError{Field: "id", Reason: "1 to 64 characters: letters, digits, '.', '_', '-', starting with a letter or digit"}
+	}
+	if utf8.RuneCountInString(spec.Name) > 200 {
+		return ClientInfo{}, "", &InvalidError{Field: "name", Reason: "at most 200 characters"}
+	}
+	if len(spec.RedirectURIs) == 0 {
+		return ClientInfo{}, "", &InvalidError{Field: "redirect-uri", Reason: "at least one is required"}
+	}
+	for _, u := range spec.RedirectURIs {
+		if err := validateRedirect("redirect-uri", u, spec.Public); err != nil {
+			return ClientInfo{}, "", err
+		}
+	}
+	for _, u := range spec.PostLogoutRedirectURIs {
+		if err := validateRedirect("post-logout-redirect-uri", u, spec.Public); err != nil {
+			return ClientInfo{}, "", err
+		}
+	}
+	if spec.MinACR != "" {
+		if _, err := assurance.ParseACR(spec.MinACR); err != nil {
+			return ClientInfo{}, "", &InvalidError{Field: "min-acr", Reason: err.Error()}
+		}
+	}
+	secret := spec.Secret
+	switch {
+	case spec.Public && secret != "":
+		return ClientInfo{}, "", &InvalidError{Field: "secret", Reason: "a public client has no secret"}
+	case !spec.Public && secret != "" && len(secret) < MinSecretLength:
+		return ClientInfo{}, "", &InvalidError{Field: "secret", Reason: fmt.Sprintf("at least %d characters", MinSecretLength)}
+	case !spec.Public && secret == "":
+		var err error
+		if secret, err = newSecret(); err != nil {
+			return ClientInfo{}, "", err
+		}
+	}
+	now := a.cfg.Now().UTC()
+	c := storage.Client{
+		ID: spec.ID, Name: spec.Name, Public: spec.Public,
+		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
+		FirstParty: spec.FirstParty, MinACR: spec.MinACR, CreatedAt: now, UpdatedAt: now,
+	}
+	if c.Name == "" {
+		c.Name = c.ID
+	}
+	if !spec.Public {
+		c.SecretHash = a.secrets.Sum([]byte(secret))
+	}
+	if err := a.store.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			return ClientInfo{}, "", fmt.Errorf("client %q: %w", spec.ID, ErrAlreadyExists)
+		}
+		return ClientInfo{}, "", err
+	}
+	return clientInfo(c), secret, nil
+}
+
+func clientInfo(c storage.Client) ClientInfo {
+	method := "client_secret_basic"
+	if c.Public {
+		method = "none"
+	}
+	return ClientInfo{
+		ID: c.ID, Name: c.Name, Public: c.Public, AuthMethod: method,
+		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		FirstParty: c.FirstParty, MinACR: c.MinACR, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+func notFound(what, id string, err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%s %q: %w", what, id, ErrNotFound)
+	}
+	return err
+}
+
+// ListClients lists every client.
+func (a *Admin) ListClients(ctx context.Context) ([]ClientInfo, error) {
+	cs, err := a.store.ListClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ClientInfo, len(cs))
+	for i, c := range cs {
+		out[i] = clientInfo(c)
+	}
+	return out, nil
+}
+
+// GetClient shows one client.
+func (a *Admin) GetClient(ctx context.Context, id string) (ClientInfo, error) {
+	c, err := a.store.GetClient(ctx, id)
+	if err != nil {
+		return ClientInfo{}, notFound("client", id, err)
+	}
+	return clientInfo(c), nil
+}
+
+// DeleteClient removes a client.
+func (a *Admin) DeleteClient(ctx context.Context, id string) error {
+	return notFound("client", id, a.store.DeleteClient(ctx, id))
+}
+
+// RotateClientSecret replaces a confidential client's secret and returns the
+// new one; the old secret stops working at once.
+func (a *Admin) RotateClientSecret(ctx context.Context, id string) (string, error) {
+	secret, err := newSecret()
+	if err != nil {
+		return "", err
+	}
+	now := a.cfg.Now().UTC()
+	err = a.store.UpdateClient(ctx, id, func(c storage.Client) (storage.Client, error) {
+		if c.Public {
+			return c, &InvalidError{Field: "id", Reason: fmt.Sprintf("client %q is public and has no secret", id)}
+		}
+		c.SecretHash = a.secrets.Sum([]byte(secret))
+		c.UpdatedAt = now
+		return c, nil
+	})
+	if err != nil {
+		var inv *InvalidError
+		if errors.As(err, &inv) {
+			return "", inv
+		}
+		return "", notFound("client", id, err)
+	}
+	return secret, nil
+}
+
+func keyInfos(ks []keys.KeyInfo) []KeyInfo {
+	t := func(v time.Time) *time.Time {
+		if v.IsZero() {
+			return nil
+		}
+		return &v
+	}
+	out := make([]KeyInfo, len(ks))
+	for i, k := range ks {
+		out[i] = KeyInfo{ID: k.ID, Algorithm: k.Algorithm, State: string(k.State), CreatedAt: k.CreatedAt,
+			ActivatedAt: t(k.ActivatedAt), RetiredAt: t(k.RetiredAt), ExpiresAt: t(k.ExpiresAt)}
+	}
+	return out
+}
+
+// ListKeys lists the signing keys.
+func (a *Admin) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	ks, err := a.keys.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return keyInfos(ks), nil
+}
+
+// RotateKeys rotates the signing keys now: the published next key starts
+// signing, the active one is retired but stays published until every token
+// it signed has expired. Running servers pick the change up within a minute.
+func (a *Admin) RotateKeys(ctx context.Context) ([]KeyInfo, error) {
+	if err := a.keys.Init(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.keys.Rotate(ctx); err != nil {
+		return nil, err
+	}
+	return a.ListKeys(ctx)
+}

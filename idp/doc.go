@@ -1,0 +1,17 @@
+// Package idp provides a CardSSO node: New assembles configuration, storage,
+// the master key, connectors, signing keys, the OpenID Provider, the login
+// pages and the operability endpoints into one http.Handler; Admin is the
+// administrator's side (the CLI, later the admin API) over the same database.
+//
+// It is the only importer of the idp/* packages; cmd/cardsso only wires
+// configuration to it.
+//
+//	           ┌──────────────── Server.Handler ────────────────┐
+//	request ──▶│ request id · access log · metrics              │
+//	           │  /healthz /readyz /metrics                     │
+//	           │  /login… /logout…      idp/login (+ session)   │
+//	           │  /.well-known/… /authorize /oauth/… /keys …    │
+//	           │                        idp/oidc (zitadel op)    │
+//	           └────────────────────────────────────────────────┘
+//	background: signing-key refresh and rotation, expired-row collection
+package idp

@@ -1,0 +1,24 @@
+// Package login provides the citizen's login pages: a sequence of steps over
+// the stored authorization request, in zh-CN and en, that work without
+// JavaScript (forms post and redirect).
+//
+//	/login?authRequestID=…          start: a live SSO session that satisfies the
+//	   │                              request completes it at once (no prompt);
+//	   │                              prompt=none without one returns login_required
+//	   ├─ POST /login/password        returning citizen: number + password
+//	   └─ POST /login/register        first time: name + number → real-name check
+//	        └─ /login/password-setup  set the password once → account created
+//	   ▼
+//	complete: SSO session started (or refreshed), request marked done with
+//	acr/amr/auth_time, browser sent to the protocol's callback URL.
+//
+// Steps are values of the Step interface, tried in order over the request's
+// LoginState; later checks (real-card, real-person, consent) slot in as
+// further steps.
+//
+// Security: every form carries a CSRF token bound to a per-browser cookie and
+// to the request; a malformed number is refused locally before any check; an
+// unknown number and a wrong password get the same message after the same
+// work (a dummy hash is verified), as do an unknown number and a wrong name
+// at registration. Numbers are logged masked only; passwords never.
+package login

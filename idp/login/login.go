@@ -1,0 +1,298 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/idp/password"
+	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/storage"
+)
+
+// Provider is the protocol front end the login hands back to.
+type Provider interface {
+	// CallbackURL is where a completed request continues.
+	CallbackURL(ctx context.Context, authRequestID string) string
+	// ReturnError sends the browser back to the relying party with an
+	// OAuth/OIDC error code such as login_required.
+	ReturnError(w http.ResponseWriter, r *http.Request, authRequestID, code, description string)
+}
+
+// Store is the part of storage.Store the login uses.
+type Store interface {
+	GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error)
+	UpdateAuthRequest(ctx context.Context, id string, update func(storage.AuthRequest) (storage.AuthRequest, error)) error
+	GetClient(ctx context.Context, id string) (storage.Client, error)
+	CreateAccount(ctx context.Context, a storage.Account) error
+	GetAccountBySSNIndex(ctx context.Context, index []byte) (storage.Account, error)
+	UpdateAccount(ctx context.Context, id string, update func(storage.Account) (storage.Account, error)) error
+}
+
+// Sealer protects social security numbers (idp/keys.MasterKey).
+type Sealer interface {
+	Seal(plaintext, associatedData []byte) ([]byte, error)
+	BlindIndex(value string) []byte
+}
+
+// MAC signs and checks short values (CSRF tokens, logout links).
+type MAC interface {
+	Sum(data []byte) []byte
+	Equal(data, mac []byte) bool
+}
+
+// Observer counts outcomes for metrics.
+type Observer interface {
+	// Login counts a login attempt: method is password, register or sso;
+	// outcome is success or the reason it failed.
+	Login(method, outcome string)
+	// Check counts a connector check: check is realname; outcome is
+	// match, mismatch or unavailable.
+	Check(check, outcome string)
+}
+
+// Config is what the login pages need.
+type Config struct {
+	Store    Store
+	Sessions *session.Manager
+	Provider Provider
+	RealName connectors.RealNameChecker
+	Sealer   Sealer
+	// CSRF signs form tokens; Links signs logout links.
+	CSRF  MAC
+	Links MAC
+	// Password is the argon2id cost for new hashes.
+	Password password.Params
+	// Secure marks cookies Secure (https issuer).
+	Secure bool
+	// CheckTimeout bounds one connector call. Default 10s.
+	CheckTimeout time.Duration
+
+	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Rand     io.Reader
+}
+
+// Handler serves the login and logout pages.
+type Handler struct {
+	cfg       Config
+	tmpl      map[string]*template.Template
+	msgs      catalog
+	dummyHash string
+}
+
+// New prepares templates, messages and the dummy hash for equal timing.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.CheckTimeout == 0 {
+		cfg.CheckTimeout = 10 * time.Second
+	}
+	if err := cfg.Password.Validate(); err != nil {
+		return nil, err
+	}
+	tmpl, err := loadTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("login templates: %w", err)
+	}
+	msgs, err := loadCatalog()
+	if err != nil {
+		return nil, fmt.Errorf("login messages: %w", err)
+	}
+	dummy, err := password.Hash("not a password of anyone", cfg.Password, cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{cfg: cfg, tmpl: tmpl, msgs: msgs, dummyHash: dummy}, nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Login(string, string) {}
+func (nopObserver) Check(string, string) {}
+
+// Register mounts the pages on mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /login", h.start)
+	mux.HandleFunc("POST /login/password", h.postPassword)
+	mux.HandleFunc("POST /login/register", h.postRegister)
+	mux.HandleFunc("GET /login/password-setup", h.getSetup)
+	mux.HandleFunc("POST /login/password-setup", h.postSetup)
+	mux.HandleFunc("GET /logout", h.getLogout)
+	mux.HandleFunc("POST /logout", h.postLogout)
+	mux.HandleFunc("GET /logout/done", h.loggedOut)
+}
+
+// LoginURL is the first page for an auth request.
+func LoginURL(authRequestID string) string {
+	return "/login?" + url.Values{"authRequestID": {authRequestID}}.Encode()
+}
+
+// state is the login's record on the auth request (storage.AuthRequest.LoginState).
+type state struct {
+	// Pending is a registration whose real-name check passed and whose
+	// password is not set yet.
+	Pending *pending `json:"pending,omitempty"`
+}
+
+type pending struct {
+	AccountID  string    `json:"account_id"`
+	Name       string    `json:"name"`
+	SSNSealed  []byte    `json:"ssn_sealed"`
+	SSNIndex   []byte    `json:"ssn_index"`
+	SSNMasked  string    `json:"ssn_masked"`
+	CardRegion string    `json:"card_region,omitempty"`
+	VerifiedAt time.Time `json:"verified_at"`
+}
+
+func decodeState(b []byte) (state, error) {
+	var s state
+	if len(b) == 0 {
+		return s, nil
+	}
+	err := json.Unmarshal(b, &s)
+	return s, err
+}
+
+// loadRequest finds the auth request named by the form or query, or answers
+// with the "expired" page.
+func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request) (storage.AuthRequest, bool) {
+	id := r.FormValue("authRequestID")
+	if id == "" {
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.expired", "")
+		return storage.AuthRequest{}, false
+	}
+	req, err := h.cfg.Store.GetAuthRequest(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.expired", "")
+		return req, false
+	}
+	if err != nil {
+		h.internal(w, r, "load auth request", err)
+		return req, false
+	}
+	return req, true
+}
+
+func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	h.cfg.Logger.ErrorContext(r.Context(), what, "error", err)
+	h.message(w, r, http.StatusInternalServerError, "err.title", "err.internal", "")
+}
+
+// start is the first page: SSO when a session satisfies the request, the
+// login and registration forms otherwise.
+func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.loadRequest(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if req.Done {
+		http.Redirect(w, r, h.cfg.Provider.CallbackURL(ctx, req.ID), http.StatusFound)
+		return
+	}
+	sess, live, err := h.cfg.Sessions.Current(r)
+	if err != nil {
+		h.internal(w, r, "read session", err)
+		return
+	}
+	if live && h.satisfies(req, sess) {
+		h.cfg.Observer.Login("sso", "success")
+		h.complete(w, r, req, sess)
+		return
+	}
+	if slices.Contains(req.Prompt, "none") {
+		h.cfg.Observer.Login("sso", "login_required")
+		h.cfg.Provider.ReturnError(w, r, req.ID, "login_required", "")
+		return
+	}
+	st, err := decodeState(req.LoginState)
+	if err != nil {
+		h.internal(w, r, "decode login state", err)
+		return
+	}
+	if st.Pending != nil {
+		http.Redirect(w, r, "/login/password-setup?"+url.Values{"authRequestID": {req.ID}}.Encode(), http.StatusFound)
+		return
+	}
+	h.renderLogin(w, r, req, http.StatusOK, "", nil)
+}
+
+// satisfies reports whether an existing session may answer the request
+// without a new authentication (max_age; prompt=login arrives as max_age=0).
+func (h *Handler) satisfies(req storage.AuthRequest, s storage.Session) bool {
+	if req.MaxAge != nil && h.cfg.Now().Sub(s.AuthTime) > time.Duration(*req.MaxAge)*time.Second {
+		return false
+	}
+	return true
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, status int, errKey string, values map[string]string) {
+	p := h.newPage(w, r, req.UILocales)
+	p.AuthRequestID = req.ID
+	p.CSRF = h.csrfToken(w, r, req.ID)
+	if c, err := h.cfg.Store.GetClient(r.Context(), req.ClientID); err == nil {
+		p.ClientName = c.Name
+		if p.ClientName == "" {
+			p.ClientName = c.ID
+		}
+	}
+	if errKey != "" {
+		p.Error = p.T(errKey)
+	}
+	for k, v := range values {
+		p.Values[k] = v
+	}
+	h.render(w, status, "login", p)
+}
+
+// complete marks the request done with the session's authentication, records
+// the client in the session and continues to the protocol callback.
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, s storage.Session) {
+	ctx := r.Context()
+	err := h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+		if a.Done && a.AccountID != s.AccountID {
+			return a, errors.New("auth request completed for another account")
+		}
+		a.Done = true
+		a.AccountID, a.SessionID = s.AccountID, s.ID
+		a.AuthTime, a.ACR, a.AMR = s.AuthTime, s.ACR, s.AMR
+		a.LoginState = nil
+		return a, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.expired", "")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "complete auth request", err)
+		return
+	}
+	if err := h.cfg.Sessions.Join(ctx, s.ID, req.ClientID); err != nil {
+		h.internal(w, r, "join session", err)
+		return
+	}
+	h.cfg.Logger.InfoContext(ctx, "login complete", "client", req.ClientID, "account", s.AccountID, "acr", s.ACR)
+	http.Redirect(w, r, h.cfg.Provider.CallbackURL(ctx, req.ID), http.StatusSeeOther)
+}

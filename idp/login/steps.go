@@ -1,0 +1,319 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/width"
+
+	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/connectors/citizenid"
+	"github.com/cardsso/cardsso/idp/password"
+	"github.com/cardsso/cardsso/policies/assurance"
+	"github.com/cardsso/cardsso/storage"
+)
+
+// parseNumber normalises what a citizen typed (full-width digits from a
+// Chinese input method, inner spaces) and validates it locally.
+func parseNumber(s string) (citizenid.Number, string, error) {
+	s = width.Narrow.String(s)
+	s = strings.Join(strings.Fields(s), "")
+	n, err := citizenid.Parse(s)
+	if err == nil {
+		return n, "", nil
+	}
+	switch {
+	case errors.Is(err, citizenid.ErrLength):
+		return n, "err.number.length", err
+	case errors.Is(err, citizenid.ErrCharacters):
+		return n, "err.number.characters", err
+	case errors.Is(err, citizenid.ErrRegion):
+		return n, "err.number.region", err
+	case errors.Is(err, citizenid.ErrBirthDate):
+		return n, "err.number.birthdate", err
+	default:
+		return n, "err.number.check", err
+	}
+}
+
+// postPassword is the returning citizen's login: number + password.
+func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.loadRequest(w, r)
+	if !ok || !h.checkCSRF(w, r, req.ID) {
+		return
+	}
+	ctx := r.Context()
+	ssn := r.PostFormValue("ssn")
+	values := map[string]string{"login.ssn": ssn}
+	num, key, err := parseNumber(ssn)
+	if err != nil {
+		h.cfg.Observer.Login("password", "invalid_number")
+		h.renderLogin(w, r, req, http.StatusBadRequest, key, values)
+		return
+	}
+	pw := r.PostFormValue("password")
+	acct, err := h.cfg.Store.GetAccountBySSNIndex(ctx, h.cfg.Sealer.BlindIndex(num.String()))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		// Same work and same answer as a wrong password: no oracle for
+		// whether a number is registered.
+		_, _ = password.Verify(pw, h.dummyHash)
+		h.wrongCredentials(w, r, req, num, values)
+		return
+	case err != nil:
+		h.internal(w, r, "find account", err)
+		return
+	}
+	ok, err = password.Verify(pw, acct.PasswordHash)
+	if err != nil {
+		h.internal(w, r, "verify password", err)
+		return
+	}
+	if !ok {
+		h.wrongCredentials(w, r, req, num, values)
+		return
+	}
+	if password.NeedsRehash(acct.PasswordHash, h.cfg.Password) {
+		h.rehash(ctx, acct.ID, pw)
+	}
+	h.cfg.Observer.Login("password", "success")
+	h.cfg.Logger.InfoContext(ctx, "password login", "number", num, "account", acct.ID, "client", req.ClientID)
+	h.authenticated(w, r, req, acct.ID, []string{assurance.AMRPassword})
+}
+
+func (h *Handler) wrongCredentials(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, num citizenid.Number, values map[string]string) {
+	h.cfg.Observer.Login("password", "wrong_credentials")
+	h.cfg.Logger.InfoContext(r.Context(), "password login failed", "number", num, "client", req.ClientID)
+	h.renderLogin(w, r, req, http.StatusUnauthorized, "err.credentials", values)
+}
+
+// rehash upgrades a password hash made with older parameters; a failure
+// only means the upgrade waits for the next login.
+func (h *Handler) rehash(ctx context.Context, accountID, pw string) {
+	encoded, err := password.Hash(pw, h.cfg.Password, h.cfg.Rand)
+	if err != nil {
+		return
+	}
+	err = h.cfg.Store.UpdateAccount(ctx, accountID, func(a storage.Account) (storage.Account, error) {
+		a.PasswordHash = encoded
+		a.UpdatedAt = h.cfg.Now().UTC()
+		return a, nil
+	})
+	if err != nil {
+		h.cfg.Logger.WarnContext(ctx, "password rehash failed", "account", accountID, "error", err)
+	}
+}
+
+// postRegister is the first step of the one-time registration: name and
+// number, checked locally and then by the real-name check.
+func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.loadRequest(w, r)
+	if !ok || !h.checkCSRF(w, r, req.ID) {
+		return
+	}
+	ctx := r.Context()
+	name := strings.TrimSpace(width.Narrow.String(r.PostFormValue("name")))
+	ssn := r.PostFormValue("ssn")
+	values := map[string]string{"register.name": name, "register.ssn": ssn}
+	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
+		h.cfg.Observer.Login("register", "invalid_name")
+		h.renderLogin(w, r, req, http.StatusBadRequest, "err.name", values)
+		return
+	}
+	num, key, err := parseNumber(ssn)
+	if err != nil {
+		h.cfg.Observer.Login("register", "invalid_number")
+		h.renderLogin(w, r, req, http.StatusBadRequest, key, values)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
+	res, err := h.cfg.RealName.CheckRealName(cctx, name, num)
+	cancel()
+	if err != nil {
+		h.cfg.Observer.Check("realname", "unavailable")
+		h.cfg.Observer.Login("register", "unavailable")
+		h.cfg.Logger.WarnContext(ctx, "real-name check failed", "number", num, "client", req.ClientID,
+			"unavailable", errors.Is(err, connectors.ErrUnavailable), "error", err)
+		h.renderLogin(w, r, req, http.StatusServiceUnavailable, "err.unavailable", values)
+		return
+	}
+	if !res.Matched {
+		h.cfg.Observer.Check("realname", "mismatch")
+		h.cfg.Observer.Login("register", "mismatch")
+		h.cfg.Logger.InfoContext(ctx, "real-name check: no match", "number", num, "client", req.ClientID)
+		h.renderLogin(w, r, req, http.StatusUnauthorized, "err.mismatch", values)
+		return
+	}
+	h.cfg.Observer.Check("realname", "match")
+	index := h.cfg.Sealer.BlindIndex(num.String())
+	if _, err := h.cfg.Store.GetAccountBySSNIndex(ctx, index); err == nil {
+		h.cfg.Observer.Login("register", "already_registered")
+		h.renderLogin(w, r, req, http.StatusConflict, "err.registered", map[string]string{"login.ssn": ssn})
+		return
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		h.internal(w, r, "find account", err)
+		return
+	}
+	accountID := rand.Text()
+	sealed, err := h.cfg.Sealer.Seal([]byte(num.String()), ssnAD(accountID))
+	if err != nil {
+		h.internal(w, r, "seal number", err)
+		return
+	}
+	p := &pending{
+		AccountID: accountID, Name: name, SSNSealed: sealed, SSNIndex: index,
+		SSNMasked: num.Masked(), CardRegion: res.CardRegion, VerifiedAt: h.cfg.Now().UTC(),
+	}
+	if err := h.saveState(ctx, req.ID, state{Pending: p}); err != nil {
+		h.internal(w, r, "save login state", err)
+		return
+	}
+	h.cfg.Logger.InfoContext(ctx, "real-name check: match", "number", num, "client", req.ClientID)
+	http.Redirect(w, r, "/login/password-setup?"+url.Values{"authRequestID": {req.ID}}.Encode(), http.StatusSeeOther)
+}
+
+// ssnAD binds a sealed number to its account.
+func ssnAD(accountID string) []byte { return []byte("account-ssn:" + accountID) }
+
+func (h *Handler) saveState(ctx context.Context, id string, st state) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return h.cfg.Store.UpdateAuthRequest(ctx, id, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+		a.LoginState = b
+		return a, nil
+	})
+}
+
+// pendingOf returns the pending registration or sends the browser back to
+// the first page.
+func (h *Handler) pendingOf(w http.ResponseWriter, r *http.Request, req storage.AuthRequest) (*pending, bool) {
+	st, err := decodeState(req.LoginState)
+	if err != nil {
+		h.internal(w, r, "decode login state", err)
+		return nil, false
+	}
+	if st.Pending == nil {
+		http.Redirect(w, r, LoginURL(req.ID), http.StatusSeeOther)
+		return nil, false
+	}
+	return st.Pending, true
+}
+
+func (h *Handler) getSetup(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.loadRequest(w, r)
+	if !ok {
+		return
+	}
+	p, ok := h.pendingOf(w, r, req)
+	if !ok {
+		return
+	}
+	h.renderSetup(w, r, req, p, http.StatusOK, "")
+}
+
+func (h *Handler) renderSetup(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, pd *pending, status int, errKey string) {
+	p := h.newPage(w, r, req.UILocales)
+	p.AuthRequestID = req.ID
+	p.CSRF = h.csrfToken(w, r, req.ID)
+	p.Who = pd.Name + " (" + pd.SSNMasked + ")"
+	if errKey != "" {
+		p.Error = p.T(errKey)
+	}
+	h.render(w, status, "setup", p)
+}
+
+// postSetup sets the password and creates the account: the end of the
+// one-time registration.
+func (h *Handler) postSetup(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.loadRequest(w, r)
+	if !ok || !h.checkCSRF(w, r, req.ID) {
+		return
+	}
+	pd, ok := h.pendingOf(w, r, req)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	pw, confirm := r.PostFormValue("password"), r.PostFormValue("password_confirm")
+	if pw != confirm {
+		h.renderSetup(w, r, req, pd, http.StatusBadRequest, "err.password.mismatch")
+		return
+	}
+	if err := password.CheckPolicy(pw); err != nil {
+		key := "err.password.invalid"
+		switch {
+		case errors.Is(err, password.ErrTooShort):
+			key = "err.password.short"
+		case errors.Is(err, password.ErrTooLong):
+			key = "err.password.long"
+		case errors.Is(err, password.ErrTooSimple):
+			key = "err.password.simple"
+		}
+		h.renderSetup(w, r, req, pd, http.StatusBadRequest, key)
+		return
+	}
+	encoded, err := password.Hash(pw, h.cfg.Password, h.cfg.Rand)
+	if err != nil {
+		h.internal(w, r, "hash password", err)
+		return
+	}
+	now := h.cfg.Now().UTC()
+	acct := storage.Account{
+		ID: pd.AccountID, Name: pd.Name, SSNSealed: pd.SSNSealed, SSNIndex: pd.SSNIndex,
+		SSNMasked: pd.SSNMasked, CardRegion: pd.CardRegion, PasswordHash: encoded,
+		RealNameVerifiedAt: pd.VerifiedAt, CreatedAt: now, UpdatedAt: now,
+	}
+	err = h.cfg.Store.CreateAccount(ctx, acct)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		_ = h.saveState(ctx, req.ID, state{})
+		h.cfg.Observer.Login("register", "already_registered")
+		h.renderLogin(w, r, req, http.StatusConflict, "err.registered", nil)
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "create account", err)
+		return
+	}
+	h.cfg.Observer.Login("register", "success")
+	h.cfg.Logger.InfoContext(ctx, "account registered", "number", pd.SSNMasked, "account", acct.ID, "client", req.ClientID)
+	h.authenticated(w, r, req, acct.ID, []string{assurance.AMRPassword})
+}
+
+// authenticated records a fresh authentication in the SSO session (a new
+// one, or the citizen's current one) and completes the request.
+func (h *Handler) authenticated(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, accountID string, amr []string) {
+	ctx := r.Context()
+	now := h.cfg.Now().UTC()
+	acr := assurance.LoA1.ACR()
+	cur, live, err := h.cfg.Sessions.Current(r)
+	if err != nil {
+		h.internal(w, r, "read session", err)
+		return
+	}
+	var s storage.Session
+	if live && cur.AccountID == accountID {
+		s, err = h.cfg.Sessions.Reauthenticated(ctx, cur.ID, now, acr, amr)
+	} else {
+		if live {
+			// Another citizen was signed in on this browser: end that session.
+			if _, _, err := h.cfg.Sessions.End(ctx, w, r); err != nil {
+				h.internal(w, r, "end previous session", err)
+				return
+			}
+		}
+		s, err = h.cfg.Sessions.Start(ctx, w, accountID, now, acr, amr)
+	}
+	if err != nil {
+		h.internal(w, r, "start session", err)
+		return
+	}
+	h.complete(w, r, req, s)
+}

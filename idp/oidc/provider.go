@@ -1,0 +1,182 @@
+package oidc
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+)
+
+// ProviderConfig configures the OpenID Provider.
+type ProviderConfig struct {
+	Issuer string
+	// CryptoKey encrypts opaque access tokens (and codes); every node of a
+	// deployment must share it, so derive it from the master key.
+	CryptoKey [32]byte
+	Storage   *Storage
+	// OriginsTTL is how long the set of registered origins is cached for
+	// CORS decisions. Default 30s.
+	OriginsTTL time.Duration
+}
+
+// Provider is the OpenID Provider with the hooks the login pages need.
+type Provider struct {
+	op      *op.Provider
+	storage *Storage
+	origins *origins
+}
+
+// NewProvider builds the provider. An http issuer is accepted only for
+// loopback hosts (development); config validation refuses the rest.
+func NewProvider(cfg ProviderConfig) (*Provider, error) {
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	orig := &origins{store: cfg.Storage, ttl: cfg.OriginsTTL, now: cfg.Storage.cfg.Now}
+	if orig.ttl == 0 {
+		orig.ttl = 30 * time.Second
+	}
+	conf := &op.Config{
+		CryptoKey:             cfg.CryptoKey,
+		CodeMethodS256:        true,
+		AuthMethodPost:        true,
+		GrantTypeRefreshToken: true,
+		SupportedUILocales:    []language.Tag{language.SimplifiedChinese, language.English},
+		SupportedScopes: []string{
+			oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess, ScopeCard,
+		},
+		SupportedClaims: []string{
+			"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp",
+			"at_hash", "c_hash", "name", "ssn_masked", "card_region",
+		},
+	}
+	opts := []op.Option{
+		op.WithCORSOptions(&cors.Options{
+			AllowedMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost},
+			AllowedHeaders:  []string{"Accept", "Accept-Language", "Authorization", "Content-Type"},
+			AllowOriginFunc: orig.allowed,
+		}),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms("ES256", "RS256", "EdDSA")),
+	}
+	if u.Scheme == "http" {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	p, err := op.NewProvider(conf, cfg.Storage, op.StaticIssuer(cfg.Issuer), opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{op: p, storage: cfg.Storage, origins: orig}, nil
+}
+
+// Handler serves discovery, authorize, token, userinfo, introspection,
+// revocation, end_session and keys.
+func (p *Provider) Handler() http.Handler { return p.op }
+
+// IssuerInterceptor puts the issuer into the request context, as the
+// provider's own handlers have it; wrap the login pages with it.
+func (p *Provider) IssuerInterceptor(h http.Handler) http.Handler {
+	return op.NewIssuerInterceptor(p.op.IssuerFromRequest).Handler(h)
+}
+
+// CallbackURL is where the login sends the browser when a request is done.
+func (p *Provider) CallbackURL(ctx context.Context, authRequestID string) string {
+	return op.AuthCallbackURL(p.op)(ctx, authRequestID)
+}
+
+// Login errors the login pages can return to the relying party.
+const (
+	ErrLoginRequired       = "login_required"
+	ErrInteractionRequired = "interaction_required"
+	ErrAccessDenied        = "access_denied"
+)
+
+// ReturnError sends the browser back to the relying party's redirect URI with
+// an OAuth error (OIDC Core §3.1.2.6), e.g. login_required for prompt=none.
+func (p *Provider) ReturnError(w http.ResponseWriter, r *http.Request, authRequestID, code, description string) {
+	req, err := p.storage.AuthRequestByID(r.Context(), authRequestID)
+	if err != nil {
+		op.AuthRequestError(w, r, nil, err, p.op)
+		return
+	}
+	var e *oidc.Error
+	switch code {
+	case ErrLoginRequired:
+		e = oidc.ErrLoginRequired()
+	case ErrInteractionRequired:
+		e = oidc.ErrInteractionRequired()
+	case ErrAccessDenied:
+		e = oidc.ErrAccessDenied()
+	default:
+		e = oidc.ErrServerError()
+	}
+	if description != "" {
+		e = e.WithDescription("%s", description)
+	}
+	_ = p.storage.cfg.Store.DeleteAuthRequest(r.Context(), authRequestID)
+	op.AuthRequestError(w, r, req, e, p.op)
+}
+
+// origins caches the origins of every registered redirect URI for CORS.
+type origins struct {
+	store *Storage
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu      sync.Mutex
+	set     map[string]bool
+	expires time.Time
+}
+
+func (o *origins) allowed(origin string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := o.now()
+	if o.set == nil || now.After(o.expires) {
+		set, err := o.load()
+		if err != nil {
+			slog.Error("cors: load client origins", "error", err)
+			if o.set == nil {
+				return false
+			}
+		} else {
+			o.set, o.expires = set, now.Add(o.ttl)
+		}
+	}
+	return o.set[strings.ToLower(origin)]
+}
+
+func (o *origins) load() (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	clients, err := o.store.cfg.Store.ListClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool)
+	for _, c := range clients {
+		for _, ru := range c.RedirectURIs {
+			if origin, ok := originOf(ru); ok {
+				set[origin] = true
+			}
+		}
+	}
+	return set, nil
+}
+
+// originOf returns scheme://host[:port] of an http(s) URL, lowercased.
+func originOf(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", false
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), true
+}

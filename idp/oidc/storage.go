@@ -1,0 +1,569 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/cardsso/cardsso/idp/keys"
+	"github.com/cardsso/cardsso/storage"
+)
+
+// SigningKeys is the in-memory view of the token signing keys.
+type SigningKeys interface {
+	Active() (*keys.Signer, error)
+	PublicJWKS() []jose.JSONWebKey
+}
+
+// SecretVerifier checks a client secret against its stored keyed hash in
+// constant time.
+type SecretVerifier interface {
+	Equal(data, mac []byte) bool
+}
+
+// StorageConfig is what the op.Storage adapter needs.
+type StorageConfig struct {
+	Store         storage.Store
+	Keys          SigningKeys
+	ClientSecrets SecretVerifier
+	// LoginURL returns the first login page for an auth request id.
+	LoginURL func(authRequestID string) string
+	// LogoutURL returns the URL of the logout page that ends the SSO session
+	// (it reads the cookie, which the library never sees) and then goes to
+	// the validated post-logout redirect.
+	LogoutURL func(ctx context.Context, r *op.EndSessionRequest) (string, error)
+
+	AccessTokenLifetime  time.Duration
+	IDTokenLifetime      time.Duration
+	RefreshTokenLifetime time.Duration
+	AuthRequestLifetime  time.Duration
+	CodeLifetime         time.Duration
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Storage implements op.Storage over storage.Store.
+type Storage struct {
+	cfg StorageConfig
+}
+
+var (
+	_ op.Storage                        = (*Storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*Storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*Storage)(nil)
+)
+
+// NewStorage returns the adapter.
+func NewStorage(cfg StorageConfig) *Storage {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Storage{cfg: cfg}
+}
+
+func (s *Storage) now() time.Time { return s.cfg.Now().UTC() }
+
+func hashValue(v string) []byte {
+	h := sha256.Sum256([]byte(v))
+	return h[:]
+}
+
+// CreateAuthRequest stores a validated authorization request after the
+// checks the library leaves to us: the redirect URI is registered exactly,
+// PKCE uses S256 only, and public clients must use PKCE.
+func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	c, err := s.cfg.Store.GetClient(ctx, req.ClientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client").WithParent(err)
+	}
+	if !slices.Contains(c.RedirectURIs, req.RedirectURI) {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for this client")
+	}
+	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	}
+	if c.Public && req.CodeChallenge == "" {
+		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with method S256) is required for public clients")
+	}
+	now := s.now()
+	r := storage.AuthRequest{
+		ID:                  rand.Text(),
+		ClientID:            req.ClientID,
+		RedirectURI:         req.RedirectURI,
+		State:               req.State,
+		Nonce:               req.Nonce,
+		Scopes:              req.Scopes,
+		ResponseType:        string(req.ResponseType),
+		ResponseMode:        string(req.ResponseMode),
+		CodeChallenge:       req.CodeChallenge,
+		CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Prompt:              req.Prompt,
+		ACRValues:           req.ACRValues,
+		LoginHint:           req.LoginHint,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(s.cfg.AuthRequestLifetime),
+	}
+	if req.MaxAge != nil {
+		m := int64(*req.MaxAge)
+		r.MaxAge = &m
+	}
+	for _, t := range req.UILocales {
+		r.UILocales = append(r.UILocales, t.String())
+	}
+	if err := s.cfg.Store.CreateAuthRequest(ctx, r); err != nil {
+		return nil, fmt.Errorf("create auth request: %w", err)
+	}
+	return &authRequest{r: r}, nil
+}
+
+// AuthRequestByID loads a request (used by the callback after login).
+func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	r, err := s.cfg.Store.GetAuthRequest(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("auth request: %w", err)
+	}
+	return &authRequest{r: r}, nil
+}
+
+// AuthRequestByCode finds the request of a code. A code presented after it
+// was redeemed revokes every token the first redemption issued (RFC 6749
+// §4.1.2) and fails.
+func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	h := hashValue(code)
+	r, err := s.cfg.Store.GetAuthRequestByCode(ctx, h)
+	if err != nil {
+		return nil, fmt.Errorf("code: %w", err)
+	}
+	if r.CodeUsedAt != nil {
+		s.revokeGrant(ctx, r.ID, "authorization code reused")
+		return nil, errors.New("code already used")
+	}
+	return &authRequest{r: r, codeHash: h}, nil
+}
+
+// SaveAuthCode attaches a code (its hash) to a completed request; the code
+// is valid for CodeLifetime.
+func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	h := hashValue(code)
+	now := s.now()
+	return s.cfg.Store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+		if !r.Done {
+			return r, errors.New("auth request is not authenticated")
+		}
+		if r.CodeUsedAt != nil {
+			return r, errors.New("auth request code already redeemed")
+		}
+		r.CodeHash = h
+		r.ExpiresAt = now.Add(s.cfg.CodeLifetime)
+		return r, nil
+	})
+}
+
+// DeleteAuthRequest is called once tokens were issued for a request. A
+// request whose code was redeemed is kept (without its login state) for a
+// while so that a replayed code is recognised and revokes its tokens; the
+// background collector removes it afterwards.
+func (s *Storage) DeleteAuthRequest(ctx context.Context, id string) error {
+	keep := max(s.cfg.AccessTokenLifetime, s.cfg.AuthRequestLifetime)
+	now := s.now()
+	err := s.cfg.Store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+		if r.CodeUsedAt == nil {
+			return r, errNotRedeemed
+		}
+		r.LoginState = nil
+		r.ExpiresAt = now.Add(keep)
+		return r, nil
+	})
+	switch {
+	case errors.Is(err, errNotRedeemed):
+		err = s.cfg.Store.DeleteAuthRequest(ctx, id)
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
+var errNotRedeemed = errors.New("code not redeemed")
+
+// grant is what a new token pair inherits.
+type grant struct {
+	id, clientID, accountID, sessionID string
+	scopes, audience, amr              []string
+	authTime                           time.Time
+	acr                                string
+}
+
+// claim makes a token request single use: it claims the authorization code
+// or the presented refresh token, and returns what the new tokens inherit.
+func (s *Storage) claim(ctx context.Context, req op.TokenRequest, currentRefresh string) (grant, error) {
+	now := s.now()
+	switch r := req.(type) {
+	case *authRequest:
+		if r.codeHash == nil {
+			return grant{}, oidc.ErrInvalidGrant().WithDescription("no authorization code")
+		}
+		got, err := s.cfg.Store.ClaimAuthCode(ctx, r.codeHash, now)
+		switch {
+		case errors.Is(err, storage.ErrAlreadyUsed):
+			s.revokeGrant(ctx, got.ID, "authorization code redeemed twice")
+			return grant{}, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
+		case errors.Is(err, storage.ErrNotFound):
+			return grant{}, oidc.ErrInvalidGrant().WithDescription("authorization code expired or unknown")
+		case err != nil:
+			return grant{}, oidc.ErrServerError().WithParent(err)
+		}
+		return grant{
+			id: got.ID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
+			scopes: got.Scopes, audience: []string{got.ClientID}, amr: got.AMR,
+			authTime: got.AuthTime, acr: got.ACR,
+		}, nil
+	case *refreshRequest:
+		got, err := s.cfg.Store.ClaimRefreshToken(ctx, hashValue(currentRefresh), now)
+		switch {
+		case errors.Is(err, storage.ErrAlreadyUsed):
+			s.revokeGrant(ctx, got.GrantID, "refresh token reused")
+			return grant{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
+		case errors.Is(err, storage.ErrNotFound):
+			return grant{}, oidc.ErrInvalidGrant().WithDescription("refresh token expired or revoked")
+		case err != nil:
+			return grant{}, oidc.ErrServerError().WithParent(err)
+		}
+		return grant{
+			id: got.GrantID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
+			scopes: r.t.Scopes, audience: got.Audience, amr: got.AMR,
+			authTime: got.AuthTime, acr: got.ACR,
+		}, nil
+	default:
+		return grant{}, oidc.ErrUnsupportedGrantType()
+	}
+}
+
+func (s *Storage) revokeGrant(ctx context.Context, grantID, why string) {
+	if err := s.cfg.Store.RevokeGrant(ctx, grantID); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "revoke grant failed", "reason", why, "grant", grantID, "error", err)
+		return
+	}
+	s.cfg.Logger.WarnContext(ctx, "grant revoked", "reason", why, "grant", grantID)
+}
+
+func (s *Storage) newAccessToken(ctx context.Context, g grant) (storage.AccessToken, error) {
+	now := s.now()
+	t := storage.AccessToken{
+		ID: rand.Text(), GrantID: g.id, ClientID: g.clientID, AccountID: g.accountID,
+		SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
+		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
+	}
+	if err := s.cfg.Store.CreateAccessToken(ctx, t); err != nil {
+		return t, oidc.ErrServerError().WithParent(fmt.Errorf("create access token: %w", err))
+	}
+	return t, nil
+}
+
+// CreateAccessToken issues an access token for a code redemption without
+// offline_access.
+func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	g, err := s.claim(ctx, req, "")
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	t, err := s.newAccessToken(ctx, g)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return t.ID, t.ExpiresAt, nil
+}
+
+// CreateAccessAndRefreshTokens issues an access token and a new refresh
+// token, claiming the code or rotating the presented refresh token.
+func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, currentRefresh string) (string, string, time.Time, error) {
+	g, err := s.claim(ctx, req, currentRefresh)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	t, err := s.newAccessToken(ctx, g)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	}
+	value := base64.RawURLEncoding.EncodeToString(raw[:])
+	now := s.now()
+	rt := storage.RefreshToken{
+		Hash: hashValue(value), ID: rand.Text(), GrantID: g.id, ClientID: g.clientID,
+		AccountID: g.accountID, SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
+		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenLifetime),
+	}
+	if err := s.cfg.Store.CreateRefreshToken(ctx, rt); err != nil {
+		return "", "", time.Time{}, oidc.ErrServerError().WithParent(fmt.Errorf("create refresh token: %w", err))
+	}
+	return t.ID, value, t.ExpiresAt, nil
+}
+
+// TokenRequestByRefreshToken loads a refresh token. A token that was rotated
+// before is a reuse: its whole family is revoked.
+func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, value string) (op.RefreshTokenRequest, error) {
+	t, err := s.cfg.Store.GetRefreshToken(ctx, hashValue(value))
+	if err != nil {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if t.UsedAt != nil {
+		s.revokeGrant(ctx, t.GrantID, "refresh token reused")
+		return nil, op.ErrInvalidRefreshToken
+	}
+	return &refreshRequest{t: t, value: value}, nil
+}
+
+// TerminateSession is not used: TerminateSessionFromRequest is.
+func (s *Storage) TerminateSession(context.Context, string, string) error { return nil }
+
+// TerminateSessionFromRequest hands RP-initiated logout to our logout page,
+// which reads the SSO cookie.
+func (s *Storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSessionRequest) (string, error) {
+	return s.cfg.LogoutURL(ctx, r)
+}
+
+const refreshIDPrefix = "refresh:"
+
+// GetRefreshTokenInfo tells the revocation endpoint whether a value is one
+// of our refresh tokens.
+func (s *Storage) GetRefreshTokenInfo(ctx context.Context, _ string, value string) (string, string, error) {
+	h := hashValue(value)
+	t, err := s.cfg.Store.GetRefreshToken(ctx, h)
+	if err != nil {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return t.AccountID, refreshIDPrefix + hex.EncodeToString(h), nil
+}
+
+// RevokeToken implements RFC 7009. Revoking a refresh token revokes its
+// whole grant (RFC 7009 §2.1); revoking an access token revokes that token.
+// Unknown tokens are not an error.
+func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
+	if userID == "" {
+		return nil
+	}
+	if h, ok := strings.CutPrefix(tokenOrID, refreshIDPrefix); ok {
+		hb, err := hex.DecodeString(h)
+		if err != nil {
+			return nil
+		}
+		t, err := s.cfg.Store.GetRefreshToken(ctx, hb)
+		if err != nil {
+			return nil
+		}
+		if t.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
+		}
+		if err := s.cfg.Store.RevokeGrant(ctx, t.GrantID); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		return nil
+	}
+	t, err := s.cfg.Store.GetAccessToken(ctx, tokenOrID)
+	if err != nil {
+		return nil
+	}
+	if t.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
+	}
+	if err := s.cfg.Store.DeleteAccessToken(ctx, t.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
+// signingKey adapts keys.Signer to op.SigningKey.
+type signingKey struct{ s *keys.Signer }
+
+func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.s.Algorithm }
+func (k signingKey) Key() any                                    { return k.s.Key }
+func (k signingKey) ID() string                                  { return k.s.ID }
+
+// SigningKey returns the active key from memory.
+func (s *Storage) SigningKey(context.Context) (op.SigningKey, error) {
+	a, err := s.cfg.Keys.Active()
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return signingKey{a}, nil
+}
+
+// SignatureAlgorithms lists the algorithm of the active key.
+func (s *Storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	a, err := s.cfg.Keys.Active()
+	if err != nil {
+		return nil, err
+	}
+	return []jose.SignatureAlgorithm{a.Algorithm}, nil
+}
+
+// publicKey adapts a JWK to op.Key.
+type publicKey struct{ k jose.JSONWebKey }
+
+func (k publicKey) ID() string                         { return k.k.KeyID }
+func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.SignatureAlgorithm(k.k.Algorithm) }
+func (k publicKey) Use() string                        { return k.k.Use }
+func (k publicKey) Key() any                           { return k.k.Key }
+
+// KeySet returns next, active and still-published retired public keys.
+func (s *Storage) KeySet(context.Context) ([]op.Key, error) {
+	jwks := s.cfg.Keys.PublicJWKS()
+	out := make([]op.Key, len(jwks))
+	for i, k := range jwks {
+		out[i] = publicKey{k}
+	}
+	return out, nil
+}
+
+// GetClientByClientID loads a client. An unknown client is a plain error
+// (the library answers invalid_client), a database fault a server error.
+func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.cfg.Store.GetClient(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("client %q: %w", id, err)
+	}
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}, nil
+}
+
+// AuthorizeClientIDSecret checks a confidential client's secret against its
+// keyed hash in constant time.
+func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
+	c, err := s.cfg.Store.GetClient(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return errors.New("unknown client")
+	}
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if c.Public || len(c.SecretHash) == 0 {
+		return errors.New("client has no secret")
+	}
+	if !s.cfg.ClientSecrets.Equal([]byte(secret), c.SecretHash) {
+		return errors.New("wrong client secret")
+	}
+	return nil
+}
+
+// SetUserinfoFromScopes is deprecated in the library; SetUserinfoFromRequest does the work.
+func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+// SetUserinfoFromRequest fills the ID token's claims.
+func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	if err := s.fillUserinfo(ctx, ui, req.GetSubject(), scopes); err != nil {
+		return err
+	}
+	// The library takes acr only from auth requests; a refreshed ID token
+	// carries the level of the original authentication too.
+	if r, ok := req.(*refreshRequest); ok && r.t.ACR != "" {
+		ui.AppendClaims("acr", r.t.ACR)
+	}
+	return nil
+}
+
+// SetUserinfoFromToken answers the userinfo endpoint for a live access token.
+func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
+	t, err := s.cfg.Store.GetAccessToken(ctx, tokenID)
+	if err != nil || t.AccountID != subject {
+		return errors.New("access token invalid or revoked")
+	}
+	if err := s.fillUserinfo(ctx, ui, subject, t.Scopes); err != nil {
+		return err
+	}
+	ui.AppendClaims("acr", t.ACR)
+	ui.AppendClaims("amr", t.AMR)
+	ui.AppendClaims("auth_time", t.AuthTime.Unix())
+	return nil
+}
+
+// SetIntrospectionFromToken answers RFC 7662 introspection for the client
+// the token was issued to; any other caller learns only active=false.
+func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	t, err := s.cfg.Store.GetAccessToken(ctx, tokenID)
+	if err != nil || t.AccountID != subject || !slices.Contains(t.Audience, clientID) {
+		return errors.New("token inactive")
+	}
+	ui := new(oidc.UserInfo)
+	if err := s.fillUserinfo(ctx, ui, subject, t.Scopes); err != nil {
+		return err
+	}
+	resp.SetUserInfo(ui)
+	resp.Active = true
+	resp.Scope = t.Scopes
+	resp.ClientID = t.ClientID
+	resp.TokenType = oidc.BearerToken
+	resp.Expiration = oidc.FromTime(t.ExpiresAt)
+	resp.IssuedAt = oidc.FromTime(t.CreatedAt)
+	resp.AuthTime = oidc.FromTime(t.AuthTime)
+	resp.Subject = t.AccountID
+	resp.Audience = t.Audience
+	resp.AuthenticationMethodsReferences = t.AMR
+	resp.Issuer = op.IssuerFromContext(ctx)
+	if resp.Claims == nil {
+		resp.Claims = map[string]any{}
+	}
+	resp.Claims["acr"] = t.ACR
+	return nil
+}
+
+func (s *Storage) fillUserinfo(ctx context.Context, ui *oidc.UserInfo, accountID string, scopes []string) error {
+	a, err := s.cfg.Store.GetAccount(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("account: %w", err)
+	}
+	ui.Subject = a.ID
+	for _, sc := range scopes {
+		switch sc {
+		case oidc.ScopeProfile:
+			ui.Name = a.Name
+		case ScopeCard:
+			ui.AppendClaims("ssn_masked", a.SSNMasked)
+			if a.CardRegion != "" {
+				ui.AppendClaims("card_region", a.CardRegion)
+			}
+		}
+	}
+	return nil
+}
+
+// GetPrivateClaimsFromScopes adds nothing to JWT access tokens (ours are opaque).
+func (s *Storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+// GetKeyByIDAndClientID: the JWT profile grant is not offered.
+func (s *Storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("jwt profile not supported")
+}
+
+// ValidateJWTProfileScopes: the JWT profile grant is not offered.
+func (s *Storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("jwt profile not supported")
+}
+
+// Health reports whether the database answers.
+func (s *Storage) Health(ctx context.Context) error { return s.cfg.Store.Ping(ctx) }

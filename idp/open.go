@@ -1,0 +1,78 @@
+package idp
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cardsso/cardsso/idp/keys"
+	"github.com/cardsso/cardsso/storage/sqlstore"
+)
+
+// Purposes of keys derived from the master key.
+const (
+	purposeClientSecret = "client-secret"
+	purposeCSRF         = "csrf"
+	purposeLinks        = "links"
+	purposeOIDCCrypto   = "oidc-crypto"
+)
+
+// openStore opens (and migrates) the configured database.
+func openStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
+	if cfg.Storage.Type == "sqlite" {
+		if err := os.MkdirAll(filepath.Dir(cfg.Storage.DSN), 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	st, err := sqlstore.Open(ctx, sqlstore.Config{
+		Flavour:         cfg.Storage.Type,
+		DSN:             cfg.Storage.DSN,
+		MaxOpenConns:    cfg.Storage.MaxOpenConns,
+		MaxIdleConns:    cfg.Storage.MaxIdleConns,
+		ConnMaxLifetime: cfg.Storage.ConnMaxLifetime,
+		Now:             cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	return st, nil
+}
+
+// openMasterKey reads the master key from config or its file, generating the
+// file on first start with a loud warning.
+func openMasterKey(cfg Config) (*keys.MasterKey, error) {
+	if cfg.MasterKey.Value != "" {
+		mk, err := keys.ParseMasterKey(cfg.MasterKey.Value)
+		if err != nil {
+			return nil, &InvalidError{Field: "master_key.value", Reason: err.Error()}
+		}
+		return mk, nil
+	}
+	mk, created, err := keys.LoadOrCreateMasterKey(cfg.MasterKey.File)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if created {
+		cfg.Logger.Warn("generated a new master key; production needs its own key, kept secret, backed up and shared by every node (master_key.file or CARDSSO_MASTER_KEY)",
+			"file", cfg.MasterKey.File)
+	}
+	return mk, nil
+}
+
+// newKeyManager builds the signing key manager with a publication window
+// that covers every token a retired key may have signed.
+func newKeyManager(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) (*keys.Manager, error) {
+	publish := max(cfg.Tokens.IDTokenLifetime, cfg.Tokens.AccessTokenLifetime) + 5*60*1e9
+	m, err := keys.NewManager(st, mk, keys.ManagerConfig{
+		Algorithm:      cfg.Keys.Algorithm,
+		RotationPeriod: cfg.Keys.RotationPeriod,
+		PublishFor:     publish,
+		Now:            cfg.Now,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		return nil, &InvalidError{Field: "keys.algorithm", Reason: err.Error()}
+	}
+	return m, nil
+}

@@ -1,0 +1,240 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/connectors/simulator"
+	"github.com/cardsso/cardsso/idp/keys"
+	"github.com/cardsso/cardsso/idp/login"
+	cardoidc "github.com/cardsso/cardsso/idp/oidc"
+	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/storage/sqlstore"
+)
+
+// Server is one CardSSO node.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *sqlstore.Store
+	keys     *keys.Manager
+	provider *cardoidc.Provider
+	metrics  *metrics
+	handler  http.Handler
+
+	closeOnce sync.Once
+}
+
+// New assembles a node from cfg: storage (migrated), master key, connectors,
+// signing keys, the OpenID Provider, login pages and operability endpoints.
+// On error nothing is left open.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	cfg = withDefaults(cfg)
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	log := slog.New(logHandler{cfg.Logger.Handler()})
+	cfg.Logger = log
+	s := &Server{cfg: cfg, log: log, metrics: newMetrics()}
+
+	mk, err := openMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	checker, err := newConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.store, err = openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = s.store.Close()
+		}
+	}()
+	s.keys, err = newKeyManager(s.store, mk, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.keys.Init(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+
+	issuer, _ := url.Parse(cfg.Issuer)
+	secure := issuer.Scheme == "https"
+	sessions := session.New(s.store, session.Config{
+		CookieName: cfg.Session.CookieName, Secure: secure,
+		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: cfg.Now,
+	})
+
+	var pages *login.Handler // the provider's storage hands logout to the pages
+	oidcStore := cardoidc.NewStorage(cardoidc.StorageConfig{
+		Store:         s.store,
+		Keys:          s.keys,
+		ClientSecrets: mk.MAC(purposeClientSecret),
+		LoginURL:      login.LoginURL,
+		LogoutURL: func(_ context.Context, r *op.EndSessionRequest) (string, error) {
+			return pages.LogoutURL(r.RedirectURI, r.UserID), nil
+		},
+		AccessTokenLifetime:  cfg.Tokens.AccessTokenLifetime,
+		IDTokenLifetime:      cfg.Tokens.IDTokenLifetime,
+		RefreshTokenLifetime: cfg.Tokens.RefreshTokenLifetime,
+		AuthRequestLifetime:  cfg.Tokens.AuthRequestLifetime,
+		CodeLifetime:         cfg.Tokens.CodeLifetime,
+		Now:                  cfg.Now,
+		Logger:               log,
+	})
+	var cryptoKey [32]byte
+	copy(cryptoKey[:], mk.Derive(purposeOIDCCrypto, 32))
+	s.provider, err = cardoidc.NewProvider(cardoidc.ProviderConfig{
+		Issuer: cfg.Issuer, CryptoKey: cryptoKey, Storage: oidcStore,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("openid provider: %w", err)
+	}
+	pages, err = login.New(login.Config{
+		Store: s.store, Sessions: sessions, Provider: s.provider, RealName: checker,
+		Sealer: mk, CSRF: mk.MAC(purposeCSRF), Links: mk.MAC(purposeLinks),
+		Password: cfg.Password.params(), Secure: secure,
+		Observer: s.metrics, Logger: log, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("login pages: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	loginMux := http.NewServeMux()
+	pages.Register(loginMux)
+	for _, p := range []string{"/login", "/login/", "/logout", "/logout/"} {
+		mux.Handle(p, s.provider.IssuerInterceptor(loginMux))
+	}
+	mux.Handle("/", s.provider.Handler())
+	s.handler = s.observe(mux)
+	return s, nil
+}
+
+// newConnector builds the configured identity-check connector.
+func newConnector(cfg Config) (connectors.RealNameChecker, error) {
+	switch cfg.Connector.Type {
+	case "simulator":
+		sim, err := simulator.New(simulator.Config{Fixture: cfg.Connector.Simulator.Fixture})
+		if err != nil {
+			return nil, &InvalidError{Field: "connector.simulator.fixture", Reason: err.Error()}
+		}
+		return sim, nil
+	default:
+		return nil, &InvalidError{Field: "connector.type", Reason: fmt.Sprintf("unsupported %q", cfg.Connector.Type)}
+	}
+}
+
+// ready answers 200 while the database answers, 503 otherwise.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready: database unreachable", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database unreachable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Handler is the node's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Issuer is the issuer URL.
+func (s *Server) Issuer() string { return s.cfg.Issuer }
+
+// Addr is the configured listen address.
+func (s *Server) Addr() string { return s.cfg.Addr }
+
+// Background runs the node's background work until ctx is done: signing key
+// refresh and scheduled rotation (compare-and-swap across nodes), and the
+// collection of expired rows (safe on every node at once).
+func (s *Server) Background(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.keys.Run(ctx, s.cfg.Keys.RefreshInterval) })
+	wg.Go(func() { s.collect(ctx, 5*time.Minute) })
+	wg.Wait()
+}
+
+func (s *Server) collect(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.DeleteExpired(ctx, s.cfg.Now())
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "collect expired rows", "error", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "collected expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully:
+// in-flight requests finish (up to 30 s), background work stops. It does not
+// close the database; call Close after it returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { s.Background(bg); close(done) }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing in-flight requests")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+		<-errc
+	}
+	stopBG()
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases the database. It is safe to call more than once.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() { err = s.store.Close() })
+	return err
+}
