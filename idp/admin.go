@@ -99,7 +99,7 @@ func OpenAdmin(ctx context.Context, cfg Config) (*Admin, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &Admin{cfg: cfg, store: st, mk: mk, keys: km, secrets: mk.MAC(purposeClientSecret)}, nil
+	return &Admin{cfg: cfg, store: st, mk: mk, keys: km, secrets: mk.MAC(keys.PurposeClientSecret)}, nil
 }
 
 // Close releases the database.

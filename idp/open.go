@@ -10,13 +10,9 @@ import (
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
-// Purposes of keys derived from the master key.
-const (
-	purposeClientSecret = "client-secret"
-	purposeCSRF         = "csrf"
-	purposeLinks        = "links"
-	purposeOIDCCrypto   = "oidc-crypto"
-)
+// Purposes of keys derived from the master key (besides those named in
+// idp/keys).
+const purposeLinks = "links"
 
 // openStore opens (and migrates) the configured database.
 func openStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {

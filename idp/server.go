@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	oidcStore := cardoidc.NewStorage(cardoidc.StorageConfig{
 		Store:         s.store,
 		Keys:          s.keys,
-		ClientSecrets: mk.MAC(purposeClientSecret),
+		ClientSecrets: mk.MAC(keys.PurposeClientSecret),
 		LoginURL:      login.LoginURL,
 		LogoutURL: func(_ context.Context, r *op.EndSessionRequest) (string, error) {
 			return pages.LogoutURL(r.RedirectURI, r.UserID), nil
@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Logger:               log,
 	})
 	var cryptoKey [32]byte
-	copy(cryptoKey[:], mk.Derive(purposeOIDCCrypto, 32))
+	copy(cryptoKey[:], mk.Derive(keys.PurposeOIDCCrypto, 32))
 	s.provider, err = cardoidc.NewProvider(cardoidc.ProviderConfig{
 		Issuer: cfg.Issuer, CryptoKey: cryptoKey, Storage: oidcStore,
 	})
@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	pages, err = login.New(login.Config{
 		Store: s.store, Sessions: sessions, Provider: s.provider, RealName: checker,
-		Sealer: mk, CSRF: mk.MAC(purposeCSRF), Links: mk.MAC(purposeLinks),
+		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
 		Password: cfg.Password.params(), Secure: secure,
 		Observer: s.metrics, Logger: log, Now: cfg.Now,
 	})
