@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cardsso/cardsso/idp"
 )
 
 func TestOperabilityEndpoints(t *testing.T) {
@@ -46,5 +48,26 @@ func TestOperabilityEndpoints(t *testing.T) {
 	}
 	if !strings.Contains(n.logs.String(), `"request_id"`) {
 		t.Errorf("access log lines carry no request_id")
+	}
+}
+
+func TestCORSAllowsOnlyRegisteredOrigins(t *testing.T) {
+	n := startNode(t)
+	registerClient(t, n, idp.ClientSpec{ID: "spa", Public: true, RedirectURIs: []string{"https://portal.example.gov.cn/cb"}})
+	for origin, want := range map[string]string{
+		"https://portal.example.gov.cn": "https://portal.example.gov.cn",
+		"https://evil.example.com":      "",
+	} {
+		req, _ := http.NewRequest(http.MethodOptions, n.issuer+"/oauth/token", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q; want %q", origin, got, want)
+		}
 	}
 }
