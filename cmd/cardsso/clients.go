@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cardsso/cardsso/idp"
+)
+
+func (c *cli) newClientsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "clients",
+		Short: "Register and manage OpenID Connect clients (portals)",
+		RunE:  missingSubcommand,
+	}
+	cmd.AddCommand(
+		c.newClientsCreateCmd(),
+		c.newClientsListCmd(),
+		c.newClientsShowCmd(),
+		c.newClientsDeleteCmd(),
+		c.newClientsRotateSecretCmd(),
+	)
+	return cmd
+}
+
+// createdClient is the JSON output of clients create: the client and, for a
+// confidential client, its secret (the shape of an RFC 7591 registration
+// response).
+type createdClient struct {
+	idp.ClientInfo
+	Secret string `json:"client_secret,omitempty"`
+}
+
+func (c *cli) newClientsCreateCmd() *cobra.Command {
+	var (
+		spec   idp.ClientSpec
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create --id ID --redirect-uri URI... [flags]",
+		Short: "Register a client",
+		Long: `Register an OpenID Connect client (a portal).
+
+A confidential client (the default) authenticates to the token endpoint with a
+secret: CardSSO generates one (256 random bits) unless --secret gives one, and
+prints it once; only a keyed hash is stored. A public client (--public, e.g. a
+single-page or mobile app) has no secret and must use PKCE with S256.
+
+Redirect URIs are matched exactly. --redirect-uri and
+--post-logout-redirect-uri may be repeated or given a comma-separated list.`,
+		Example: `  cardsso clients create --id demo-portal --name "Demo portal" \
+      --redirect-uri http://127.0.0.1:9000/callback`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.StringVar(&spec.ID, "id", "", "client `ID` (required)")
+	f.StringVar(&spec.Name, "name", "", "display `name` shown to citizens")
+	f.StringSliceVar(&spec.RedirectURIs, "redirect-uri", nil, "allowed redirect `URI` (required; repeatable)")
+	f.StringSliceVar(&spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "allowed post-logout redirect `URI` (repeatable)")
+	f.BoolVar(&spec.Public, "public", false, "register a public client (no secret, PKCE S256 required)")
+	f.StringVar(&spec.Secret, "secret", "", "use this `secret` (at least 32 characters) instead of a generated one; \"-\" reads it from stdin (a secret on the command line is visible to other local users)")
+	f.BoolVar(&spec.FirstParty, "first-party", false, "the client is operated by the CardSSO operator itself (recorded; not enforced yet)")
+	f.StringVar(&spec.MinACR, "min-acr", "", "minimum assurance `level` for this client, e.g. urn:cardsso:loa:2 (recorded; not enforced yet)")
+	addJSONFlag(cmd, &asJSON)
+	_ = cmd.MarkFlagRequired("id")
+	_ = cmd.MarkFlagRequired("redirect-uri")
+
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
+		if spec.Public && cmd.Flags().Changed("secret") {
+			return usageErrorf("--secret: a public client has no secret (drop --public or --secret)")
+		}
+		suppliedSecret := spec.Secret != ""
+		if spec.Secret == "-" {
+			s, err := readSecret(cmd.InOrStdin())
+			if err != nil {
+				return usageErrorf("--secret: %v", err)
+			}
+			spec.Secret = s
+		}
+		a, err := c.openAdmin(cmd)
+		if err != nil {
+			return err
+		}
+		defer closeAdmin(a, &err)
+
+		info, secret, err := a.CreateClient(cmd.Context(), spec)
+		if err != nil {
+			return createError(err, spec.ID)
+		}
+		if asJSON {
+			if err := writeJSON(c.stdout, createdClient{ClientInfo: jsonClient(info), Secret: secret}); err != nil {
+				return err
+			}
+			if secret != "" && !suppliedSecret {
+				fmt.Fprintln(c.stderr, secretNote(info.ID))
+			}
+			return nil
+		}
+		fmt.Fprintf(c.stdout, "Registered client %q.\n\n", info.ID)
+		if err := writeClient(c.stdout, info); err != nil {
+			return err
+		}
+		if secret != "" {
+			if suppliedSecret {
+				fmt.Fprintf(c.stdout, "\nclient_secret: the one given with --secret\n")
+			} else {
+				fmt.Fprintf(c.stdout, "\nclient_secret: %s\n\n%s\n", secret, secretNote(info.ID))
+			}
+		}
+		return nil
+	})
+	return cmd
+}
+
+// readSecret reads a secret from the first line of r.
+func readSecret(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read from stdin: %w", err)
+	}
+	s := strings.TrimRight(line, "\r\n")
+	if s == "" {
+		return "", errors.New("nothing on stdin")
+	}
+	return s, nil
+}
+
+func secretNote(id string) string {
+	return fmt.Sprintf("The client secret is shown only this once; CardSSO stores only a hash of it. Store it now (`cardsso clients rotate-secret %s` issues a new one).", id)
+}
+
+func (c *cli) newClientsListCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the registered clients",
+		Args:  cobra.NoArgs,
+	}
+	addJSONFlag(cmd, &asJSON)
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
+		a, err := c.openAdmin(cmd)
+		if err != nil {
+			return err
+		}
+		defer closeAdmin(a, &err)
+		clients, err := a.ListClients(cmd.Context())
+		if err != nil {
+			return fmt.Errorf("list clients: %w", err)
+		}
+		if asJSON {
+			out := make([]idp.ClientInfo, 0, len(clients))
+			for _, ci := range clients {
+				out = append(out, jsonClient(ci))
+			}
+			return writeJSON(c.stdout, out)
+		}
+		if len(clients) == 0 {
+			_, err := fmt.Fprintln(c.stdout, "No clients registered (add one with `cardsso clients create`).")
+			return err
+		}
+		t := newTable(c.stdout)
+		t.row("CLIENT_ID", "NAME", "TYPE", "REDIRECT_URIS", "FIRST_PARTY", "MIN_ACR", "CREATED")
+		for _, ci := range clients {
+			t.row(ci.ID, ci.Name, clientType(ci), strings.Join(ci.RedirectURIs, ","), yesNo(ci.FirstParty), ci.MinACR, formatTime(ci.CreatedAt))
+		}
+		return t.flush()
+	})
+	return cmd
+}
+
+func (c *cli) newClientsShowCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one client",
+		Args:  exactlyOneID("client ID"),
+	}
+	addJSONFlag(cmd, &asJSON)
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
+		a, err := c.openAdmin(cmd)
+		if err != nil {
+			return err
+		}
+		defer closeAdmin(a, &err)
+		info, err := a.GetClient(cmd.Context(), args[0])
+		if err != nil {
+			return clientError(err, args[0])
+		}
+		if asJSON {
+			return writeJSON(c.stdout, jsonClient(info))
+		}
+		return writeClient(c.stdout, info)
+	})
+	return cmd
+}
+
+func (c *cli) newClientsDeleteCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a client",
+		Long:  "Delete a client. Portals using it can no longer sign citizens in.",
+		Args:  exactlyOneID("client ID"),
+	}
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
+		a, err := c.openAdmin(cmd)
+		if err != nil {
+			return err
+		}
+		defer closeAdmin(a, &err)
+		if err := a.DeleteClient(cmd.Context(), args[0]); err != nil {
+			return clientError(err, args[0])
+		}
+		_, err = fmt.Fprintf(c.stdout, "Deleted client %q.\n", args[0])
+		return err
+	})
+	return cmd
+}
+
+func (c *cli) newClientsRotateSecretCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rotate-secret ID",
+		Short: "Replace a confidential client's secret",
+		Long:  "Replace a confidential client's secret with a new generated one, printed once. The old secret stops working at once.",
+		Args:  exactlyOneID("client ID"),
+	}
+	addJSONFlag(cmd, &asJSON)
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
+		a, err := c.openAdmin(cmd)
+		if err != nil {
+			return err
+		}
+		defer closeAdmin(a, &err)
+		secret, err := a.RotateClientSecret(cmd.Context(), args[0])
+		if err != nil {
+			return clientError(err, args[0])
+		}
+		if asJSON {
+			if err := writeJSON(c.stdout, struct {
+				ID     string `json:"client_id"`
+				Secret string `json:"client_secret"`
+			}{args[0], secret}); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.stderr, secretNote(args[0]))
+			return nil
+		}
+		_, err = fmt.Fprintf(c.stdout, "New secret for client %q (the old one no longer works).\n\nclient_secret: %s\n\n%s\n", args[0], secret, secretNote(args[0]))
+		return err
+	})
+	return cmd
+}
+
+// jsonClient is ci for JSON output: lists are [] rather than null.
+func jsonClient(ci idp.ClientInfo) idp.ClientInfo {
+	if ci.RedirectURIs == nil {
+		ci.RedirectURIs = []string{}
+	}
+	if ci.PostLogoutRedirectURIs == nil {
+		ci.PostLogoutRedirectURIs = []string{}
+	}
+	return ci
+}
+
+// writeClient prints one client as aligned key/value lines.
+func writeClient(w io.Writer, ci idp.ClientInfo) error {
+	t := newTable(w)
+	t.row("client_id", ci.ID)
+	t.row("name", ci.Name)
+	t.row("type", clientType(ci))
+	t.row("token_endpoint_auth_method", ci.AuthMethod)
+	t.row("redirect_uris", strings.Join(ci.RedirectURIs, " "))
+	t.row("post_logout_redirect_uris", strings.Join(ci.PostLogoutRedirectURIs, " "))
+	t.row("first_party", yesNo(ci.FirstParty))
+	t.row("min_acr", ci.MinACR)
+	t.row("created_at", formatTime(ci.CreatedAt))
+	t.row("updated_at", formatTime(ci.UpdatedAt))
+	return t.flush()
+}
+
+func clientType(ci idp.ClientInfo) string {
+	if ci.Public {
+		return "public"
+	}
+	return "confidential"
+}
+
+// clientError turns an idp error about client id into the CLI's: not found
+// and already exists are failures (exit 1) that name the client; an
+// *idp.InvalidError is a usage error (exit 2) that names the flag at fault
+// (clients create) or the client (the commands that take an ID).
+func clientError(err error, id string) error {
+	var ie *idp.InvalidError
+	switch {
+	case errors.Is(err, idp.ErrNotFound):
+		return fmt.Errorf("client %q not found", id)
+	case errors.Is(err, idp.ErrAlreadyExists):
+		return fmt.Errorf("client %q already exists", id)
+	case errors.As(err, &ie):
+		msg := ie.Reason
+		if !strings.Contains(msg, strconv.Quote(id)) {
+			msg = fmt.Sprintf("client %q: %s", id, msg)
+		}
+		return &exitError{code: exitUsage, err: errors.New(msg)}
+	}
+	return err
+}
+
+// createError is clientError for clients create, where an invalid field is
+// named by its flag.
+func createError(err error, id string) error {
+	var ie *idp.InvalidError
+	if errors.As(err, &ie) {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %s", clientFlag(ie.Field), ie.Reason), hint: true}
+	}
+	return clientError(err, id)
+}
+
+// clientFlag names the flag of clients create that sets a ClientSpec field,
+// whichever way idp spells it ("RedirectURIs", "redirect_uris[1]",
+// "redirect_uri"); an unknown field is returned as it is.
+func clientFlag(field string) string {
+	key := field
+	if i := strings.IndexByte(key, '['); i >= 0 {
+		key = key[:i]
+	}
+	key = strings.ToLower(strings.NewReplacer("_", "", "-", "", ".", "", " ", "").Replace(key))
+	switch key {
+	case "id", "clientid":
+		return "--id"
+	case "name", "clientname":
+		return "--name"
+	case "redirecturi", "redirecturis":
+		return "--redirect-uri"
+	case "postlogoutredirecturi", "postlogoutredirecturis":
+		return "--post-logout-redirect-uri"
+	case "public":
+		return "--public"
+	case "secret", "clientsecret":
+		return "--secret"
+	case "firstparty":
+		return "--first-party"
+	case "minacr":
+		return "--min-acr"
+	}
+	return field
+}

@@ -1,0 +1,633 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cardsso/cardsso/idp"
+)
+
+// fileConfig is the configuration as an operator writes it: the YAML file
+// (snake_case keys), CARDSSO_* environment variables and flags all set its
+// fields. Validate checks it; idpConfig turns it into an idp.Config.
+//
+// Precedence: defaults < file < environment < flags. A key that is absent
+// from the file, or null, keeps its default; an empty environment variable
+// counts as unset.
+type fileConfig struct {
+	Issuer    string          `yaml:"issuer"`
+	Addr      string          `yaml:"addr"`
+	DataDir   string          `yaml:"data_dir"`
+	Storage   storageConfig   `yaml:"storage"`
+	MasterKey masterKeyConfig `yaml:"master_key"`
+	Connector connectorConfig `yaml:"connector"`
+	Tokens    tokensConfig    `yaml:"tokens"`
+	Session   sessionConfig   `yaml:"session"`
+	Keys      keysConfig      `yaml:"keys"`
+	Password  passwordConfig  `yaml:"password"`
+	Log       logConfig       `yaml:"log"`
+
+	// sources records, by YAML path, which environment variable or flag set
+	// a value, so that an error can say where the bad value came from.
+	sources map[string]string
+}
+
+type storageConfig struct {
+	Type            string        `yaml:"type"`
+	DSN             string        `yaml:"dsn"`
+	MaxOpenConns    int           `yaml:"max_open_conns"`
+	MaxIdleConns    int           `yaml:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+}
+
+type masterKeyConfig struct {
+	File  string `yaml:"file"`
+	Value string `yaml:"value"`
+}
+
+type connectorConfig struct {
+	Type      string          `yaml:"type"`
+	Simulator simulatorConfig `yaml:"simulator"`
+}
+
+type simulatorConfig struct {
+	Fixture string `yaml:"fixture"`
+}
+
+type tokensConfig struct {
+	AccessTokenLifetime  time.Duration `yaml:"access_token_lifetime"`
+	IDTokenLifetime      time.Duration `yaml:"id_token_lifetime"`
+	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
+	AuthRequestLifetime  time.Duration `yaml:"auth_request_lifetime"`
+	CodeLifetime         time.Duration `yaml:"code_lifetime"`
+}
+
+type sessionConfig struct {
+	Lifetime    time.Duration `yaml:"lifetime"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	CookieName  string        `yaml:"cookie_name"`
+}
+
+type keysConfig struct {
+	Algorithm      string        `yaml:"algorithm"`
+	RotationPeriod time.Duration `yaml:"rotation_period"`
+}
+
+type passwordConfig struct {
+	MemoryKiB uint32 `yaml:"memory_kib"`
+	Time      uint32 `yaml:"time"`
+	Threads   uint8  `yaml:"threads"`
+}
+
+type logConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Minimum argon2id cost: OWASP's minimum for argon2id.
+const (
+	minPasswordMemoryKiB = 19456
+	minPasswordTime      = 2
+	minPasswordThreads   = 1
+)
+
+// defaultConfig is what `cardsso serve` runs on with no file, no environment
+// and no flags. Storage DSN and master key file stay empty: they default to
+// files in data_dir, which may be set later (see idpConfig).
+func defaultConfig() fileConfig {
+	return fileConfig{
+		Issuer:    "http://localhost:8080",
+		Addr:      "127.0.0.1:8080",
+		DataDir:   "./data",
+		Storage:   storageConfig{Type: "sqlite"},
+		Connector: connectorConfig{Type: "simulator"},
+		Tokens: tokensConfig{
+			AccessTokenLifetime:  15 * time.Minute,
+			IDTokenLifetime:      15 * time.Minute,
+			RefreshTokenLifetime: 720 * time.Hour,
+			AuthRequestLifetime:  30 * time.Minute,
+			CodeLifetime:         60 * time.Second,
+		},
+		Session: sessionConfig{
+			Lifetime:    12 * time.Hour,
+			IdleTimeout: 2 * time.Hour,
+			CookieName:  "cardsso_session",
+		},
+		Keys:     keysConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour},
+		Password: passwordConfig{MemoryKiB: minPasswordMemoryKiB, Time: minPasswordTime, Threads: minPasswordThreads},
+		Log:      logConfig{Level: "info", Format: "json"},
+	}
+}
+
+// configError is a configuration value that cannot be used. It names the
+// value by its YAML path and, when it did not come from the file, says which
+// environment variable or flag set it. It makes the exit code 2.
+type configError struct {
+	Path   string // YAML path, e.g. keys.algorithm; empty for the file as a whole
+	Reason string
+	Source string // "CARDSSO_KEYS_ALGORITHM", "--issuer", "cardsso.yaml:3" or ""
+}
+
+func (e *configError) Error() string {
+	var b strings.Builder
+	b.WriteString("config: ")
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Reason)
+	if e.Source != "" {
+		b.WriteString(" (from " + e.Source + ")")
+	}
+	return b.String()
+}
+
+func (c *fileConfig) invalid(path, format string, args ...any) error {
+	return &configError{Path: path, Reason: fmt.Sprintf(format, args...), Source: c.sources[path]}
+}
+
+// setting is one configuration value that an environment variable (and
+// possibly a flag) can set. Its parser is the one used for both.
+type setting struct {
+	Path string // YAML path
+	Env  string // environment variable
+	set  func(c *fileConfig, v string) error
+}
+
+// settings is the table of environment variables: CARDSSO_ followed by the
+// YAML path in upper case with "." and "_" both written "_", except
+// CARDSSO_MASTER_KEY (master_key.value) and CARDSSO_SIMULATOR_FIXTURE
+// (connector.simulator.fixture). The README lists the same table.
+func settings() []setting {
+	str := func(f func(c *fileConfig) *string) func(*fileConfig, string) error {
+		return func(c *fileConfig, v string) error { *f(c) = v; return nil }
+	}
+	dur := func(f func(c *fileConfig) *time.Duration) func(*fileConfig, string) error {
+		return func(c *fileConfig, v string) error {
+			d, err := parseDuration(v)
+			if err != nil {
+				return err
+			}
+			*f(c) = d
+			return nil
+		}
+	}
+	num := func(bits int, f func(c *fileConfig, n uint64)) func(*fileConfig, string) error {
+		return func(c *fileConfig, v string) error {
+			n, err := strconv.ParseUint(v, 10, bits)
+			if err != nil {
+				return fmt.Errorf("want a whole number from 0 to %d, got %q", uint64(1)<<bits-1, v)
+			}
+			f(c, n)
+			return nil
+		}
+	}
+	return []setting{
+		{"issuer", "CARDSSO_ISSUER", str(func(c *fileConfig) *string { return &c.Issuer })},
+		{"addr", "CARDSSO_ADDR", str(func(c *fileConfig) *string { return &c.Addr })},
+		{"data_dir", "CARDSSO_DATA_DIR", str(func(c *fileConfig) *string { return &c.DataDir })},
+		{"storage.type", "CARDSSO_STORAGE_TYPE", str(func(c *fileConfig) *string { return &c.Storage.Type })},
+		{"storage.dsn", "CARDSSO_STORAGE_DSN", str(func(c *fileConfig) *string { return &c.Storage.DSN })},
+		{"storage.max_open_conns", "CARDSSO_STORAGE_MAX_OPEN_CONNS", num(31, func(c *fileConfig, n uint64) { c.Storage.MaxOpenConns = int(n) })},
+		{"storage.max_idle_conns", "CARDSSO_STORAGE_MAX_IDLE_CONNS", num(31, func(c *fileConfig, n uint64) { c.Storage.MaxIdleConns = int(n) })},
+		{"storage.conn_max_lifetime", "CARDSSO_STORAGE_CONN_MAX_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Storage.ConnMaxLifetime })},
+		{"master_key.file", "CARDSSO_MASTER_KEY_FILE", str(func(c *fileConfig) *string { return &c.MasterKey.File })},
+		{"master_key.value", "CARDSSO_MASTER_KEY", str(func(c *fileConfig) *string { return &c.MasterKey.Value })},
+		{"connector.type", "CARDSSO_CONNECTOR_TYPE", str(func(c *fileConfig) *string { return &c.Connector.Type })},
+		{"connector.simulator.fixture", "CARDSSO_SIMULATOR_FIXTURE", str(func(c *fileConfig) *string { return &c.Connector.Simulator.Fixture })},
+		{"tokens.access_token_lifetime", "CARDSSO_TOKENS_ACCESS_TOKEN_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Tokens.AccessTokenLifetime })},
+		{"tokens.id_token_lifetime", "CARDSSO_TOKENS_ID_TOKEN_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Tokens.IDTokenLifetime })},
+		{"tokens.refresh_token_lifetime", "CARDSSO_TOKENS_REFRESH_TOKEN_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Tokens.RefreshTokenLifetime })},
+		{"tokens.auth_request_lifetime", "CARDSSO_TOKENS_AUTH_REQUEST_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Tokens.AuthRequestLifetime })},
+		{"tokens.code_lifetime", "CARDSSO_TOKENS_CODE_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Tokens.CodeLifetime })},
+		{"session.lifetime", "CARDSSO_SESSION_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Session.Lifetime })},
+		{"session.idle_timeout", "CARDSSO_SESSION_IDLE_TIMEOUT", dur(func(c *fileConfig) *time.Duration { return &c.Session.IdleTimeout })},
+		{"session.cookie_name", "CARDSSO_SESSION_COOKIE_NAME", str(func(c *fileConfig) *string { return &c.Session.CookieName })},
+		{"keys.algorithm", "CARDSSO_KEYS_ALGORITHM", str(func(c *fileConfig) *string { return &c.Keys.Algorithm })},
+		{"keys.rotation_period", "CARDSSO_KEYS_ROTATION_PERIOD", dur(func(c *fileConfig) *time.Duration { return &c.Keys.RotationPeriod })},
+		{"password.memory_kib", "CARDSSO_PASSWORD_MEMORY_KIB", num(32, func(c *fileConfig, n uint64) { c.Password.MemoryKiB = uint32(n) })},
+		{"password.time", "CARDSSO_PASSWORD_TIME", num(32, func(c *fileConfig, n uint64) { c.Password.Time = uint32(n) })},
+		{"password.threads", "CARDSSO_PASSWORD_THREADS", num(8, func(c *fileConfig, n uint64) { c.Password.Threads = uint8(n) })},
+		{"log.level", "CARDSSO_LOG_LEVEL", str(func(c *fileConfig) *string { return &c.Log.Level })},
+		{"log.format", "CARDSSO_LOG_FORMAT", str(func(c *fileConfig) *string { return &c.Log.Format })},
+	}
+}
+
+// configFileEnv names the config file when --config is not given.
+const configFileEnv = "CARDSSO_CONFIG"
+
+// flagSetting is a flag that overrides one YAML path.
+type flagSetting struct {
+	Path  string // YAML path, e.g. "addr"
+	Flag  string // "--addr"
+	Value string
+}
+
+// loadConfig builds the configuration: defaults, then the YAML file (path, or
+// $CARDSSO_CONFIG when path is empty; none when both are empty), then the
+// CARDSSO_* variables found by lookupEnv, then the flags. It does not
+// validate: call Validate.
+func loadConfig(path string, lookupEnv func(string) (string, bool), flags []flagSetting) (fileConfig, error) {
+	c := defaultConfig()
+	c.sources = map[string]string{}
+	if path == "" {
+		if v, ok := lookupEnv(configFileEnv); ok {
+			path = v
+		}
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, &configError{Reason: fmt.Sprintf("cannot read config file: %v", unwrapPathError(err)), Source: path}
+		}
+		if err := decodeYAML(data, path, &c); err != nil {
+			return c, err
+		}
+	}
+	byPath := map[string]setting{}
+	for _, s := range settings() {
+		byPath[s.Path] = s
+		v, ok := lookupEnv(s.Env)
+		if !ok || v == "" {
+			continue
+		}
+		c.sources[s.Path] = s.Env
+		if err := s.set(&c, v); err != nil {
+			return c, c.invalid(s.Path, "%v", err)
+		}
+	}
+	for _, f := range flags {
+		s, ok := byPath[f.Path]
+		if !ok {
+			panic("cardsso: flag " + f.Flag + " overrides unknown config path " + f.Path)
+		}
+		c.sources[f.Path] = f.Flag
+		if err := s.set(&c, f.Value); err != nil {
+			return c, c.invalid(f.Path, "%v", err)
+		}
+	}
+	return c, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// decodeYAML decodes one YAML document over c, rejecting unknown keys. Its
+// errors name the offending key by its YAML path and line.
+func decodeYAML(data []byte, file string, c *fileConfig) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(c)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty file: defaults
+	}
+	if err == nil {
+		var extra yaml.Node
+		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+			return &configError{Reason: "more than one YAML document", Source: file}
+		}
+		return nil
+	}
+	// Find the first bad key or value ourselves, to name it by its path.
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) == nil {
+		if ce := checkNode(&root, reflect.TypeOf(*c), "", file); ce != nil {
+			return ce
+		}
+	}
+	return &configError{Reason: strings.TrimPrefix(oneLine(err.Error()), "yaml: "), Source: file}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// checkNode walks a YAML node against the Go type it decodes into and returns
+// the first unknown key or undecodable value, or nil.
+func checkNode(n *yaml.Node, t reflect.Type, path, file string) *configError {
+	for n.Kind == yaml.DocumentNode || n.Kind == yaml.AliasNode {
+		if n.Kind == yaml.DocumentNode {
+			if len(n.Content) == 0 {
+				return nil
+			}
+			n = n.Content[0]
+		} else {
+			n = n.Alias
+		}
+	}
+	at := fmt.Sprintf("%s:%d", file, n.Line)
+	if n.Tag == "!!null" {
+		return nil // null keeps the default
+	}
+	if t.Kind() == reflect.Struct {
+		if n.Kind != yaml.MappingNode {
+			return &configError{Path: path, Reason: "want a mapping of keys", Source: at}
+		}
+		fields := map[string]reflect.StructField{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" || !f.IsExported() {
+				continue
+			}
+			fields[tag] = f
+			names = append(names, tag)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := joinPath(path, k.Value)
+			f, ok := fields[k.Value]
+			if !ok {
+				return &configError{Path: p, Reason: "unknown key (want " + orList(names) + ")", Source: fmt.Sprintf("%s:%d", file, k.Line)}
+			}
+			if ce := checkNode(v, f.Type, p, file); ce != nil {
+				return ce
+			}
+		}
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return &configError{Path: path, Reason: "want a single value, not a list or mapping", Source: at}
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		var reason string
+		switch {
+		case t == durationType:
+			reason = fmt.Sprintf("invalid duration %q (want a Go duration such as \"90s\", \"15m\" or \"720h\")", n.Value)
+		case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+			reason = fmt.Sprintf("want a whole number, got %q", n.Value)
+		default:
+			reason = fmt.Sprintf("cannot use %q", n.Value)
+		}
+		return &configError{Path: path, Reason: reason, Source: at}
+	}
+	return nil
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// orList writes "a, b or c".
+func orList(s []string) string {
+	if len(s) <= 1 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+// parseDuration parses a Go duration string ("15m", "1h30m").
+func parseDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (want a Go duration such as \"90s\", \"15m\" or \"720h\")", v)
+	}
+	return d, nil
+}
+
+// Validate checks every value and returns the first bad one as a
+// *configError naming it by its YAML path.
+func (c *fileConfig) Validate() error {
+	if err := c.validateIssuer(); err != nil {
+		return err
+	}
+	if err := validateAddr(c.Addr); err != nil {
+		return c.invalid("addr", "%v", err)
+	}
+	if c.DataDir == "" {
+		return c.invalid("data_dir", "must not be empty")
+	}
+
+	switch c.Storage.Type {
+	case "sqlite":
+	case "postgres":
+		if c.Storage.DSN == "" {
+			return c.invalid("storage.dsn", "required when storage.type is postgres (a URL such as postgres://user@host:5432/cardsso)")
+		}
+	default:
+		return c.invalid("storage.type", "unsupported %q (want sqlite or postgres)", c.Storage.Type)
+	}
+	if c.Storage.MaxOpenConns < 0 {
+		return c.invalid("storage.max_open_conns", "must not be negative, got %d", c.Storage.MaxOpenConns)
+	}
+	if c.Storage.Type == "sqlite" && c.Storage.MaxOpenConns == 1 {
+		// Migrations hold one connection while they run.
+		return c.invalid("storage.max_open_conns", "1 is too few for sqlite (want 0 for the default, or at least 2)")
+	}
+	if c.Storage.MaxIdleConns < 0 {
+		return c.invalid("storage.max_idle_conns", "must not be negative, got %d", c.Storage.MaxIdleConns)
+	}
+	if c.Storage.ConnMaxLifetime < 0 {
+		return c.invalid("storage.conn_max_lifetime", "must not be negative, got %s", c.Storage.ConnMaxLifetime)
+	}
+
+	if c.MasterKey.Value != "" {
+		k, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(c.MasterKey.Value))
+		if err != nil || len(k) != 32 {
+			// Never echo the value: it is the key.
+			return c.invalid("master_key.value", "want base64 of exactly 32 bytes (make one with: head -c 32 /dev/urandom | base64)")
+		}
+	}
+
+	if c.Connector.Type != "simulator" {
+		return c.invalid("connector.type", "unsupported %q (want simulator)", c.Connector.Type)
+	}
+
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime},
+		{"tokens.id_token_lifetime", c.Tokens.IDTokenLifetime},
+		{"tokens.refresh_token_lifetime", c.Tokens.RefreshTokenLifetime},
+		{"tokens.auth_request_lifetime", c.Tokens.AuthRequestLifetime},
+		{"tokens.code_lifetime", c.Tokens.CodeLifetime},
+		{"session.lifetime", c.Session.Lifetime},
+		{"session.idle_timeout", c.Session.IdleTimeout},
+		{"keys.rotation_period", c.Keys.RotationPeriod},
+	} {
+		if d.v <= 0 {
+			return c.invalid(d.path, "must be a positive duration, got %s", d.v)
+		}
+	}
+	if !isCookieName(c.Session.CookieName) {
+		return c.invalid("session.cookie_name", "invalid cookie name %q (want letters, digits and !#$%%&'*+-.^_`|~)", c.Session.CookieName)
+	}
+
+	switch c.Keys.Algorithm {
+	case "ES256", "RS256", "EdDSA":
+	default:
+		return c.invalid("keys.algorithm", "unsupported %q (want ES256, RS256 or EdDSA)", c.Keys.Algorithm)
+	}
+
+	if c.Password.MemoryKiB < minPasswordMemoryKiB {
+		return c.invalid("password.memory_kib", "%d is weaker than the minimum %d (19 MiB)", c.Password.MemoryKiB, minPasswordMemoryKiB)
+	}
+	if c.Password.Time < minPasswordTime {
+		return c.invalid("password.time", "%d is weaker than the minimum %d", c.Password.Time, minPasswordTime)
+	}
+	if c.Password.Threads < minPasswordThreads {
+		return c.invalid("password.threads", "%d is weaker than the minimum %d", c.Password.Threads, minPasswordThreads)
+	}
+
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		return c.invalid("log.level", "%v", err)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		return c.invalid("log.format", "unsupported %q (want json or text)", c.Log.Format)
+	}
+	return nil
+}
+
+// validateIssuer: an absolute http(s) URL with a host, without query,
+// fragment, user info or trailing slash; plain http only on loopback names
+// (OpenID Connect Discovery 1.0 §3 requires https).
+func (c *fileConfig) validateIssuer() error {
+	u, err := url.Parse(c.Issuer)
+	if c.Issuer == "" || err != nil || !u.IsAbs() || u.Host == "" {
+		return c.invalid("issuer", "%q is not an absolute URL (want e.g. https://sso.example.gov.cn)", c.Issuer)
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return c.invalid("issuer", "scheme %q not allowed (want https)", u.Scheme)
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		return c.invalid("issuer", "must use https (plain http is allowed only for localhost, 127.0.0.1 and ::1), got %q", c.Issuer)
+	case u.RawQuery != "" || u.ForceQuery:
+		return c.invalid("issuer", "must not have a query, got %q", c.Issuer)
+	case u.Fragment != "" || strings.Contains(c.Issuer, "#"):
+		return c.invalid("issuer", "must not have a fragment, got %q", c.Issuer)
+	case u.User != nil:
+		return c.invalid("issuer", "must not have user info, got %q", c.Issuer)
+	case strings.HasSuffix(u.Path, "/"):
+		return c.invalid("issuer", "must not end with \"/\", got %q", c.Issuer)
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}
+
+func validateAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port (e.g. 127.0.0.1:8080 or :8080), got %q", addr)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("invalid port %q (want 0 to 65535)", port)
+	}
+	return nil
+}
+
+// isCookieName reports whether s is an RFC 6265 cookie-name (an RFC 7230 token).
+func isCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch s {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unsupported %q (want debug, info, warn or error)", s)
+}
+
+// newLogger builds the node's logger from log.level and log.format. Call it
+// on a validated config.
+func (c *fileConfig) newLogger(w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.Log.Level)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// idpConfig turns a validated config into the node configuration. Paths in
+// data_dir are filled in here: storage.dsn (sqlite) defaults to
+// data_dir/cardsso.db and master_key.file to data_dir/master.key, which idp
+// generates (mode 0600, with a warning) when it does not exist.
+func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
+	dsn := c.Storage.DSN
+	if c.Storage.Type == "sqlite" && dsn == "" {
+		dsn = filepath.Join(c.DataDir, "cardsso.db")
+	}
+	keyFile := c.MasterKey.File
+	if keyFile == "" && c.MasterKey.Value == "" {
+		keyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	return idp.Config{
+		Issuer:  c.Issuer,
+		Addr:    c.Addr,
+		DataDir: c.DataDir,
+		Storage: idp.StorageConfig{
+			Type:            c.Storage.Type,
+			DSN:             dsn,
+			MaxOpenConns:    c.Storage.MaxOpenConns,
+			MaxIdleConns:    c.Storage.MaxIdleConns,
+			ConnMaxLifetime: c.Storage.ConnMaxLifetime,
+		},
+		MasterKey: idp.MasterKeyConfig{File: keyFile, Value: c.MasterKey.Value},
+		Connector: idp.ConnectorConfig{
+			Type:      c.Connector.Type,
+			Simulator: idp.SimulatorConfig{Fixture: c.Connector.Simulator.Fixture},
+		},
+		Tokens: idp.TokenConfig{
+			AccessTokenLifetime:  c.Tokens.AccessTokenLifetime,
+			IDTokenLifetime:      c.Tokens.IDTokenLifetime,
+			RefreshTokenLifetime: c.Tokens.RefreshTokenLifetime,
+			AuthRequestLifetime:  c.Tokens.AuthRequestLifetime,
+			CodeLifetime:         c.Tokens.CodeLifetime,
+		},
+		Session: idp.SessionConfig{
+			Lifetime:    c.Session.Lifetime,
+			IdleTimeout: c.Session.IdleTimeout,
+			CookieName:  c.Session.CookieName,
+		},
+		Keys:     idp.KeyConfig{Algorithm: c.Keys.Algorithm, RotationPeriod: c.Keys.RotationPeriod},
+		Password: idp.PasswordConfig{MemoryKiB: c.Password.MemoryKiB, Time: c.Password.Time, Threads: c.Password.Threads},
+		Logger:   logger,
+	}
+}

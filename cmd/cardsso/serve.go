@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cardsso/cardsso/idp"
+)
+
+func (c *cli) newServeCmd() *cobra.Command {
+	var addr, issuer string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a CardSSO node",
+		Long: `Run a CardSSO node: the OpenID Provider, the login pages, /healthz, /readyz
+and /metrics. Pending database migrations run first.
+
+With no configuration it runs on SQLite in <data-dir>/cardsso.db with the card
+simulator, listens on 127.0.0.1:8080 with issuer http://localhost:8080, and
+generates a master key into <data-dir>/master.key (production must supply its
+own). SIGINT or SIGTERM shuts it down gracefully.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen `address` (host:port)")
+	cmd.Flags().StringVar(&issuer, "issuer", "http://localhost:8080", "issuer `URL` (what relying parties discover and tokens carry)")
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) error {
+		fc, err := c.config(cmd,
+			flagSetting{Path: "addr", Flag: "--addr", Value: addr},
+			flagSetting{Path: "issuer", Flag: "--issuer", Value: issuer},
+		)
+		if err != nil {
+			return err
+		}
+		logger := fc.newLogger(c.stderr)
+		// zitadel/oidc logs through the default logger: the process's
+		// default is the node's logger.
+		slog.SetDefault(logger)
+		return serve(cmd, fc.idpConfig(logger), logger)
+	})
+	return cmd
+}
+
+func serve(cmd *cobra.Command, cfg idp.Config, logger *slog.Logger) (err error) {
+	ctx := cmd.Context()
+	srv, err := idp.New(ctx, cfg)
+	if err != nil {
+		return startError("start", err)
+	}
+	defer func() {
+		if cerr := srv.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close: %w", cerr)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	issuer := srv.Issuer()
+	if issuer == "" {
+		issuer = cfg.Issuer
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "issuer", issuer)
+	if w := issuerMismatch(issuer, ln.Addr()); w != "" {
+		logger.Warn(w, "addr", ln.Addr().String(), "issuer", issuer)
+	}
+
+	if err := srv.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// issuerMismatch warns about the common mistake of moving a local node to
+// another port without moving its issuer: relying parties would then be sent
+// to a port nothing listens on. It only judges loopback http issuers.
+func issuerMismatch(issuer string, addr net.Addr) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) {
+		return ""
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	if port != fmt.Sprint(tcp.Port) {
+		return "the issuer's port is not the listening port: relying parties will not reach this node; set --issuer"
+	}
+	return ""
+}
