@@ -198,15 +198,6 @@ func TestClientFlag(t *testing.T) {
 	}
 }
 
-// skipWhileStubbed skips a test that needs package idp's implementation while
-// idp still answers "not implemented yet". TODO: remove once idp is done.
-func skipWhileStubbed(t *testing.T, stderr string) {
-	t.Helper()
-	if strings.Contains(stderr, "not implemented yet") {
-		t.Skipf("package idp is not implemented yet: %s", strings.TrimSpace(stderr))
-	}
-}
-
 // The administrative commands against one data directory, through run, as
 // an operator types them.
 func TestAdminCommands(t *testing.T) {
@@ -217,7 +208,6 @@ func TestAdminCommands(t *testing.T) {
 	}
 
 	code, stdout, stderr := cli("migrate", "--json")
-	skipWhileStubbed(t, stderr)
 	var m struct {
 		SchemaVersion int64 `json:"schema_version"`
 	}
@@ -358,7 +348,6 @@ func TestServe(t *testing.T) {
 	for addr == "" {
 		select {
 		case code := <-done:
-			skipWhileStubbed(t, stderr.String())
 			t.Fatalf("serve exited with %d before listening; stderr %q", code, stderr.String())
 		case <-time.After(50 * time.Millisecond):
 		}
