@@ -83,8 +83,9 @@ type sessionConfig struct {
 }
 
 type keysConfig struct {
-	Algorithm      string        `yaml:"algorithm"`
-	RotationPeriod time.Duration `yaml:"rotation_period"`
+	Algorithm       string        `yaml:"algorithm"`
+	RotationPeriod  time.Duration `yaml:"rotation_period"`
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
 }
 
 type passwordConfig struct {
@@ -127,7 +128,7 @@ func defaultConfig() fileConfig {
 			IdleTimeout: 2 * time.Hour,
 			CookieName:  "cardsso_session",
 		},
-		Keys:     keysConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour},
+		Keys:     keysConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour, RefreshInterval: time.Minute},
 		Password: passwordConfig{MemoryKiB: minPasswordMemoryKiB, Time: minPasswordTime, Threads: minPasswordThreads},
 		Log:      logConfig{Level: "info", Format: "json"},
 	}
@@ -218,6 +219,7 @@ func settings() []setting {
 		{"session.cookie_name", "CARDSSO_SESSION_COOKIE_NAME", str(func(c *fileConfig) *string { return &c.Session.CookieName })},
 		{"keys.algorithm", "CARDSSO_KEYS_ALGORITHM", str(func(c *fileConfig) *string { return &c.Keys.Algorithm })},
 		{"keys.rotation_period", "CARDSSO_KEYS_ROTATION_PERIOD", dur(func(c *fileConfig) *time.Duration { return &c.Keys.RotationPeriod })},
+		{"keys.refresh_interval", "CARDSSO_KEYS_REFRESH_INTERVAL", dur(func(c *fileConfig) *time.Duration { return &c.Keys.RefreshInterval })},
 		{"password.memory_kib", "CARDSSO_PASSWORD_MEMORY_KIB", num(32, func(c *fileConfig, n uint64) { c.Password.MemoryKiB = uint32(n) })},
 		{"password.time", "CARDSSO_PASSWORD_TIME", num(32, func(c *fileConfig, n uint64) { c.Password.Time = uint32(n) })},
 		{"password.threads", "CARDSSO_PASSWORD_THREADS", num(8, func(c *fileConfig, n uint64) { c.Password.Threads = uint8(n) })},
@@ -465,6 +467,7 @@ func (c *fileConfig) Validate() error {
 		{"session.lifetime", c.Session.Lifetime},
 		{"session.idle_timeout", c.Session.IdleTimeout},
 		{"keys.rotation_period", c.Keys.RotationPeriod},
+		{"keys.refresh_interval", c.Keys.RefreshInterval},
 	} {
 		if d.v <= 0 {
 			return c.invalid(d.path, "must be a positive duration, got %s", d.v)
@@ -626,7 +629,11 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 			IdleTimeout: c.Session.IdleTimeout,
 			CookieName:  c.Session.CookieName,
 		},
-		Keys:     idp.KeyConfig{Algorithm: c.Keys.Algorithm, RotationPeriod: c.Keys.RotationPeriod},
+		Keys: idp.KeyConfig{
+			Algorithm:       c.Keys.Algorithm,
+			RotationPeriod:  c.Keys.RotationPeriod,
+			RefreshInterval: c.Keys.RefreshInterval,
+		},
 		Password: idp.PasswordConfig{MemoryKiB: c.Password.MemoryKiB, Time: c.Password.Time, Threads: c.Password.Threads},
 		Logger:   logger,
 	}

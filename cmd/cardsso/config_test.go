@@ -61,7 +61,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 			CodeLifetime:         time.Minute,
 		},
 		Session:  idp.SessionConfig{Lifetime: 12 * time.Hour, IdleTimeout: 2 * time.Hour, CookieName: "cardsso_session"},
-		Keys:     idp.KeyConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour},
+		Keys:     idp.KeyConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour, RefreshInterval: time.Minute},
 		Password: idp.PasswordConfig{MemoryKiB: 19456, Time: 2, Threads: 1},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -383,6 +383,7 @@ func TestValidate(t *testing.T) {
 		{"HS256", func(c *fileConfig) { c.Keys.Algorithm = "HS256" }, `config: keys.algorithm: unsupported "HS256" (want ES256, RS256 or EdDSA)`},
 		{"lowercase es256", func(c *fileConfig) { c.Keys.Algorithm = "es256" }, `config: keys.algorithm: unsupported "es256"`},
 		{"rotation_period", func(c *fileConfig) { c.Keys.RotationPeriod = 0 }, "config: keys.rotation_period: must be a positive duration"},
+		{"refresh_interval", func(c *fileConfig) { c.Keys.RefreshInterval = 0 }, "config: keys.refresh_interval: must be a positive duration"},
 
 		{"stronger password cost", func(c *fileConfig) { c.Password = passwordConfig{MemoryKiB: 65536, Time: 3, Threads: 4} }, ""},
 		{"memory_kib", func(c *fileConfig) { c.Password.MemoryKiB = 19455 }, "config: password.memory_kib: 19455 is weaker than the minimum 19456"},

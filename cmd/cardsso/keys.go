@@ -50,7 +50,8 @@ func (c *cli) newKeysRotateCmd() *cobra.Command {
 		Long: `Rotate the signing keys now: the next key starts signing and the current
 one is retired. A retired key stays published (JWKS) until every token it
 signed has expired, so tokens already issued keep verifying. Safe to run while
-nodes serve: they pick the new key up from the database.`,
+nodes serve: they pick the new key up from the database within
+keys.refresh_interval (default 1m).`,
 		Args: cobra.NoArgs,
 	}
 	addJSONFlag(cmd, &asJSON)
