@@ -1,0 +1,431 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+
+	"github.com/cardsso/cardsso/storage"
+)
+
+// Config says which database to open and how to pool connections to it.
+type Config struct {
+	// Flavour is "sqlite" (the default when empty) or "postgres".
+	Flavour string
+	// DSN is, for sqlite, a file path or ":memory:"; for postgres, a
+	// connection URL.
+	DSN string
+
+	// Pool settings, as in database/sql; zero leaves database/sql's default.
+	// With ":memory:" the pool is always one connection that never closes.
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+
+	// Now is the clock that decides whether a row has expired (Get and Update
+	// of auth requests, tokens and sessions); nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is storage.Store on a SQL database. It is safe for concurrent use, and
+// several Stores (in one process or many) may share one database.
+type Store struct {
+	db      *sqlx.DB
+	flavour *flavour
+	now     func() time.Time
+	// oneConn: the database lives in the pool's only connection.
+	oneConn bool
+	// migrations runs this flavour's embedded migrations, one Migrate at a
+	// time.
+	migrations *goose.Provider
+	migrateMu  sync.Mutex
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// migrationFiles holds every flavour's migrations, in migrations/<flavour>/.
+//
+//go:embed migrations
+var migrationFiles embed.FS
+
+// Open opens the database cfg names, checks that it answers, and brings its
+// schema up to date (see Migrate). The caller closes the Store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	f, err := flavourFor(cfg.Flavour)
+	if err != nil {
+		return nil, err
+	}
+	dsn, oneConn, err := f.connect(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxOpenConns < 0 || cfg.MaxIdleConns < 0 || cfg.ConnMaxLifetime < 0 {
+		return nil, errors.New("sqlstore: negative pool setting")
+	}
+	db, err := sqlx.Open(f.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", f.name, err)
+	}
+	if oneConn {
+		// The database lives as long as its connection: keep exactly one,
+		// forever.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+	} else {
+		db.SetMaxOpenConns(cfg.MaxOpenConns)
+		if cfg.MaxIdleConns > 0 {
+			db.SetMaxIdleConns(cfg.MaxIdleConns)
+		}
+		db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	}
+	if err := ping(ctx, db, f); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlstore: ping %s: %w", f.name, err)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{db: db, flavour: f, now: now, oneConn: oneConn}
+	if s.migrations, err = s.newMigrationProvider(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openRetry is how long Open keeps trying a database that is busy.
+const openRetry = 30 * time.Second
+
+// ping opens the first connection. A new SQLite file turns to WAL when its
+// first connection opens it, which takes an exclusive lock; another process
+// opening the file at that moment gets "database is locked" at once, busy
+// timeout or not, so a busy database is tried again for a while.
+func ping(ctx context.Context, db *sqlx.DB, f *flavour) error {
+	deadline := time.Now().Add(openRetry)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !f.isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, context.Cause(ctx))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database. With ":memory:" the database goes with it.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("sqlstore: close: %w", err)
+	}
+	return nil
+}
+
+// Errors and transactions.
+
+// notFound is the error for a key with no (live) row.
+func notFound(op string) error {
+	return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
+}
+
+// writeErr wraps an error from a write; a unique constraint violation is
+// storage.ErrAlreadyExists as well as the driver's error.
+func (s *Store) writeErr(op string, err error) error {
+	if s.flavour.isUniqueViolation(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrAlreadyExists, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// inTx runs fn in a transaction, committed when fn returns nil and rolled back
+// otherwise. fn must use only tx: with ":memory:" the pool has one connection.
+// With SQLite the transaction is BEGIN IMMEDIATE (the DSN's _txlock), so it
+// holds the write lock from its start: keep fn short and free of I/O other
+// than tx.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: begin: %w", op, err)
+	}
+	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.writeErr(op+": commit", err)
+	}
+	return nil
+}
+
+// Encoding of values the databases do not share a type for.
+
+// zeroMillis is the zero time.Time in unix milliseconds: a zero time is stored
+// as it is (it sorts before every real time, so a zero ExpiresAt has expired)
+// and read back as the zero time.
+var zeroMillis = time.Time{}.UnixMilli()
+
+// millis is t in unix milliseconds, rounded down.
+func millis(t time.Time) int64 {
+	return t.Truncate(time.Millisecond).UnixMilli()
+}
+
+// fromMillis is the UTC time at ms unix milliseconds.
+func fromMillis(ms int64) time.Time {
+	if ms == zeroMillis {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// millisPtr stores an optional time; nil is NULL.
+func millisPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	ms := millis(*t)
+	return &ms
+}
+
+func fromMillisPtr(ms *int64) *time.Time {
+	if ms == nil {
+		return nil
+	}
+	t := fromMillis(*ms)
+	return &t
+}
+
+// encodeList stores a string list as JSON; nil stays apart from empty ("null"
+// and "[]").
+func encodeList(l []string) string {
+	b, _ := json.Marshal(l) // a []string always marshals
+	return string(b)
+}
+
+// listColumn is a JSON list column to decode into dst.
+type listColumn struct {
+	name string
+	text string
+	dst  *[]string
+}
+
+func decodeLists(cols ...listColumn) error {
+	for _, c := range cols {
+		var l []string
+		if err := json.Unmarshal([]byte(c.text), &l); err != nil {
+			return fmt.Errorf("column %s: %w", c.name, err)
+		}
+		*c.dst = l
+	}
+	return nil
+}
+
+// uniqueBytes is a value for a nullable unique BLOB column: empty is NULL, so
+// rows without a value do not collide.
+func uniqueBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// An entity is one table and the mapping between its rows (R, scanned by
+// sqlx) and the storage value type (T). The key column is the first.
+type entity[T, R any] struct {
+	what    string // for error messages: "account"
+	table   string
+	columns []string
+	// expires: rows have expires_at, and only live rows (expires_at > now)
+	// are read or updated.
+	expires bool
+	fromRow func(R) (T, error)
+	args    func(T) []any // one value per column, in order
+
+	selectFrom string // SELECT columns FROM table
+	insert     string
+	update     string // every column but the key, WHERE key = ?
+}
+
+func newEntity[T, R any](e entity[T, R]) *entity[T, R] {
+	cols := strings.Join(e.columns, ", ")
+	e.selectFrom = "SELECT " + cols + " FROM " + e.table
+	e.insert = "INSERT INTO " + e.table + " (" + cols + ") VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(e.columns)), ", ") + ")"
+	set := make([]string, 0, len(e.columns)-1)
+	for _, c := range e.columns[1:] {
+		set = append(set, c+" = ?")
+	}
+	e.update = "UPDATE " + e.table + " SET " + strings.Join(set, ", ") + " WHERE " + e.columns[0] + " = ?"
+	return &e
+}
+
+// create inserts v. An empty key is refused.
+func (e *entity[T, R]) create(ctx context.Context, s *Store, op string, v T) error {
+	args := e.args(v)
+	switch k := args[0].(type) {
+	case string:
+		if k == "" {
+			return fmt.Errorf("sqlstore: %s: empty %s", op, e.columns[0])
+		}
+	case []byte:
+		if len(k) == 0 {
+			return fmt.Errorf("sqlstore: %s: empty %s", op, e.columns[0])
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(e.insert), args...); err != nil {
+		return s.writeErr(op, err)
+	}
+	return nil
+}
+
+// get reads the one (live) row where the condition holds; suffix ends the
+// query (the flavour's forUpdate, or "").
+func (e *entity[T, R]) get(ctx context.Context, s *Store, q sqlx.QueryerContext, op, suffix, where string, args ...any) (T, error) {
+	return e.getAt(ctx, s, q, s.now(), op, suffix, where, args...)
+}
+
+// getAt is get with rows live when they expire after now.
+func (e *entity[T, R]) getAt(ctx context.Context, s *Store, q sqlx.QueryerContext, now time.Time, op, suffix, where string, args ...any) (T, error) {
+	var zero T
+	query := e.selectFrom + " WHERE " + where
+	if e.expires {
+		query += " AND expires_at > ?"
+		args = append(args, millis(now))
+	}
+	var row R
+	if err := sqlx.GetContext(ctx, q, &row, s.db.Rebind(query+suffix), args...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return zero, notFound(op)
+		}
+		return zero, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	v, err := e.fromRow(row)
+	if err != nil {
+		return zero, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	return v, nil
+}
+
+// updateByID reads the (live) row with this id inside a transaction, runs
+// update on it and writes the result: compare-and-swap. An error from update
+// aborts with nothing written and is returned wrapped.
+func (e *entity[T, R]) updateByID(ctx context.Context, s *Store, id string, idOf func(T) string, update func(T) (T, error)) error {
+	op := fmt.Sprintf("update %s %q", e.what, id)
+	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		old, err := e.get(ctx, s, tx, op, s.flavour.forUpdate, e.columns[0]+" = ?", id)
+		if err != nil {
+			return err
+		}
+		v, err := update(old)
+		if err != nil {
+			return fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
+		if got := idOf(v); got != id {
+			return fmt.Errorf("sqlstore: %s: the updater changed the id to %q", op, got)
+		}
+		args := e.args(v)
+		args = append(args[1:], args[0])
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(e.update), args...); err != nil {
+			return s.writeErr(op, err)
+		}
+		return nil
+	})
+}
+
+// claim marks the live, unused row whose keyColumn is key used at now, in
+// one statement, and returns it. A row used before gives it back with
+// storage.ErrAlreadyUsed; no live row gives storage.ErrNotFound.
+//
+// UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL) makes the mark and the read
+// one atomic statement; no row returned is "0 rows affected".
+func (e *entity[T, R]) claim(ctx context.Context, s *Store, op, keyColumn, usedColumn string, key []byte, now time.Time) (T, error) {
+	var zero T
+	if len(key) == 0 {
+		return zero, notFound(op)
+	}
+	var row R
+	err := sqlx.GetContext(ctx, s.db, &row, s.db.Rebind(e.claimQuery(keyColumn, usedColumn)), millis(now), key, millis(now))
+	switch {
+	case err == nil:
+		v, err := e.fromRow(row)
+		if err != nil {
+			return zero, fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
+		return v, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return zero, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	// Nothing claimed: used before, expired or unknown. A row that is live
+	// but unused now was not claimable a moment ago (its code was issued
+	// meanwhile): not found as well.
+	v, err := e.getAt(ctx, s, s.db, now, op, "", keyColumn+" = ? AND "+usedColumn+" IS NOT NULL", key)
+	if err != nil {
+		return zero, err
+	}
+	return v, fmt.Errorf("sqlstore: %s: %w", op, storage.ErrAlreadyUsed)
+}
+
+// claimQuery sets usedColumn (arg 1) on the row whose keyColumn is arg 2 if
+// it is unused and expires after arg 3, and returns the row.
+func (e *entity[T, R]) claimQuery(keyColumn, usedColumn string) string {
+	return "UPDATE " + e.table + " SET " + usedColumn + " = ? WHERE " + keyColumn + " = ? AND " +
+		usedColumn + " IS NULL AND expires_at > ? RETURNING " + strings.Join(e.columns, ", ")
+}
+
+// deleteByKey deletes the row with this key, expired or not.
+func (e *entity[T, R]) deleteByKey(ctx context.Context, s *Store, op string, key any) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM "+e.table+" WHERE "+e.columns[0]+" = ?"), key)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	if n == 0 {
+		return notFound(op)
+	}
+	return nil
+}
+
+// list reads every row, in the given order.
+func (e *entity[T, R]) list(ctx context.Context, s *Store, q sqlx.QueryerContext, op, orderBy string) ([]T, error) {
+	var rows []R
+	if err := sqlx.SelectContext(ctx, q, &rows, e.selectFrom+" ORDER BY "+orderBy); err != nil {
+		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	out := make([]T, 0, len(rows))
+	for _, r := range rows {
+		v, err := e.fromRow(r)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
