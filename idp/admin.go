@@ -225,9 +225,15 @@ func clientInfo(c storage.Client) ClientInfo {
 	if c.Public {
 		method = "none"
 	}
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
 	return ClientInfo{
 		ID: c.ID, Name: c.Name, Public: c.Public, AuthMethod: method,
-		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		FirstParty: c.FirstParty, MinACR: c.MinACR, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 }

@@ -327,3 +327,15 @@ func TestLogoutRedirectMustBeRegistered(t *testing.T) {
 	}
 	_ = oidc.ScopeOpenID
 }
+
+func TestClientSecretPost(t *testing.T) {
+	f := newFixture(t)
+	code, v := f.login(t)
+	post := f.conf.conf
+	post.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	tok, err := post.Exchange(context.Background(), code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatalf("client_secret_post exchange: %v", err)
+	}
+	f.conf.verify(tok)
+}

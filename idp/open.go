@@ -20,6 +20,11 @@ func openStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Storage.DSN), 0o700); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
+		// The database holds personal data: create it readable by its owner
+		// only (SQLite gives its -wal and -shm files the same mode).
+		if f, err := os.OpenFile(cfg.Storage.DSN, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+			_ = f.Close()
+		}
 	}
 	st, err := sqlstore.Open(ctx, sqlstore.Config{
 		Flavour:         cfg.Storage.Type,

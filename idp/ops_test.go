@@ -1,9 +1,14 @@
 package idp_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/cardsso/cardsso/idp"
 )
@@ -69,5 +74,67 @@ func TestCORSAllowsOnlyRegisteredOrigins(t *testing.T) {
 		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
 			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q; want %q", origin, got, want)
 		}
+	}
+}
+
+func TestDiscoverySaysOnlyWhatIsOffered(t *testing.T) {
+	n := startNode(t)
+	resp, err := http.Get(n.issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Issuer        string   `json:"issuer"`
+		JWKS          string   `json:"jwks_uri"`
+		Grants        []string `json:"grant_types_supported"`
+		ResponseTypes []string `json:"response_types_supported"`
+		Device        string   `json:"device_authorization_endpoint"`
+		Algs          []string `json:"id_token_signing_alg_values_supported"`
+		PKCE          []string `json:"code_challenge_methods_supported"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Issuer != n.issuer || d.Device != "" || !slices.Equal(d.Grants, []string{"authorization_code", "refresh_token"}) ||
+		!slices.Equal(d.ResponseTypes, []string{"code"}) || !slices.Equal(d.Algs, []string{"ES256"}) || !slices.Equal(d.PKCE, []string{"S256"}) {
+		t.Errorf("discovery = %+v", d)
+	}
+	// JWKS with a strong ETag: a client that has it gets 304.
+	resp, err = http.Get(d.JWKS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(resp.Body)
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if !strings.Contains(body, `"kty":"EC"`) || etag == "" {
+		t.Fatalf("JWKS = %s (ETag %q)", body, etag)
+	}
+	req, _ := http.NewRequest(http.MethodGet, d.JWKS, nil)
+	req.Header.Set("If-None-Match", etag)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Errorf("JWKS with If-None-Match: %d; want 304", resp.StatusCode)
+	}
+}
+
+func TestRS256IsConfigurable(t *testing.T) {
+	n := startNode(t, func(c *idp.Config) { c.Keys.Algorithm = "RS256" })
+	p, err := oidc.NewProvider(context.Background(), n.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	_ = p.Claims(&d)
+	if !slices.Equal(d.Algs, []string{"RS256"}) {
+		t.Errorf("algorithms %v; want [RS256]", d.Algs)
 	}
 }

@@ -127,6 +127,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	for _, p := range []string{"/login", "/login/", "/logout", "/logout/"} {
 		mux.Handle(p, s.provider.IssuerInterceptor(loginMux))
 	}
+	mux.Handle("GET /.well-known/openid-configuration", s.provider.Discovery())
+	mux.Handle("GET "+s.provider.KeysPath(), s.provider.JWKS())
 	mux.Handle("/", s.provider.Handler())
 	s.handler = s.observe(mux)
 	return s, nil

@@ -29,9 +29,10 @@ type ProviderConfig struct {
 
 // Provider is the OpenID Provider with the hooks the login pages need.
 type Provider struct {
-	op      *op.Provider
-	storage *Storage
-	origins *origins
+	op        *op.Provider
+	storage   *Storage
+	origins   *origins
+	discovery *discovery
 }
 
 // NewProvider builds the provider. An http issuer is accepted only for
@@ -74,7 +75,9 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{op: p, storage: cfg.Storage, origins: orig}, nil
+	prov := &Provider{op: p, storage: cfg.Storage, origins: orig}
+	prov.discovery = &discovery{p: prov}
+	return prov, nil
 }
 
 // Handler serves discovery, authorize, token, userinfo, introspection,

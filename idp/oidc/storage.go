@@ -25,6 +25,9 @@ import (
 type SigningKeys interface {
 	Active() (*keys.Signer, error)
 	PublicJWKS() []jose.JSONWebKey
+	// JWKSJSON is the pre-serialised {"keys":[…]} and ETag its strong ETag.
+	JWKSJSON() []byte
+	ETag() string
 }
 
 // SecretVerifier checks a client secret against its stored keyed hash in
