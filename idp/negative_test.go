@@ -339,3 +339,35 @@ func TestClientSecretPost(t *testing.T) {
 	}
 	f.conf.verify(tok)
 }
+
+// TestLogoutWithoutHintAsks: without an id_token_hint the OP asks before it
+// ends the session, so a stray link cannot log a citizen out.
+func TestLogoutWithoutHintAsks(t *testing.T) {
+	n := startNode(t)
+	const redirect, bye = "http://127.0.0.1:9201/cb", "http://127.0.0.1:9201/bye"
+	secret := registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{bye}})
+	r := newRP(t, n, "c", secret, redirect)
+	br := newBrowser(t, redirect, bye)
+	p := r.authorize(br, "s", "n", oauth2.GenerateVerifier())
+	codeFrom(t, register(t, br, n, p, zhangSan, zhangSanSSN, goodPass), redirect, "s")
+
+	ask := br.get(r.eps.EndSession + "?" + url.Values{"client_id": {"c"}, "post_logout_redirect_uri": {bye}}.Encode())
+	if ask.status != http.StatusOK {
+		t.Fatalf("end_session without hint: %d %q; want the confirmation page", ask.status, ask.location)
+	}
+	// Still signed in: a new request gets a code without a prompt.
+	codeFrom(t, r.authorize(br, "s2", "n", oauth2.GenerateVerifier()), redirect, "s2")
+	done := br.submit(n.issuer, formFor(t, ask, "/logout"), nil)
+	if !strings.HasPrefix(done.location, bye) {
+		t.Fatalf("after confirming: %d %q; want %s", done.status, done.location, bye)
+	}
+	again := r.authorize(br, "s3", "n", oauth2.GenerateVerifier())
+	if again.status != http.StatusOK || !strings.Contains(again.body, `action="/login/password"`) {
+		t.Errorf("after logout, authorize did not ask to log in: %d %s", again.status, again.location)
+	}
+	// A forged logout link (bad signature) cannot pick the redirect.
+	forged := br.get(n.issuer + "/logout?to=https://evil.example.com/&sub=&sig=AAAA")
+	if strings.Contains(forged.location, "evil") {
+		t.Errorf("forged logout link redirected to %q", forged.location)
+	}
+}
