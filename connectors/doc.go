@@ -6,5 +6,7 @@
 // an error means "could not check", and ErrUnavailable marks platform faults, so
 // the login page can say "details do not match" apart from "try again later".
 //
-// Implementations: simulator (in-process fixtures, the embedded default).
+// Implementations: simulator (in-process fixtures, the embedded default) and
+// cardplatform (an HTTP client for a remote card service platform). The suite
+// in connectorstest is what every implementation must pass.
 package connectors
