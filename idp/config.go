@@ -24,6 +24,7 @@ type Config struct {
 	Session   SessionConfig
 	Keys      KeyConfig
 	Password  PasswordConfig
+	Checks    ChecksConfig
 
 	// Logger receives structured logs. Default: JSON to stderr at info.
 	Logger *slog.Logger
@@ -97,6 +98,13 @@ type KeyConfig struct {
 	// (picking up `cardsso keys rotate`) and checks whether rotation is due.
 	// Default 1m.
 	RefreshInterval time.Duration
+}
+
+// ChecksConfig sets how identity checks count.
+type ChecksConfig struct {
+	// CardTTL is how long a real-card check counts before the card's status
+	// is asked again at the next login that needs level 2. Default 24h.
+	CardTTL time.Duration
 }
 
 // PasswordConfig sets the argon2id cost. The defaults are OWASP's minimum

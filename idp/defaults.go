@@ -51,6 +51,7 @@ func withDefaults(cfg Config) Config {
 	}
 	cfg.Keys.RotationPeriod = or(cfg.Keys.RotationPeriod, 30*24*time.Hour)
 	cfg.Keys.RefreshInterval = or(cfg.Keys.RefreshInterval, time.Minute)
+	cfg.Checks.CardTTL = or(cfg.Checks.CardTTL, 24*time.Hour)
 	if cfg.Password == (PasswordConfig{}) {
 		d := password.Defaults()
 		cfg.Password = PasswordConfig{MemoryKiB: d.MemoryKiB, Time: d.Time, Threads: d.Threads}

@@ -52,7 +52,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	checker, err := newConnector(cfg)
+	checks, err := newConnector(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("openid provider: %w", err)
 	}
 	pages, err = login.New(login.Config{
-		Store: s.store, Sessions: sessions, Provider: s.provider, RealName: checker,
+		Store: s.store, Sessions: sessions, Provider: s.provider,
+		RealName: checks.realName, Card: checks.card, Face: checks.face, CardTTL: cfg.Checks.CardTTL,
 		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
 		Password: cfg.Password.params(), Secure: secure,
 		Observer: s.metrics, Logger: log, Now: cfg.Now,
@@ -134,17 +135,32 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	return s, nil
 }
 
+// checkers are the identity checks of the configured connector; card and
+// face are nil when it does not offer them.
+type checkers struct {
+	realName connectors.RealNameChecker
+	card     connectors.CardChecker
+	face     connectors.FaceChecker
+}
+
+func checkersOf(c connectors.RealNameChecker) checkers {
+	out := checkers{realName: c}
+	out.card, _ = c.(connectors.CardChecker)
+	out.face, _ = c.(connectors.FaceChecker)
+	return out
+}
+
 // newConnector builds the configured identity-check connector.
-func newConnector(cfg Config) (connectors.RealNameChecker, error) {
+func newConnector(cfg Config) (checkers, error) {
 	switch cfg.Connector.Type {
 	case "simulator":
 		sim, err := simulator.New(simulator.Config{Fixture: cfg.Connector.Simulator.Fixture})
 		if err != nil {
-			return nil, &InvalidError{Field: "connector.simulator.fixture", Reason: err.Error()}
+			return checkers{}, &InvalidError{Field: "connector.simulator.fixture", Reason: err.Error()}
 		}
-		return sim, nil
+		return checkersOf(sim), nil
 	default:
-		return nil, &InvalidError{Field: "connector.type", Reason: fmt.Sprintf("unsupported %q", cfg.Connector.Type)}
+		return checkers{}, &InvalidError{Field: "connector.type", Reason: fmt.Sprintf("unsupported %q", cfg.Connector.Type)}
 	}
 }
 

@@ -101,8 +101,22 @@ type Account struct {
 	CardRegion         string // issuing region of the holder's card, when known
 	PasswordHash       string // PHC-format argon2id hash
 	RealNameVerifiedAt time.Time
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+
+	// The last real-card check (empty/nil when there was none). The card is
+	// identified by (CardRegion, CardNumber).
+	CardNumber     string
+	CardStatus     string // a connectors.CardStatus value
+	CardGeneration int
+	CardCheckedAt  *time.Time // when the platform last answered for the card
+	CardVerifiedAt *time.Time // when it last answered "normal"
+
+	// Failed real-person (face) checks in the current window, for the
+	// attempt limit.
+	FaceFailures      int
+	FaceFailuresSince *time.Time
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Client is a registered OpenID Connect relying party.

@@ -17,6 +17,7 @@ import (
 	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/idp/password"
 	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )
 
@@ -35,6 +36,7 @@ type Store interface {
 	UpdateAuthRequest(ctx context.Context, id string, update func(storage.AuthRequest) (storage.AuthRequest, error)) error
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	CreateAccount(ctx context.Context, a storage.Account) error
+	GetAccount(ctx context.Context, id string) (storage.Account, error)
 	GetAccountBySSNIndex(ctx context.Context, index []byte) (storage.Account, error)
 	UpdateAccount(ctx context.Context, id string, update func(storage.Account) (storage.Account, error)) error
 }
@@ -42,6 +44,7 @@ type Store interface {
 // Sealer protects social security numbers (idp/keys.MasterKey).
 type Sealer interface {
 	Seal(plaintext, associatedData []byte) ([]byte, error)
+	Open(sealed, associatedData []byte) ([]byte, error)
 	BlindIndex(value string) []byte
 }
 
@@ -67,7 +70,20 @@ type Config struct {
 	Sessions *session.Manager
 	Provider Provider
 	RealName connectors.RealNameChecker
-	Sealer   Sealer
+	// Card and Face are the real-card and real-person checks; nil when the
+	// connector does not offer them (a request that needs them is refused).
+	Card   connectors.CardChecker
+	Face   connectors.FaceChecker
+	Sealer Sealer
+	// CardTTL is how long a real-card check counts before the card's status
+	// is asked again. Default 24h.
+	CardTTL time.Duration
+	// FaceChallengeTTL bounds a face-check challenge. Default 2m.
+	FaceChallengeTTL time.Duration
+	// FaceMaxFailures failed face checks per account per FaceWindow lock the
+	// face check until the window ends. Defaults 5 per hour.
+	FaceMaxFailures int
+	FaceWindow      time.Duration
 	// CSRF signs form tokens; Links signs logout links.
 	CSRF  MAC
 	Links MAC
@@ -109,6 +125,18 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.CheckTimeout == 0 {
 		cfg.CheckTimeout = 10 * time.Second
 	}
+	if cfg.CardTTL == 0 {
+		cfg.CardTTL = 24 * time.Hour
+	}
+	if cfg.FaceChallengeTTL == 0 {
+		cfg.FaceChallengeTTL = 2 * time.Minute
+	}
+	if cfg.FaceMaxFailures == 0 {
+		cfg.FaceMaxFailures = 5
+	}
+	if cfg.FaceWindow == 0 {
+		cfg.FaceWindow = time.Hour
+	}
 	if err := cfg.Password.Validate(); err != nil {
 		return nil, err
 	}
@@ -139,6 +167,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/register", h.postRegister)
 	mux.HandleFunc("GET /login/password-setup", h.getSetup)
 	mux.HandleFunc("POST /login/password-setup", h.postSetup)
+	mux.HandleFunc("GET /login/card", h.getCard)
+	mux.HandleFunc("POST /login/card", h.postCard)
+	mux.HandleFunc("GET /login/face", h.getFaceConsent)
+	mux.HandleFunc("POST /login/face/consent", h.postFaceConsent)
+	mux.HandleFunc("GET /login/face/photo", h.getFacePhoto)
+	mux.HandleFunc("POST /login/face/photo", h.postFacePhoto)
+	mux.HandleFunc("GET /login/cancel", h.cancel)
 	mux.HandleFunc("GET /logout", h.getLogout)
 	mux.HandleFunc("POST /logout", h.postLogout)
 	mux.HandleFunc("GET /logout/done", h.loggedOut)
@@ -154,6 +189,26 @@ type state struct {
 	// Pending is a registration whose real-name check passed and whose
 	// password is not set yet.
 	Pending *pending `json:"pending,omitempty"`
+	// Auth is an authentication in progress: the citizen is identified and
+	// further checks (steps) may follow before the request completes.
+	Auth *authState `json:"auth,omitempty"`
+	// Challenge is the single-use face-check challenge of this attempt.
+	Challenge *challenge `json:"challenge,omitempty"`
+}
+
+type authState struct {
+	AccountID string    `json:"account_id"`
+	AuthTime  time.Time `json:"auth_time"`
+	AMR       []string  `json:"amr"`
+	// SessionID is set when an existing SSO session is stepped up.
+	SessionID   string `json:"session_id,omitempty"`
+	FaceConsent bool   `json:"face_consent,omitempty"`
+	FacePassed  bool   `json:"face_passed,omitempty"`
+}
+
+type challenge struct {
+	Value     string    `json:"value"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 type pending struct {
@@ -217,19 +272,46 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, "read session", err)
 		return
 	}
+	st, err := decodeState(req.LoginState)
+	if err != nil {
+		h.internal(w, r, "decode login state", err)
+		return
+	}
+	if st.Auth != nil {
+		h.next(w, r, req.ID)
+		return
+	}
 	if live && h.satisfies(req, sess) {
-		h.cfg.Observer.Login("sso", "success")
-		h.complete(w, r, req, sess)
+		required, err := h.required(r.Context(), req)
+		if err != nil {
+			h.internal(w, r, "required level", err)
+			return
+		}
+		if level, _ := assurance.ParseACR(sess.ACR); level >= required {
+			h.cfg.Observer.Login("sso", "success")
+			h.complete(w, r, req, sess)
+			return
+		}
+		if slices.Contains(req.Prompt, "none") {
+			h.cfg.Observer.Login("sso", "interaction_required")
+			h.cfg.Provider.ReturnError(w, r, req.ID, "interaction_required", "a higher level of assurance needs the citizen")
+			return
+		}
+		// Step up the live session: the citizen is known, the missing
+		// checks follow.
+		h.cfg.Observer.Login("sso", "step_up")
+		st.Auth = &authState{AccountID: sess.AccountID, AuthTime: sess.AuthTime, AMR: sess.AMR,
+			SessionID: sess.ID, FacePassed: slices.Contains(sess.AMR, assurance.AMRFace)}
+		if err := h.saveState(r.Context(), req.ID, st); err != nil {
+			h.internal(w, r, "save login state", err)
+			return
+		}
+		h.next(w, r, req.ID)
 		return
 	}
 	if slices.Contains(req.Prompt, "none") {
 		h.cfg.Observer.Login("sso", "login_required")
 		h.cfg.Provider.ReturnError(w, r, req.ID, "login_required", "")
-		return
-	}
-	st, err := decodeState(req.LoginState)
-	if err != nil {
-		h.internal(w, r, "decode login state", err)
 		return
 	}
 	if st.Pending != nil {

@@ -84,7 +84,7 @@ func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Observer.Login("password", "success")
 	h.cfg.Logger.InfoContext(ctx, "password login", "number", num, "account", acct.ID, "client", req.ClientID)
-	h.authenticated(w, r, req, acct.ID, []string{assurance.AMRPassword})
+	h.primary(w, r, req, acct.ID, []string{assurance.AMRPassword})
 }
 
 func (h *Handler) wrongCredentials(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, num citizenid.Number, values map[string]string) {
@@ -181,8 +181,15 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 // ssnAD binds a sealed number to its account.
 func ssnAD(accountID string) []byte { return []byte("account-ssn:" + accountID) }
 
+func encodeState(st state) ([]byte, error) {
+	if st.Pending == nil && st.Auth == nil && st.Challenge == nil {
+		return nil, nil
+	}
+	return json.Marshal(st)
+}
+
 func (h *Handler) saveState(ctx context.Context, id string, st state) error {
-	b, err := json.Marshal(st)
+	b, err := encodeState(st)
 	if err != nil {
 		return err
 	}
@@ -284,36 +291,17 @@ func (h *Handler) postSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Observer.Login("register", "success")
 	h.cfg.Logger.InfoContext(ctx, "account registered", "number", pd.SSNMasked, "account", acct.ID, "client", req.ClientID)
-	h.authenticated(w, r, req, acct.ID, []string{assurance.AMRPassword})
+	h.primary(w, r, req, acct.ID, []string{assurance.AMRPassword})
 }
 
-// authenticated records a fresh authentication in the SSO session (a new
-// one, or the citizen's current one) and completes the request.
-func (h *Handler) authenticated(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, accountID string, amr []string) {
-	ctx := r.Context()
-	now := h.cfg.Now().UTC()
-	acr := assurance.LoA1.ACR()
-	cur, live, err := h.cfg.Sessions.Current(r)
-	if err != nil {
-		h.internal(w, r, "read session", err)
+// primary records that the citizen proved who they are (password, or the
+// registration that just set it) and moves on to the checks the request
+// still needs.
+func (h *Handler) primary(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, accountID string, amr []string) {
+	st := state{Auth: &authState{AccountID: accountID, AuthTime: h.cfg.Now().UTC(), AMR: amr}}
+	if err := h.saveState(r.Context(), req.ID, st); err != nil {
+		h.internal(w, r, "save login state", err)
 		return
 	}
-	var s storage.Session
-	if live && cur.AccountID == accountID {
-		s, err = h.cfg.Sessions.Reauthenticated(ctx, cur.ID, now, acr, amr)
-	} else {
-		if live {
-			// Another citizen was signed in on this browser: end that session.
-			if _, _, err := h.cfg.Sessions.End(ctx, w, r); err != nil {
-				h.internal(w, r, "end previous session", err)
-				return
-			}
-		}
-		s, err = h.cfg.Sessions.Start(ctx, w, accountID, now, acr, amr)
-	}
-	if err != nil {
-		h.internal(w, r, "start session", err)
-		return
-	}
-	h.complete(w, r, req, s)
+	h.next(w, r, req.ID)
 }

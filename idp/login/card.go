@@ -1,0 +1,141 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"golang.org/x/text/width"
+
+	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/storage"
+)
+
+// getCard is the real-card step. A card checked before whose check went
+// stale is asked about again without a form; a card found not normal is
+// named; otherwise the citizen enters the card number.
+func (h *Handler) getCard(w http.ResponseWriter, r *http.Request) {
+	req, _, acct, ok := h.authOf(w, r)
+	if !ok {
+		return
+	}
+	if h.cfg.Card == nil {
+		h.unavailableLevel(w, r, req)
+		return
+	}
+	now := h.cfg.Now()
+	check := cardCheck(acct)
+	switch {
+	case check.Verified(now, h.cfg.CardTTL):
+		h.next(w, r, req.ID)
+		return
+	case acct.CardNumber != "" && check.Stale(now, h.cfg.CardTTL):
+		// Re-check the known card.
+		h.checkCard(w, r, req, acct, acct.CardNumber)
+		return
+	case acct.CardNumber != "" && !check.Status.Passes():
+		h.cardRefused(w, r, req, check.Status)
+		return
+	}
+	h.renderCard(w, r, req, http.StatusOK, "", "")
+}
+
+func (h *Handler) renderCard(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, status int, errKey, value string) {
+	p := h.newPage(w, r, req.UILocales)
+	p.AuthRequestID = req.ID
+	p.CSRF = h.csrfToken(w, r, req.ID)
+	if errKey != "" {
+		p.Error = p.T(errKey)
+	}
+	p.Values["card_number"] = value
+	p.Link = stepURL("/login/cancel", req.ID)
+	h.render(w, status, "card", p)
+}
+
+func (h *Handler) postCard(w http.ResponseWriter, r *http.Request) {
+	req, _, acct, ok := h.authOf(w, r)
+	if !ok || !h.checkCSRF(w, r, req.ID) {
+		return
+	}
+	if h.cfg.Card == nil {
+		h.unavailableLevel(w, r, req)
+		return
+	}
+	raw := r.PostFormValue("card_number")
+	cn := strings.ToUpper(strings.Join(strings.Fields(width.Narrow.String(raw)), ""))
+	if !connectors.ValidCardNumber(cn) {
+		h.renderCard(w, r, req, http.StatusBadRequest, "err.card.form", raw)
+		return
+	}
+	h.checkCard(w, r, req, acct, cn)
+}
+
+// checkCard asks the platform about a card and records the answer on the
+// account; nothing is written when the platform cannot answer or the card
+// does not belong to the citizen.
+func (h *Handler) checkCard(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, acct storage.Account, cardNumber string) {
+	ctx := r.Context()
+	num, err := h.number(acct)
+	if err != nil {
+		h.internal(w, r, "open number", err)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
+	res, err := h.cfg.Card.CheckCard(cctx, acct.Name, num, cardNumber)
+	cancel()
+	if err != nil {
+		h.cfg.Observer.Check("card", "unavailable")
+		h.cfg.Logger.WarnContext(ctx, "real-card check failed", "number", num, "client", req.ClientID,
+			"unavailable", errors.Is(err, connectors.ErrUnavailable), "error", err)
+		h.renderCard(w, r, req, http.StatusServiceUnavailable, "err.unavailable", cardNumber)
+		return
+	}
+	if !res.Matched {
+		h.cfg.Observer.Check("card", "mismatch")
+		h.cfg.Logger.InfoContext(ctx, "real-card check: no match", "number", num, "client", req.ClientID)
+		h.renderCard(w, r, req, http.StatusUnauthorized, "err.card.mismatch", cardNumber)
+		return
+	}
+	now := h.cfg.Now().UTC()
+	err = h.cfg.Store.UpdateAccount(ctx, acct.ID, func(a storage.Account) (storage.Account, error) {
+		a.CardNumber, a.CardRegion = res.Card.Number, res.Card.Region
+		if a.CardNumber == "" {
+			a.CardNumber = cardNumber
+		}
+		a.CardStatus, a.CardGeneration = string(res.Card.Status), res.Card.Generation
+		a.CardCheckedAt = &now
+		if res.Card.Status.Passes() {
+			a.CardVerifiedAt = &now
+		}
+		a.UpdatedAt = now
+		return a, nil
+	})
+	if err != nil {
+		h.internal(w, r, "record card check", err)
+		return
+	}
+	h.cfg.Logger.InfoContext(ctx, "real-card check", "number", num, "client", req.ClientID,
+		"card_region", res.Card.Region, "card_status", string(res.Card.Status))
+	if !res.Card.Status.Passes() {
+		h.cfg.Observer.Check("card", "status_"+string(res.Card.Status))
+		h.cardRefused(w, r, req, res.Card.Status)
+		return
+	}
+	h.cfg.Observer.Check("card", "match")
+	h.next(w, r, req.ID)
+}
+
+// cardRefused says which status keeps the card from the real-card check.
+func (h *Handler) cardRefused(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, s connectors.CardStatus) {
+	key := "card.status." + string(s)
+	if !s.Valid() {
+		key = "card.status.unknown"
+	}
+	h.message(w, r, http.StatusForbidden, "card.refused.title", key, stepURL("/login/cancel", req.ID))
+}
+
+// unavailableLevel: the connector offers no check for the level asked.
+func (h *Handler) unavailableLevel(w http.ResponseWriter, r *http.Request, req storage.AuthRequest) {
+	h.message(w, r, http.StatusServiceUnavailable, "err.title", "err.level_unavailable", stepURL("/login/cancel", req.ID))
+}

@@ -1,0 +1,233 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/policies/assurance"
+	"github.com/cardsso/cardsso/storage"
+)
+
+// getFaceConsent asks for the citizen's separate, explicit consent to the
+// face check (《人脸识别技术应用安全管理办法》: separate consent; face
+// recognition must not be the only way in — declining returns to the portal,
+// which may offer another way).
+func (h *Handler) getFaceConsent(w http.ResponseWriter, r *http.Request) {
+	req, _, _, ok := h.authOf(w, r)
+	if !ok {
+		return
+	}
+	if h.cfg.Face == nil {
+		h.unavailableLevel(w, r, req)
+		return
+	}
+	p := h.newPage(w, r, req.UILocales)
+	p.AuthRequestID = req.ID
+	p.CSRF = h.csrfToken(w, r, req.ID)
+	h.render(w, http.StatusOK, "face_consent", p)
+}
+
+func (h *Handler) postFaceConsent(w http.ResponseWriter, r *http.Request) {
+	req, st, _, ok := h.authOf(w, r)
+	if !ok || !h.checkCSRF(w, r, req.ID) {
+		return
+	}
+	switch r.PostFormValue("consent") {
+	case "allow":
+	case "deny":
+		h.cfg.Observer.Login("face", "consent_denied")
+		h.cfg.Provider.ReturnError(w, r, req.ID, "access_denied", "the citizen declined the face check")
+		return
+	default:
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.consent", stepURL("/login/face", req.ID))
+		return
+	}
+	st.Auth.FaceConsent = true
+	if err := h.saveState(r.Context(), req.ID, st); err != nil {
+		h.internal(w, r, "save login state", err)
+		return
+	}
+	http.Redirect(w, r, stepURL("/login/face/photo", req.ID), http.StatusSeeOther)
+}
+
+// newChallenge stores a fresh single-use challenge for this attempt.
+func (h *Handler) newChallenge(ctx context.Context, id string, st state) (string, error) {
+	st.Challenge = &challenge{Value: rand.Text(), ExpiresAt: h.cfg.Now().UTC().Add(h.cfg.FaceChallengeTTL)}
+	return st.Challenge.Value, h.saveState(ctx, id, st)
+}
+
+func (h *Handler) getFacePhoto(w http.ResponseWriter, r *http.Request) {
+	req, st, _, ok := h.authOf(w, r)
+	if !ok {
+		return
+	}
+	if !st.Auth.FaceConsent {
+		http.Redirect(w, r, stepURL("/login/face", req.ID), http.StatusSeeOther)
+		return
+	}
+	h.renderFacePhoto(w, r, req, st, http.StatusOK, "")
+}
+
+func (h *Handler) renderFacePhoto(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, st state, status int, errKey string) {
+	value, err := h.newChallenge(r.Context(), req.ID, st)
+	if err != nil {
+		h.internal(w, r, "save challenge", err)
+		return
+	}
+	p := h.newPage(w, r, req.UILocales)
+	p.AuthRequestID = req.ID
+	p.CSRF = h.csrfToken(w, r, req.ID)
+	p.Values["challenge"] = value
+	p.Link = stepURL("/login/cancel", req.ID)
+	if errKey != "" {
+		p.Error = p.T(errKey)
+	}
+	h.render(w, status, "face_photo", p)
+}
+
+var errChallenge = errors.New("face challenge missing, used or expired")
+
+// postFacePhoto runs the face check on an uploaded photo. The photo is read
+// into memory, handed to the connector and dropped: it is never written to
+// disk, stored or logged.
+func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, connectors.MaxPhotoBytes+64<<10)
+	// All parts stay in memory (the limit is below maxMemory), so no
+	// temporary file ever holds the photo.
+	if err := r.ParseMultipartForm(connectors.MaxPhotoBytes + 128<<10); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.message(w, r, http.StatusRequestEntityTooLarge, "err.title", "err.photo.size", "")
+			return
+		}
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.photo.form", "")
+		return
+	}
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	req, st, acct, ok := h.authOf(w, r)
+	if !ok || !h.checkCSRF(w, r, req.ID) {
+		return
+	}
+	if h.cfg.Face == nil {
+		h.unavailableLevel(w, r, req)
+		return
+	}
+	if !st.Auth.FaceConsent {
+		http.Redirect(w, r, stepURL("/login/face", req.ID), http.StatusSeeOther)
+		return
+	}
+	ctx := r.Context()
+	now := h.cfg.Now().UTC()
+
+	// Consume the challenge: single use, bound to this attempt, short-lived.
+	given := r.PostFormValue("challenge")
+	err := h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+		s, err := decodeState(a.LoginState)
+		if err != nil || s.Challenge == nil || s.Challenge.Value != given || !now.Before(s.Challenge.ExpiresAt) {
+			return a, errChallenge
+		}
+		s.Challenge = nil
+		b, err := encodeState(s)
+		a.LoginState = b
+		return a, err
+	})
+	if errors.Is(err, errChallenge) {
+		h.renderFacePhoto(w, r, req, st, http.StatusBadRequest, "err.face.challenge")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "consume challenge", err)
+		return
+	}
+	st.Challenge = nil
+
+	// The attempt limit, per account, held in storage.
+	if until, locked := h.faceLocked(acct, now); locked {
+		h.cfg.Observer.Login("face", "locked")
+		h.cfg.Logger.InfoContext(ctx, "face check locked", "account", acct.ID, "until", until)
+		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.face.locked", stepURL("/login/cancel", req.ID))
+		return
+	}
+
+	file, _, err := r.FormFile("photo")
+	if err != nil {
+		h.renderFacePhoto(w, r, req, st, http.StatusBadRequest, "err.photo.form")
+		return
+	}
+	photo, err := io.ReadAll(io.LimitReader(file, connectors.MaxPhotoBytes+1))
+	_ = file.Close()
+	if err != nil || len(photo) == 0 || len(photo) > connectors.MaxPhotoBytes {
+		h.renderFacePhoto(w, r, req, st, http.StatusBadRequest, "err.photo.invalid")
+		return
+	}
+	num, err := h.number(acct)
+	if err != nil {
+		h.internal(w, r, "open number", err)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
+	res, err := h.cfg.Face.CheckFace(cctx, num, photo, given)
+	cancel()
+	clear(photo)
+	switch {
+	case errors.Is(err, connectors.ErrInvalidPhoto):
+		h.cfg.Observer.Check("face", "invalid_photo")
+		h.renderFacePhoto(w, r, req, st, http.StatusBadRequest, "err.photo.invalid")
+		return
+	case err != nil:
+		h.cfg.Observer.Check("face", "unavailable")
+		h.cfg.Logger.WarnContext(ctx, "real-person check failed", "number", num, "client", req.ClientID,
+			"unavailable", errors.Is(err, connectors.ErrUnavailable), "error", err)
+		h.renderFacePhoto(w, r, req, st, http.StatusServiceUnavailable, "err.unavailable")
+		return
+	case !res.Passed:
+		h.cfg.Observer.Check("face", "fail")
+		h.cfg.Logger.InfoContext(ctx, "real-person check: no match", "number", num, "client", req.ClientID)
+		if err := h.faceFailed(ctx, acct.ID, now); err != nil {
+			h.internal(w, r, "record face failure", err)
+			return
+		}
+		h.renderFacePhoto(w, r, req, st, http.StatusUnauthorized, "err.face.mismatch")
+		return
+	}
+	h.cfg.Observer.Check("face", "pass")
+	h.cfg.Logger.InfoContext(ctx, "real-person check: passed", "number", num, "client", req.ClientID)
+	st.Auth.FacePassed = true
+	st.Auth.AuthTime = now // a new authentication event
+	st.Auth.AMR = addAMR(st.Auth.AMR, assurance.AMRFace)
+	if len(st.Auth.AMR) > 1 {
+		st.Auth.AMR = addAMR(st.Auth.AMR, assurance.AMRMulti)
+	}
+	if err := h.saveState(ctx, req.ID, st); err != nil {
+		h.internal(w, r, "save login state", err)
+		return
+	}
+	h.next(w, r, req.ID)
+}
+
+// faceLocked reports whether the account reached the failure limit in the
+// current window, and until when.
+func (h *Handler) faceLocked(a storage.Account, now time.Time) (time.Time, bool) {
+	if a.FaceFailuresSince == nil || now.Sub(*a.FaceFailuresSince) >= h.cfg.FaceWindow {
+		return time.Time{}, false
+	}
+	return a.FaceFailuresSince.Add(h.cfg.FaceWindow), a.FaceFailures >= h.cfg.FaceMaxFailures
+}
+
+// faceFailed counts a failed face check in storage (so the limit holds
+// across nodes and restarts), starting a new window when the last one ended.
+func (h *Handler) faceFailed(ctx context.Context, accountID string, now time.Time) error {
+	return h.cfg.Store.UpdateAccount(ctx, accountID, func(a storage.Account) (storage.Account, error) {
+		if a.FaceFailuresSince == nil || now.Sub(*a.FaceFailuresSince) >= h.cfg.FaceWindow {
+			a.FaceFailures, a.FaceFailuresSince = 0, &now
+		}
+		a.FaceFailures++
+		a.UpdatedAt = now
+		return a, nil
+	})
+}

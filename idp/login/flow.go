@@ -1,0 +1,164 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/connectors/citizenid"
+	"github.com/cardsso/cardsso/policies/assurance"
+	"github.com/cardsso/cardsso/storage"
+)
+
+// required is the level the request needs: the client's minimum (until the
+// policies add acr_values and claims requests).
+func (h *Handler) required(ctx context.Context, req storage.AuthRequest) (assurance.Level, error) {
+	c, err := h.cfg.Store.GetClient(ctx, req.ClientID)
+	if err != nil {
+		return 0, err
+	}
+	if c.MinACR == "" {
+		return assurance.LoA1, nil
+	}
+	return assurance.ParseACR(c.MinACR)
+}
+
+func cardCheck(a storage.Account) assurance.CardCheck {
+	c := assurance.CardCheck{Status: connectors.CardStatus(a.CardStatus)}
+	if a.CardCheckedAt != nil {
+		c.CheckedAt = *a.CardCheckedAt
+	}
+	return c
+}
+
+func stepURL(path, id string) string {
+	return path + "?" + url.Values{"authRequestID": {id}}.Encode()
+}
+
+// next runs the first step the request still needs, or finishes it. The
+// steps, in order: real-card (level 2 and up), real-person (level 3).
+func (h *Handler) next(w http.ResponseWriter, r *http.Request, id string) {
+	ctx := r.Context()
+	req, err := h.cfg.Store.GetAuthRequest(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.expired", "")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "load auth request", err)
+		return
+	}
+	st, err := decodeState(req.LoginState)
+	if err != nil || st.Auth == nil {
+		http.Redirect(w, r, LoginURL(id), http.StatusSeeOther)
+		return
+	}
+	acct, err := h.cfg.Store.GetAccount(ctx, st.Auth.AccountID)
+	if err != nil {
+		h.internal(w, r, "load account", err)
+		return
+	}
+	required, err := h.required(ctx, req)
+	if err != nil {
+		h.internal(w, r, "required level", err)
+		return
+	}
+	now := h.cfg.Now()
+	if required >= assurance.LoA2 && !cardCheck(acct).Verified(now, h.cfg.CardTTL) {
+		http.Redirect(w, r, stepURL("/login/card", id), http.StatusSeeOther)
+		return
+	}
+	if required >= assurance.LoA3 && !st.Auth.FacePassed {
+		http.Redirect(w, r, stepURL("/login/face", id), http.StatusSeeOther)
+		return
+	}
+	h.finish(w, r, req, st.Auth, acct)
+}
+
+// finish records the authentication in the SSO session (a new one, the
+// citizen's current one, or the stepped-up one) with its level, and
+// completes the request.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, a *authState, acct storage.Account) {
+	ctx := r.Context()
+	now := h.cfg.Now().UTC()
+	level := assurance.Compute(cardCheck(acct), h.cfg.CardTTL, a.FacePassed, now)
+	acr, amr, authTime := level.ACR(), a.AMR, a.AuthTime
+	cur, live, err := h.cfg.Sessions.Current(r)
+	if err != nil {
+		h.internal(w, r, "read session", err)
+		return
+	}
+	var s storage.Session
+	switch {
+	case live && cur.AccountID == a.AccountID:
+		s, err = h.cfg.Sessions.Reauthenticated(ctx, cur.ID, authTime, acr, amr)
+	default:
+		if live {
+			// Another citizen was signed in on this browser: end that session.
+			if _, _, err := h.cfg.Sessions.End(ctx, w, r); err != nil {
+				h.internal(w, r, "end previous session", err)
+				return
+			}
+		}
+		s, err = h.cfg.Sessions.Start(ctx, w, a.AccountID, authTime, acr, amr)
+	}
+	if err != nil {
+		h.internal(w, r, "start session", err)
+		return
+	}
+	h.complete(w, r, req, s)
+}
+
+// authOf loads the request and its authentication in progress for a step
+// page; without one the browser goes back to the first page.
+func (h *Handler) authOf(w http.ResponseWriter, r *http.Request) (storage.AuthRequest, state, storage.Account, bool) {
+	req, ok := h.loadRequest(w, r)
+	if !ok {
+		return req, state{}, storage.Account{}, false
+	}
+	st, err := decodeState(req.LoginState)
+	if err != nil || st.Auth == nil {
+		http.Redirect(w, r, LoginURL(req.ID), http.StatusSeeOther)
+		return req, st, storage.Account{}, false
+	}
+	acct, err := h.cfg.Store.GetAccount(r.Context(), st.Auth.AccountID)
+	if err != nil {
+		h.internal(w, r, "load account", err)
+		return req, st, acct, false
+	}
+	return req, st, acct, true
+}
+
+// number opens the account's sealed social security number.
+func (h *Handler) number(a storage.Account) (citizenid.Number, error) {
+	b, err := h.cfg.Sealer.Open(a.SSNSealed, ssnAD(a.ID))
+	if err != nil {
+		return citizenid.Number{}, err
+	}
+	return citizenid.Parse(string(b))
+}
+
+// addAMR appends methods not yet present.
+func addAMR(amr []string, methods ...string) []string {
+	out := slices.Clone(amr)
+	for _, m := range methods {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// cancel ends a login the citizen cannot or will not finish: the portal
+// receives access_denied.
+func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.loadRequest(w, r)
+	if !ok {
+		return
+	}
+	h.cfg.Observer.Login("form", "cancelled")
+	h.cfg.Provider.ReturnError(w, r, req.ID, "access_denied", "the citizen did not complete the required checks")
+}
