@@ -9,26 +9,6 @@ import (
 	"github.com/cardsso/cardsso/connectors/citizenid"
 )
 
-// demoHolder is a demo card holder of DESIGN.md §8.
-type demoHolder struct {
-	name, number, cardRegion string
-}
-
-// demoHolders returns the demo card holders every checker under test must
-// know.
-func demoHolders() []demoHolder {
-	return []demoHolder{
-		{"张三", "110105199003070017", "110105"},
-		{"李四", "440305198511120028", "440305"},
-		{"王五", "31011519780520003X", "310115"},
-		{"赵六", "510104200002290046", "510104"},
-		{"孙七", "330106199512310055", "330106"},
-	}
-}
-
-// unknownNumber is a valid number that no demo holder has.
-const unknownNumber = "110101198001010010"
-
 // TestRealName runs the real-name check suite against c, which must know the
 // demo card holders of DESIGN.md §8 and no holder with unknownNumber. It
 // checks that:
@@ -45,14 +25,14 @@ func TestRealName(t *testing.T, c connectors.RealNameChecker) {
 		t.Run("matches "+h.name, func(t *testing.T) {
 			n := mustParse(t, h.number)
 			got, err := c.CheckRealName(t.Context(), h.name, n)
-			want := connectors.RealNameResult{Matched: true, CardRegion: h.cardRegion}
+			want := connectors.RealNameResult{Matched: true, CardRegion: h.card.Region}
 			if err != nil || got != want {
 				t.Errorf("CheckRealName(%q, %s) = %+v, %v; want %+v, nil", h.name, n.Masked(), got, err, want)
 			}
 		})
 	}
 
-	zhang := mustParse(t, "110105199003070017")
+	zhang := mustParse(t, zhangNumber)
 	noMatch := []struct {
 		name   string
 		holder string
@@ -80,13 +60,4 @@ func TestRealName(t *testing.T, c connectors.RealNameChecker) {
 			t.Errorf("CheckRealName(cancelled ctx, %q, %s) = %+v, %v; want an error wrapping %v", "张三", zhang.Masked(), got, err, context.Canceled)
 		}
 	})
-}
-
-func mustParse(t *testing.T, s string) citizenid.Number {
-	t.Helper()
-	n, err := citizenid.Parse(s)
-	if err != nil {
-		t.Fatalf("citizenid.Parse(%s) error = %v; want nil", citizenid.Mask(s), err)
-	}
-	return n
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/citizenid"
 )
 
@@ -22,14 +24,24 @@ var defaultFixture string
 // defaultFixtureName names the embedded fixture in errors.
 const defaultFixtureName = "fixture.yaml (embedded)"
 
+// DefaultGeneration is the card generation of a holder whose fixture entry
+// does not give one: the third generation, issued since 2021.
+const DefaultGeneration = 3
+
 // Holder is a card holder in a fixture.
 type Holder struct {
-	Name       string           // the holder's name, e.g. 张三
-	Number     citizenid.Number // the social security number
-	CardNumber string           // the card number (社会保障卡卡号), 9 characters [0-9A-Z]
-	CardRegion string           // the 6-digit GB/T 2260 code of the issuing region (发卡地)
-	Status     Status           // the card's application status
-	Photo      string           // the card photo's file name (not a path), or ""
+	Name       string                // the holder's name, e.g. 张三
+	Number     citizenid.Number      // the social security number
+	CardNumber string                // the card number (社会保障卡卡号), 9 characters [0-9A-Z]
+	CardRegion string                // the 6-digit GB/T 2260 code of the issuing region (发卡地)
+	Status     connectors.CardStatus // the card's application status
+	Generation int                   // the card generation, 1 to 3
+	Photo      string                // the card photo's file name (not a path), or ""
+}
+
+// Card returns the holder's card as the real-card check reports it.
+func (h Holder) Card() connectors.Card {
+	return connectors.Card{Region: h.CardRegion, Number: h.CardNumber, Status: h.Status, Generation: h.Generation}
 }
 
 // FixtureError reports a holder in a fixture that is not valid.
@@ -72,27 +84,31 @@ type fixtureHolder struct {
 	CardNumber string `yaml:"card_number"`
 	CardRegion string `yaml:"card_region"`
 	CardStatus string `yaml:"card_status"`
+	Generation *int   `yaml:"generation"`
 	Photo      string `yaml:"photo"`
 }
 
 // parseFixture decodes and validates a fixture; file names it in errors.
 // Unknown fields are an error, so a misspelt field is not silently empty.
-func parseFixture(file string, data []byte) ([]Holder, error) {
+// Each holder's card photo is read from photos (where names it in errors) and
+// returned as a faceprint, nil for a holder without a photo.
+func parseFixture(file string, data []byte, photos fs.FS, where string) ([]Holder, []*faceprint, error) {
 	var f fixtureFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("simulator: %s: fixture is empty", file)
+			return nil, nil, fmt.Errorf("simulator: %s: fixture is empty", file)
 		}
-		return nil, fmt.Errorf("simulator: %s: %w", file, err)
+		return nil, nil, fmt.Errorf("simulator: %s: %w", file, err)
 	}
 	if len(f.Holders) == 0 {
-		return nil, fmt.Errorf("simulator: %s: fixture has no holders", file)
+		return nil, nil, fmt.Errorf("simulator: %s: fixture has no holders", file)
 	}
 	lines := holderLines(data)
 
 	holders := make([]Holder, 0, len(f.Holders))
+	prints := make([]*faceprint, 0, len(f.Holders))
 	byNumber := make(map[citizenid.Number]int, len(f.Holders))
 	byCard := make(map[[2]string]int, len(f.Holders))
 	for i, fh := range f.Holders {
@@ -107,41 +123,55 @@ func parseFixture(file string, data []byte) ([]Holder, error) {
 			Name:       strings.TrimSpace(fh.Name),
 			CardNumber: fh.CardNumber,
 			CardRegion: fh.CardRegion,
-			Status:     Status(fh.CardStatus),
+			Status:     connectors.CardStatus(fh.CardStatus),
+			Generation: DefaultGeneration,
 			Photo:      fh.Photo,
+		}
+		if fh.Generation != nil {
+			h.Generation = *fh.Generation
 		}
 		n, err := citizenid.Parse(fh.Number)
 		if err != nil {
-			return nil, fail("number", err)
+			return nil, nil, fail("number", err)
 		}
 		h.Number = n
 		if h.Name == "" {
-			return nil, fail("name", errors.New("is empty"))
+			return nil, nil, fail("name", errors.New("is empty"))
 		}
-		if !validCardNumber(h.CardNumber) {
-			return nil, fail("card_number", errors.New("must be 9 characters 0-9 or A-Z"))
+		if !connectors.ValidCardNumber(h.CardNumber) {
+			return nil, nil, fail("card_number", errors.New("must be 9 characters 0-9 or A-Z"))
 		}
 		if !citizenid.ValidRegion(h.CardRegion) {
-			return nil, fail("card_region", errors.New("must be a 6-digit GB/T 2260 region code"))
+			return nil, nil, fail("card_region", errors.New("must be a 6-digit GB/T 2260 region code"))
 		}
 		if !h.Status.Valid() {
-			return nil, fail("card_status", fmt.Errorf("unknown status %q; want one of normal, sealed, reported_lost_temporary, reported_lost, cancelled", h.Status))
+			return nil, nil, fail("card_status", fmt.Errorf("unknown status %q; want one of normal, sealed, reported_lost_temporary, reported_lost, cancelled", h.Status))
+		}
+		if h.Generation < 1 || h.Generation > 3 {
+			return nil, nil, fail("generation", fmt.Errorf("must be 1, 2 or 3, not %d", h.Generation))
 		}
 		if h.Photo != "" && (strings.ContainsAny(h.Photo, `/\`) || h.Photo == "." || h.Photo == "..") {
-			return nil, fail("photo", errors.New("must be a file name, not a path"))
+			return nil, nil, fail("photo", errors.New("must be a file name, not a path"))
 		}
 		if j, dup := byNumber[h.Number]; dup {
-			return nil, fail("number", fmt.Errorf("duplicate number, also in holders[%d]", j))
+			return nil, nil, fail("number", fmt.Errorf("duplicate number, also in holders[%d]", j))
 		}
 		card := [2]string{h.CardRegion, h.CardNumber}
 		if j, dup := byCard[card]; dup {
-			return nil, fail("card_number", fmt.Errorf("duplicate card %s in region %s, also in holders[%d]", h.CardNumber, h.CardRegion, j))
+			return nil, nil, fail("card_number", fmt.Errorf("duplicate card %s in region %s, also in holders[%d]", h.CardNumber, h.CardRegion, j))
+		}
+		var fp *faceprint
+		if h.Photo != "" {
+			if fp, err = loadCardPhoto(photos, where, h.Photo); err != nil {
+				return nil, nil, fail("photo", err)
+			}
 		}
 		byNumber[h.Number] = i
 		byCard[card] = i
 		holders = append(holders, h)
+		prints = append(prints, fp)
 	}
-	return holders, nil
+	return holders, prints, nil
 }
 
 // holderLines returns the line of each entry of the holders list, for error
@@ -161,20 +191,6 @@ func holderLines(data []byte) []int {
 	return lines
 }
 
-// validCardNumber reports whether s matches ^[0-9A-Z]{9}$. The structure of
-// card numbers is not public (domain notes §2.1), so nothing more is checked.
-func validCardNumber(s string) bool {
-	if len(s) != 9 {
-		return false
-	}
-	for i := range len(s) {
-		if c := s[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
 // LogValue implements slog.LogValuer. It leaves out the name and the card
 // number and masks the social security number.
 func (h Holder) LogValue() slog.Value {
@@ -182,5 +198,6 @@ func (h Holder) LogValue() slog.Value {
 		slog.String("number", h.Number.Masked()),
 		slog.String("card_region", h.CardRegion),
 		slog.String("status", string(h.Status)),
+		slog.Int("generation", h.Generation),
 	)
 }

@@ -35,20 +35,21 @@ func mustParse(t *testing.T, s string) citizenid.Number {
 	return n
 }
 
-func TestRealNameSuite(t *testing.T) {
-	connectorstest.TestRealName(t, newDefault(t))
+func TestSuite(t *testing.T) {
+	connectorstest.Run(t, newDefault(t))
 }
 
 func TestDefaultFixture(t *testing.T) {
 	want := []struct {
 		name, number, cardNumber, cardRegion string
-		status                               simulator.Status
+		status                               connectors.CardStatus
+		generation                           int
 	}{
-		{"张三", "110105199003070017", "A00000001", "110105", simulator.StatusNormal},
-		{"李四", "440305198511120028", "A00000002", "440305", simulator.StatusReportedLost},
-		{"王五", "31011519780520003X", "A00000003", "310115", simulator.StatusCancelled},
-		{"赵六", "510104200002290046", "A00000004", "510104", simulator.StatusNormal},
-		{"孙七", "330106199512310055", "A00000005", "330106", simulator.StatusSealed},
+		{"张三", "110105199003070017", "A00000001", "110105", connectors.CardNormal, 3},
+		{"李四", "440305198511120028", "A00000002", "440305", connectors.CardReportedLost, 2},
+		{"王五", "31011519780520003X", "A00000003", "310115", connectors.CardCancelled, 2},
+		{"赵六", "510104200002290046", "A00000004", "510104", connectors.CardNormal, 3},
+		{"孙七", "330106199512310055", "A00000005", "330106", connectors.CardSealed, 3},
 	}
 	got := newDefault(t).Holders()
 	if len(got) != len(want) {
@@ -57,10 +58,14 @@ func TestDefaultFixture(t *testing.T) {
 	for i, w := range want {
 		g := got[i]
 		if g.Name != w.name || g.Number.String() != w.number || g.CardNumber != w.cardNumber ||
-			g.CardRegion != w.cardRegion || g.Status != w.status || g.Photo != w.number+".png" {
-			t.Errorf("Holders()[%d] = {%s %s %s %s %s %s}; want {%s %s %s %s %s %s.png}", i,
-				g.Name, g.Number.Masked(), g.CardNumber, g.CardRegion, g.Status, g.Photo,
-				w.name, citizenid.Mask(w.number), w.cardNumber, w.cardRegion, w.status, citizenid.Mask(w.number))
+			g.CardRegion != w.cardRegion || g.Status != w.status || g.Generation != w.generation || g.Photo != w.number+".png" {
+			t.Errorf("Holders()[%d] = {%s %s %s %s %s %d %s}; want {%s %s %s %s %s %d %s.png}", i,
+				g.Name, g.Number.Masked(), g.CardNumber, g.CardRegion, g.Status, g.Generation, citizenid.Mask(strings.TrimSuffix(g.Photo, ".png")),
+				w.name, citizenid.Mask(w.number), w.cardNumber, w.cardRegion, w.status, w.generation, citizenid.Mask(w.number))
+		}
+		wantCard := connectors.Card{Region: w.cardRegion, Number: w.cardNumber, Status: w.status, Generation: w.generation}
+		if c := g.Card(); c != wantCard {
+			t.Errorf("Holders()[%d].Card() = %+v; want %+v", i, c, wantCard)
 		}
 	}
 }
@@ -131,7 +136,7 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("%s(%s) error = %v; want nil", name, path, err)
 			}
 			h := s.Holders()
-			if len(h) != 1 || h[0].Name != "测试" || h[0].Status != simulator.StatusReportedLostTemporary || h[0].Photo != "" {
+			if len(h) != 1 || h[0].Name != "测试" || h[0].Status != connectors.CardReportedLostTemporary || h[0].Generation != simulator.DefaultGeneration || h[0].Photo != "" {
 				t.Errorf("%s(%s).Holders() = %v; want the one holder 测试", name, path, h)
 			}
 			got, err := s.CheckRealName(t.Context(), "张三", mustParse(t, "110105199003070017"))
@@ -151,13 +156,17 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestLoadBadFixture(t *testing.T) {
 	// entry returns a holder entry of a fixture; a field given as "-" is left out.
-	entry := func(name, number, cardNumber, cardRegion, status, photo string) string {
+	entry := func(name, number, cardNumber, cardRegion, status, photo string, generation ...string) string {
 		var b strings.Builder
 		b.WriteString("  -")
-		for _, f := range [][2]string{
+		fields := [][2]string{
 			{"name", name}, {"number", number}, {"card_number", cardNumber},
 			{"card_region", cardRegion}, {"card_status", status}, {"photo", photo},
-		} {
+		}
+		for _, g := range generation {
+			fields = append(fields, [2]string{"generation", g})
+		}
+		for _, f := range fields {
 			if f[1] != "-" {
 				fmt.Fprintf(&b, " %s: %s\n   ", f[0], f[1])
 			}
@@ -191,6 +200,11 @@ func TestLoadBadFixture(t *testing.T) {
 		{"card region bad province", one("张三", `"110105199003070017"`, "A00000001", `"990105"`, "normal", "-"), "card_region", 0, 2, "region code"},
 		{"unknown status", one("张三", `"110105199003070017"`, "A00000001", `"110105"`, "locked", "-"), "card_status", 0, 2, `"locked"`},
 		{"photo is a path", one("张三", `"110105199003070017"`, "A00000001", `"110105"`, "normal", "../secret.png"), "photo", 0, 2, "file name"},
+		{"photo missing", one("张三", `"110105199003070017"`, "A00000001", `"110105"`, "normal", "110105199003070018.png"), "photo", 0, 2, "cannot read the file from the embedded photos"},
+		{"generation 0", "holders:\n" + entry("张三", `"110105199003070017"`, "A00000001", `"110105"`, "normal", "-", "0"), "generation", 0, 2, "must be 1, 2 or 3, not 0"},
+		{"generation 4", "holders:\n" + entry("张三", `"110105199003070017"`, "A00000001", `"110105"`, "normal", "-", "4"), "generation", 0, 2, "must be 1, 2 or 3, not 4"},
+		{"generation not a number", "holders:\n" + entry("张三", `"110105199003070017"`, "A00000001", `"110105"`, "normal", "-", "third"), "", 0, 0, "yaml"},
+		{"generation 1", "holders:\n" + entry("张三", `"110105199003070017"`, "A00000001", `"110105"`, "normal", "-", "1"), "-", 0, 0, ""},
 		{"duplicate number", "holders:\n" + zhang + entry("李四", `"110105199003070017"`, "A00000002", `"440305"`, "normal", "-"),
 			"number", 1, 8, "duplicate number, also in holders[0]"},
 		{"duplicate card", "holders:\n" + zhang + entry("李四", `"440305198511120028"`, "A00000001", `"110105"`, "normal", "-"),
@@ -215,8 +229,8 @@ func TestLoadBadFixture(t *testing.T) {
 			if !strings.Contains(msg, tt.wantMsg) || !strings.HasPrefix(msg, "simulator: ") {
 				t.Errorf("Load(%q) error = %q; want a message starting with \"simulator: \" and containing %q", tt.content, msg, tt.wantMsg)
 			}
-			if strings.Contains(msg, "110105199003070017") || strings.Contains(msg, "440305198511120028") {
-				t.Errorf("Load(%q) error = %q; want no full number in the message", tt.content, msg)
+			if strings.Contains(msg, "110105199003070017") || strings.Contains(msg, "440305198511120028") || strings.Contains(msg, ".png") {
+				t.Errorf("Load(%q) error = %q; want no full number and no photo file name in the message", tt.content, msg)
 			}
 			var fe *simulator.FixtureError
 			if tt.field == "" {
