@@ -1,12 +1,12 @@
 // Package sqlstore provides storage.Store on a SQL database through
-// jmoiron/sqlx: SQLite (mattn/go-sqlite3, the embedded default) now, and
-// PostgreSQL as a second "flavour" (see flavour.go) so that many stateless
-// nodes can share one database.
+// jmoiron/sqlx, in two "flavours" (flavour.go): SQLite (mattn/go-sqlite3, the
+// embedded default) and PostgreSQL (jackc/pgx/v5 through database/sql), on
+// which many stateless nodes share one database.
 //
-//	Open(ctx, Config) ──▶ sqlx.Open ──▶ Ping ──▶ Migrate (goose, embedded SQL, locked)
+//	Open(ctx, Config) ──▶ open pool ──▶ Ping ──▶ Migrate (goose, embedded SQL, locked)
 //	        │
 //	        ▼
-//	   *Store: per-entity methods; Update* = BEGIN, SELECT, updater, UPDATE, COMMIT
+//	   *Store: per-entity methods; Update* = BEGIN, SELECT [FOR UPDATE], updater, UPDATE, COMMIT
 //
 // # SQLite
 //
@@ -37,6 +37,38 @@
 // that one connection, so every caller of the Store sees the same database and
 // it lives until Close. Two Opens of ":memory:" are two databases.
 //
+// # PostgreSQL
+//
+// Config{Flavour: "postgres", DSN: "postgres://user:password@host:5432/cardsso?sslmode=verify-full"}:
+// any DSN pgx.ParseConfig reads (a URL or keyword=value pairs); parameters it
+// does not know go to the server as run-time settings, so search_path=name
+// keeps the tables in a schema of their own (the tests give each store a
+// fresh one). postgres.go says why pgx. Several nodes share one database:
+//   - Update methods read their row with SELECT ... FOR UPDATE inside the
+//     transaction, so a concurrent update on another node waits and then
+//     works on the row this one wrote: no update is lost.
+//   - UpdateSigningKeys first locks the one row of signing_key_lock (FOR
+//     UPDATE), so key rotation is compare-and-swap across nodes and two nodes
+//     never rotate twice.
+//   - Claims (codes, refresh tokens) are one UPDATE ... WHERE used IS NULL
+//     ... RETURNING: of two nodes racing, one gets the row, the other
+//     storage.ErrAlreadyUsed.
+//   - A transaction that PostgreSQL aborts as a deadlock (40P01) or a
+//     serialization failure (40001) wrote nothing and runs again, up to 5
+//     times in all; so an updater func may run more than once and must not
+//     have other effects.
+//   - DeleteExpired deletes in batches that skip rows locked elsewhere (FOR
+//     UPDATE SKIP LOCKED): every node may collect at once.
+//   - Migrations run under a session advisory lock keyed by the schema, held
+//     on a connection of its own: nodes starting together take turns, and a
+//     node that dies holding it releases it with its session.
+//   - A unique violation (SQLSTATE 23505) is storage.ErrAlreadyExists.
+//
+// Nothing a node needs lives only in its memory: the Store keeps no cache,
+// and expiry is judged by the node's clock (Config.Now), so nodes keep their
+// clocks in step (NTP). Pool settings come from Config; MaxOpenConns across
+// all nodes must stay below the server's max_connections.
+//
 // # Representation
 //
 // Times are BIGINT unix milliseconds in UTC (a time is rounded down to the
@@ -48,13 +80,16 @@
 //
 // Every query uses ? placeholders and sqlx.Rebind, and SQL that PostgreSQL
 // accepts too (including ON CONFLICT and UPDATE ... RETURNING); what cannot be
-// shared (migrations, row locking, error codes) lives in the flavour.
+// shared (connecting, migrations, row locking, error codes, the batched
+// delete of expired rows) lives in the flavour.
 //
 // # Migrations
 //
 // Versioned SQL files in migrations/<flavour>/, embedded and run by
-// pressly/goose/v3 (migrate.go says why goose). Open runs the pending ones;
-// `cardsso migrate` calls Migrate. Runs take a lock (for SQLite a lease in the
-// table cardsso_migration_lock), so several processes starting on one
+// pressly/goose/v3 (migrate.go says why goose). Both flavours have the same
+// versions, tables, columns and indexes (TestPostgres/SameSchema checks).
+// Open runs the pending ones; `cardsso migrate` calls Migrate. Runs take a
+// lock (for SQLite a lease in the table cardsso_migration_lock, for
+// PostgreSQL an advisory lock), so several processes starting on one
 // database at once apply each migration once.
 package sqlstore

@@ -6,30 +6,46 @@ import (
 	"time"
 )
 
-// expiring are the tables whose rows expire, with an index on expires_at.
-var expiring = []string{"auth_requests", "access_tokens", "refresh_tokens", "sessions"}
-
-// DeleteExpired deletes the auth requests, access and refresh tokens and
-// sessions that expired before now, and returns how many rows went. Each table
-// is one short statement of its own, so the collector never holds the
-// database for long and may run on every node at once.
-func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	var total int64
-	for _, table := range expiring {
-		res, err := s.db.ExecContext(ctx, s.db.Rebind(deleteExpiredQuery(table)), millis(now))
-		if err != nil {
-			return total, fmt.Errorf("sqlstore: delete expired %s: %w", table, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("sqlstore: delete expired %s: %w", table, err)
-		}
-		total += n
-	}
-	return total, nil
+// expiring are the tables whose rows expire, with an index on expires_at, and
+// their key columns.
+var expiring = []struct{ table, key string }{
+	{"auth_requests", "id"},
+	{"access_tokens", "id"},
+	{"refresh_tokens", "hash"},
+	{"sessions", "id"},
 }
 
-// deleteExpiredQuery deletes a table's expired rows (by its expires_at index).
-func deleteExpiredQuery(table string) string {
-	return "DELETE FROM " + table + " WHERE expires_at < ?"
+// expireBatch is how many rows one statement of DeleteExpired deletes at most.
+const expireBatch = 1000
+
+// DeleteExpired deletes the auth requests, access and refresh tokens and
+// sessions that expired before now, and returns how many rows went. It works
+// in batches of at most expireBatch rows, each one short statement of its own,
+// so the collector never holds the database (or many row locks) for long.
+//
+// It is safe to run on every node at once. On PostgreSQL a batch skips rows
+// another transaction has locked (FOR UPDATE SKIP LOCKED): collectors share
+// the work rather than wait for each other, and a row that a concurrent
+// transaction holds is left for the next run. With SQLite the batches take
+// turns under the write lock.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, e := range expiring {
+		q := s.db.Rebind(s.flavour.deleteExpired(e.table, e.key))
+		for {
+			res, err := s.db.ExecContext(ctx, q, millis(now), expireBatch)
+			if err != nil {
+				return total, fmt.Errorf("sqlstore: delete expired %s: %w", e.table, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return total, fmt.Errorf("sqlstore: delete expired %s: %w", e.table, err)
+			}
+			total += n
+			if n < expireBatch {
+				break
+			}
+		}
+	}
+	return total, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -13,20 +14,17 @@ import (
 // A flavour is what differs between the SQL databases the store runs on, in
 // the manner of dex's storage/sql flavours. Queries are written once, with ?
 // placeholders that sqlx.Rebind turns into the driver's, in SQL that SQLite and
-// PostgreSQL both accept; the few things that cannot be shared live here.
-//
-// Adding PostgreSQL means a second value of this type (driver "pgx" from
-// github.com/jackc/pgx/v5/stdlib, which sqlx knows for Rebind, unlike
-// "pgx/v5"; goose.DialectPostgres; migrations/postgres; forUpdate " FOR
-// UPDATE"; lockSigningKeys "SELECT id FROM signing_key_lock WHERE id = 1 FOR
-// UPDATE"; a unique violation is SQLSTATE 23505; migrations locked with
-// goose's lock.NewPostgresTableLocker), and a case in flavourFor.
+// PostgreSQL both accept; the few things that cannot be shared live here:
+// how to connect, the migrations directory and goose dialect, row locking
+// (forUpdate, lockSigningKeys), error codes (unique violation, busy,
+// retryable), the migration lock, and the batched delete of expired rows.
+// postgres.go holds the PostgreSQL flavour.
 type flavour struct {
-	name   string        // as in Config.Flavour
-	driver string        // database/sql driver name; sqlx derives the bind type from it
-	goose  goose.Dialect // for the migration provider
+	name  string        // as in Config.Flavour
+	goose goose.Dialect // for the migration provider
 	// migrations is the directory under migrations/ holding this flavour's
-	// versioned files.
+	// versioned files. Every flavour has the same versions, tables, columns
+	// and indexes.
 	migrations string
 
 	// forUpdate is appended to the SELECT with which an Update method reads its
@@ -35,43 +33,64 @@ type flavour struct {
 	// already holds the database's write lock.
 	forUpdate string
 	// lockSigningKeys, when not empty, runs first in UpdateSigningKeys'
-	// transaction to exclude every other UpdateSigningKeys, on every node.
+	// transaction to exclude every other UpdateSigningKeys, on every node. It
+	// must return the one row of signing_key_lock.
 	lockSigningKeys string
 
-	// connect turns a Config into a data source name, and says whether the
-	// whole database lives in one connection (SQLite's ":memory:").
-	connect func(cfg Config) (dsn string, oneConn bool, err error)
+	// open prepares the pool for the database cfg names (database/sql
+	// connects lazily: Open pings it next).
+	open func(cfg Config) (connection, error)
 	// isUniqueViolation reports whether err is a unique or primary key
 	// constraint violation.
 	isUniqueViolation func(err error) bool
-	// isBusy reports whether err means "another connection holds the
-	// database, try again" (used while opening and while waiting for the
-	// migration lock).
+	// isBusy reports whether err means "the database cannot take us right
+	// now, try again" (used while opening).
 	isBusy func(err error) bool
+	// isRetryable reports whether err aborted a transaction that may run
+	// again from its start: a deadlock or a serialization failure. The
+	// transaction wrote nothing.
+	isRetryable func(err error) bool
+	// deleteExpired is the statement that deletes at most arg 2 rows of the
+	// table (whose key column is key) that expired before arg 1.
+	deleteExpired func(table, key string) string
+}
+
+// A connection is an opened (not yet pinged) pool and what goes with it.
+type connection struct {
+	db *sqlx.DB
+	// oneConn: the whole database lives in the pool's only connection
+	// (SQLite's ":memory:"), seen by no other process.
+	oneConn bool
 	// migrationLock returns the lock that concurrent migration runs (several
-	// nodes starting at once) take turns under.
-	migrationLock func(f *flavour) lock.Locker
+	// nodes starting at once) take turns under, one per run; nil when
+	// oneConn.
+	migrationLock func() lock.Locker
 }
 
 // sqliteFlavour is SQLite through mattn/go-sqlite3.
 var sqliteFlavour = flavour{
 	name:       "sqlite",
-	driver:     "sqlite3",
 	goose:      goose.DialectSQLite3,
 	migrations: "migrations/sqlite",
-	connect:    sqliteDSN,
+	open:       sqliteOpen,
 	isUniqueViolation: func(err error) bool {
 		var e sqlite3.Error
 		return errors.As(err, &e) &&
 			(e.ExtendedCode == sqlite3.ErrConstraintUnique || e.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
 	},
-	isBusy: func(err error) bool {
-		var e sqlite3.Error
-		return errors.As(err, &e) && (e.Code == sqlite3.ErrBusy || e.Code == sqlite3.ErrLocked)
+	isBusy:      sqliteBusy,
+	isRetryable: func(error) bool { return false }, // BEGIN IMMEDIATE: no deadlocks
+	// Batches by rowid (every table here has one), each batch its own short
+	// write transaction.
+	deleteExpired: func(table, _ string) string {
+		return "DELETE FROM " + table + " WHERE rowid IN (SELECT rowid FROM " + table +
+			" WHERE expires_at < ? LIMIT ?)"
 	},
-	migrationLock: func(f *flavour) lock.Locker {
-		return newTableLocker(f.isBusy)
-	},
+}
+
+func sqliteBusy(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && (e.Code == sqlite3.ErrBusy || e.Code == sqlite3.ErrLocked)
 }
 
 // flavourFor returns the flavour a Config names; "" means SQLite.
@@ -80,7 +99,7 @@ func flavourFor(name string) (*flavour, error) {
 	case "", "sqlite":
 		return &sqliteFlavour, nil
 	case "postgres":
-		return nil, errors.New("sqlstore: the postgres flavour is not available yet")
+		return &postgresFlavour, nil
 	default:
 		return nil, fmt.Errorf("sqlstore: unknown flavour %q (want sqlite or postgres)", name)
 	}
@@ -89,6 +108,24 @@ func flavourFor(name string) (*flavour, error) {
 // sqliteOptions are the connection options every SQLite connection is opened
 // with; doc.go says why.
 const sqliteOptions = "_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate"
+
+// sqliteOpen opens a SQLite file, or ":memory:", an in-memory database private
+// to one connection.
+func sqliteOpen(cfg Config) (connection, error) {
+	dsn, oneConn, err := sqliteDSN(cfg)
+	if err != nil {
+		return connection{}, err
+	}
+	db, err := sqlx.Open("sqlite3", dsn)
+	if err != nil {
+		return connection{}, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	c := connection{db: db, oneConn: oneConn}
+	if !oneConn {
+		c.migrationLock = func() lock.Locker { return newTableLocker(sqliteBusy) }
+	}
+	return c, nil
+}
 
 // sqliteDSN builds the go-sqlite3 data source name for a file path, or for
 // ":memory:", an in-memory database private to one connection (so the pool is

@@ -70,13 +70,17 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 // inserted or overwritten. An update error aborts with nothing written. Keys
 // in the returned set need distinct, non-empty ids.
 //
-// update runs while the database is locked for writing (SQLite): it must be
-// quick and must not call the store.
+// update runs while the database is locked for writing (SQLite) or while
+// the key set is locked (PostgreSQL: the row of signing_key_lock, FOR
+// UPDATE): it must be quick and must not call the store. It may run more than
+// once (see inTx), so it must not have other effects.
 func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]storage.SigningKey) ([]storage.SigningKey, error)) error {
 	const op = "update signing keys"
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		if q := s.flavour.lockSigningKeys; q != "" {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind(q)); err != nil {
+			// No row would be no lock: an error, not a silent race.
+			var id int64
+			if err := tx.GetContext(ctx, &id, s.db.Rebind(q)); err != nil {
 				return fmt.Errorf("sqlstore: %s: lock: %w", op, err)
 			}
 		}

@@ -22,8 +22,7 @@ import (
 // schema), they stay plain SQL files a DBA can read, its Provider API keeps
 // all state in a value (no package globals, no init registration, which house
 // rule 8 asks for), it knows both SQLite and PostgreSQL, and its lock.Locker
-// interface (with goose's own lockers for PostgreSQL) lets several nodes
-// starting at once take turns.
+// interface lets several nodes starting at once take turns.
 
 // newMigrationProvider prepares the goose provider for this store's flavour.
 func (s *Store) newMigrationProvider() (*goose.Provider, error) {
@@ -52,8 +51,8 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 	defer s.migrateMu.Unlock()
 	// A database in one connection is seen by no other process, and locking
 	// it would need a second connection.
-	if !s.oneConn {
-		l := s.flavour.migrationLock(s.flavour)
+	if s.migrationLock != nil {
+		l := s.migrationLock()
 		if err := l.Lock(ctx, s.db.DB); err != nil {
 			return fmt.Errorf("sqlstore: migrate: %w", err)
 		}
@@ -86,8 +85,8 @@ func (s *Store) MigrationVersion(ctx context.Context) (int64, error) {
 // for at most one lease. The lease runs on the wall clock (time.Now), not on
 // Config.Now, which tests move at will.
 //
-// The PostgreSQL flavour can use goose's lock.NewPostgresTableLocker (the
-// same idea, in goose's own table) instead.
+// The PostgreSQL flavour holds an advisory lock instead (advisoryLocker in
+// postgres.go).
 type tableLocker struct {
 	owner     string
 	isBusy    func(error) bool

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/cardsso/cardsso/storage"
 )
@@ -22,14 +24,22 @@ type Config struct {
 	// Flavour is "sqlite" (the default when empty) or "postgres".
 	Flavour string
 	// DSN is, for sqlite, a file path or ":memory:"; for postgres, a
-	// connection URL.
+	// connection URL (postgres://user:password@host:5432/database?sslmode=verify-full)
+	// or keyword=value string, as pgx.ParseConfig reads it; other parameters
+	// are sent to the server as run-time settings (search_path=myschema puts
+	// the tables in that schema, which must exist).
 	DSN string
 
-	// Pool settings, as in database/sql; zero leaves database/sql's default.
-	// With ":memory:" the pool is always one connection that never closes.
+	// Pool settings, as in database/sql; zero leaves database/sql's default
+	// (no limit on open connections, 2 idle ones, no lifetime limits). With
+	// ":memory:" the pool is always one connection that never closes. For
+	// PostgreSQL, MaxOpenConns times the number of nodes must stay below the
+	// server's max_connections, and MaxIdleConns near MaxOpenConns spares a
+	// busy node from reconnecting.
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
 
 	// Now is the clock that decides whether a row has expired (Get and Update
 	// of auth requests, tokens and sessions); nil means time.Now.
@@ -42,8 +52,9 @@ type Store struct {
 	db      *sqlx.DB
 	flavour *flavour
 	now     func() time.Time
-	// oneConn: the database lives in the pool's only connection.
-	oneConn bool
+	// migrationLock returns the lock Migrate runs under; nil when the
+	// database is private to this Store (":memory:").
+	migrationLock func() lock.Locker
 	// migrations runs this flavour's embedded migrations, one Migrate at a
 	// time.
 	migrations *goose.Provider
@@ -64,18 +75,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	dsn, oneConn, err := f.connect(cfg)
+	if cfg.MaxOpenConns < 0 || cfg.MaxIdleConns < 0 || cfg.ConnMaxLifetime < 0 || cfg.ConnMaxIdleTime < 0 {
+		return nil, errors.New("sqlstore: negative pool setting")
+	}
+	c, err := f.open(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxOpenConns < 0 || cfg.MaxIdleConns < 0 || cfg.ConnMaxLifetime < 0 {
-		return nil, errors.New("sqlstore: negative pool setting")
-	}
-	db, err := sqlx.Open(f.driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", f.name, err)
-	}
-	if oneConn {
+	db := c.db
+	if c.oneConn {
 		// The database lives as long as its connection: keep exactly one,
 		// forever.
 		db.SetMaxOpenConns(1)
@@ -88,6 +96,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			db.SetMaxIdleConns(cfg.MaxIdleConns)
 		}
 		db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+		db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
 	}
 	if err := ping(ctx, db, f); err != nil {
 		_ = db.Close()
@@ -97,7 +106,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, flavour: f, now: now, oneConn: oneConn}
+	s := &Store{db: db, flavour: f, now: now, migrationLock: c.migrationLock}
 	if s.migrations, err = s.newMigrationProvider(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -163,12 +172,39 @@ func (s *Store) writeErr(op string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
+// txAttempts bounds how often inTx runs a transaction that the database
+// aborted as retryable (a deadlock, a serialization failure).
+const txAttempts = 5
+
 // inTx runs fn in a transaction, committed when fn returns nil and rolled back
 // otherwise. fn must use only tx: with ":memory:" the pool has one connection.
 // With SQLite the transaction is BEGIN IMMEDIATE (the DSN's _txlock), so it
 // holds the write lock from its start: keep fn short and free of I/O other
 // than tx.
+//
+// When the database aborts the transaction as retryable (PostgreSQL: deadlock
+// detected, serialization failure), nothing was written and inTx runs fn again
+// from the start, up to txAttempts times in all, after a short random pause.
+// So fn, and the updater an Update method calls in it, may run more than once
+// and must not have effects outside tx.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, op, fn)
+		if err == nil || attempt == txAttempts || !s.flavour.isRetryable(err) {
+			return err
+		}
+		// 5-25 ms, growing: the other transaction needs a moment to finish.
+		pause := time.Duration(attempt)*5*time.Millisecond + rand.N(5*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, context.Cause(ctx))
+		case <-time.After(pause):
+		}
+	}
+}
+
+// tryTx is one attempt of inTx.
+func (s *Store) tryTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: begin: %w", op, err)
@@ -331,9 +367,10 @@ func (e *entity[T, R]) getAt(ctx context.Context, s *Store, q sqlx.QueryerContex
 	return v, nil
 }
 
-// updateByID reads the (live) row with this id inside a transaction, runs
-// update on it and writes the result: compare-and-swap. An error from update
-// aborts with nothing written and is returned wrapped.
+// updateByID reads the (live) row with this id inside a transaction, locked
+// until the write (the flavour's forUpdate), runs update on it and writes the
+// result: compare-and-swap. An error from update aborts with nothing written
+// and is returned wrapped. update may run more than once (see inTx).
 func (e *entity[T, R]) updateByID(ctx context.Context, s *Store, id string, idOf func(T) string, update func(T) (T, error)) error {
 	op := fmt.Sprintf("update %s %q", e.what, id)
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,8 +48,18 @@ func TestSQLiteMemory(t *testing.T) {
 	})
 }
 
-// The PostgreSQL flavour, and its run of the suite when CARDSSO_TEST_POSTGRES
-// is set, come with a later issue.
+// TestSQLiteNodes runs the tests of several nodes sharing a database on
+// stores opened on one file. The PostgreSQL runs are in TestPostgres.
+func TestSQLiteNodes(t *testing.T) {
+	storagetest.RunNodeTests(t, func(t *testing.T, n int) []storage.Store {
+		path := tempFile(t)
+		nodes := make([]storage.Store, n)
+		for i := range nodes {
+			nodes[i] = open(t, sqlstore.Config{DSN: path})
+		}
+		return nodes
+	})
+}
 
 // TestOpenTwice opens one file as two Stores, like the CLI next to a running
 // server (or two nodes), and checks that each sees the other's writes.
@@ -225,7 +236,10 @@ func TestOddPath(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	for _, cfg := range []sqlstore.Config{
 		{Flavour: "oracle", DSN: ":memory:"},
-		{Flavour: "postgres", DSN: "postgres://localhost/cardsso"},
+		{Flavour: "postgres", DSN: ""},
+		{Flavour: "postgres", DSN: "postgres://user:secret@%zz/db"},
+		{Flavour: "postgres", DSN: "postgres://127.0.0.1:1/cardsso?connect_timeout=5"}, // nothing listens
+		{Flavour: "postgres", DSN: "postgres://127.0.0.1:1/cardsso", ConnMaxIdleTime: -1},
 		{DSN: ""},
 		{DSN: "nul\x00byte"},
 		{DSN: filepath.Join(t.TempDir(), "no", "such", "dir", "cardsso.db")},
@@ -235,6 +249,8 @@ func TestOpenErrors(t *testing.T) {
 		if err == nil {
 			s.Close()
 			t.Errorf("Open(%+v) = nil error; want an error", cfg)
+		} else if strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%+v) = %v; the error shows the password", cfg, err)
 		}
 	}
 }

@@ -21,4 +21,23 @@
 // compared at millisecond precision and in any location, nil and empty slices
 // count as equal, and rows use times far in the past or future, so a store
 // whose clock is time.Now passes.
+//
+// RunNodeTests is the second half, for backends whose stores can share a
+// database: it opens several stores on one database, as several CardSSO nodes
+// would, and checks that they see each other's writes, that concurrent
+// updates from different nodes are compare-and-swap (none is lost), that a
+// refresh token or code raced on every node is claimed once, that key
+// rotation raced on every node happens once, and that every node may collect
+// expired rows at once.
+//
+// PostgreSQL tests run when CARDSSO_TEST_POSTGRES (PostgresEnv) holds the URL
+// of a database the tests may use. PostgresConfigured says whether it does,
+// and FreshPostgres gives each test an empty schema of its own in that
+// database (a DSN with search_path set), dropped at cleanup:
+//
+//	if storagetest.PostgresConfigured() {
+//		dsn := storagetest.FreshPostgres(t)
+//		a, _ := sqlstore.Open(ctx, sqlstore.Config{Flavour: "postgres", DSN: dsn}) // node A
+//		b, _ := sqlstore.Open(ctx, sqlstore.Config{Flavour: "postgres", DSN: dsn}) // node B, same database
+//	}
 package storagetest

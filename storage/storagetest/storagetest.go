@@ -37,6 +37,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"RevokeGrant", testRevokeGrant},
 		{"SessionCRUD", testSessionCRUD},
 		{"SessionExpired", testSessionExpired},
+		{"SessionUpdateConcurrent", oneStore(testUpdateSessionRace)},
+		{"ClientUpdateConcurrent", oneStore(testUpdateClientRace)},
 		{"DeleteSessionRevokesTokens", testDeleteSessionRevokesTokens},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysConcurrent", testSigningKeysConcurrent},
@@ -47,6 +49,11 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			test.run(t, newStore(t))
 		})
 	}
+}
+
+// oneStore runs a test of several nodes (RunNodeTests) on one store.
+func oneStore(test func(t *testing.T, nodes []storage.Store)) func(t *testing.T, s storage.Store) {
+	return func(t *testing.T, s storage.Store) { test(t, []storage.Store{s}) }
 }
 
 // Times far from now, with sub-millisecond parts and outside UTC, so that the
