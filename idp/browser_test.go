@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -24,6 +25,7 @@ type node struct {
 	srv    *idp.Server
 	cfg    idp.Config
 	issuer string
+	addr   string // where this node listens (the issuer may be a balancer)
 	logs   *syncBuffer
 }
 
@@ -78,7 +80,7 @@ func startNode(t *testing.T, mutate ...func(*idp.Config)) *node {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return &node{srv: srv, cfg: cfg, issuer: cfg.Issuer, logs: logs}
+	return &node{srv: srv, cfg: cfg, issuer: cfg.Issuer, addr: ln.Addr().String(), logs: logs}
 }
 
 // admin opens the administrator's side on the node's database, as the CLI does.
@@ -243,4 +245,39 @@ func (b *browser) submit(base string, f form, values map[string]string) page {
 		v.Set(k, val)
 	}
 	return b.post(base+f.action, v)
+}
+
+// submitFile posts a multipart form with one file, as a browser does for
+// <input type=file>.
+func (b *browser) submitFile(base string, f form, values map[string]string, field, filename string, data []byte) page {
+	b.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	v := url.Values{}
+	for k, vs := range f.fields {
+		v[k] = append([]string(nil), vs...)
+	}
+	for k, val := range values {
+		v.Set(k, val)
+	}
+	for k, vs := range v {
+		if k == field {
+			continue
+		}
+		for _, val := range vs {
+			_ = mw.WriteField(k, val)
+		}
+	}
+	fw, err := mw.CreateFormFile(field, filename)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	_, _ = fw.Write(data)
+	_ = mw.Close()
+	req, err := http.NewRequest(http.MethodPost, base+f.action, &buf)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return b.do(req)
 }

@@ -10,7 +10,10 @@
 //     return ErrNotFound for a missing one.
 //   - Update methods take an updater func that runs inside a transaction on the
 //     current row: the write is compare-and-swap, and an updater error aborts it
-//     with nothing written.
+//     with nothing written. An updater may run more than once (a transaction
+//     retried after a deadlock), so it must have no effect beyond the value it
+//     returns; it runs while the row is locked, so it must be quick and must not
+//     call the store. It must keep the row's key.
 //   - Claim methods mark a single-use value (authorization code, refresh token)
 //     used in one atomic statement; of two concurrent claims exactly one wins,
 //     the other gets ErrAlreadyUsed.

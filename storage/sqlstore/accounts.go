@@ -16,6 +16,13 @@ type accountRow struct {
 	CardRegion         string `db:"card_region"`
 	PasswordHash       string `db:"password_hash"`
 	RealNameVerifiedAt int64  `db:"real_name_verified_at"`
+	CardNumber         string `db:"card_number"`
+	CardStatus         string `db:"card_status"`
+	CardGeneration     int    `db:"card_generation"`
+	CardCheckedAt      *int64 `db:"card_checked_at"`
+	CardVerifiedAt     *int64 `db:"card_verified_at"`
+	FaceFailures       int    `db:"face_failures"`
+	FaceFailuresSince  *int64 `db:"face_failures_since"`
 	CreatedAt          int64  `db:"created_at"`
 	UpdatedAt          int64  `db:"updated_at"`
 }
@@ -24,7 +31,8 @@ var accounts = newEntity(entity[storage.Account, accountRow]{
 	what:  "account",
 	table: "accounts",
 	columns: []string{"id", "name", "ssn_sealed", "ssn_index", "ssn_masked", "card_region",
-		"password_hash", "real_name_verified_at", "created_at", "updated_at"},
+		"password_hash", "real_name_verified_at", "card_number", "card_status", "card_generation",
+		"card_checked_at", "card_verified_at", "face_failures", "face_failures_since", "created_at", "updated_at"},
 	fromRow: func(r accountRow) (storage.Account, error) {
 		return storage.Account{
 			ID:                 r.ID,
@@ -35,13 +43,22 @@ var accounts = newEntity(entity[storage.Account, accountRow]{
 			CardRegion:         r.CardRegion,
 			PasswordHash:       r.PasswordHash,
 			RealNameVerifiedAt: fromMillis(r.RealNameVerifiedAt),
+			CardNumber:         r.CardNumber,
+			CardStatus:         r.CardStatus,
+			CardGeneration:     r.CardGeneration,
+			CardCheckedAt:      fromMillisPtr(r.CardCheckedAt),
+			CardVerifiedAt:     fromMillisPtr(r.CardVerifiedAt),
+			FaceFailures:       r.FaceFailures,
+			FaceFailuresSince:  fromMillisPtr(r.FaceFailuresSince),
 			CreatedAt:          fromMillis(r.CreatedAt),
 			UpdatedAt:          fromMillis(r.UpdatedAt),
 		}, nil
 	},
 	args: func(a storage.Account) []any {
 		return []any{a.ID, a.Name, a.SSNSealed, uniqueBytes(a.SSNIndex), a.SSNMasked, a.CardRegion,
-			a.PasswordHash, millis(a.RealNameVerifiedAt), millis(a.CreatedAt), millis(a.UpdatedAt)}
+			a.PasswordHash, millis(a.RealNameVerifiedAt), a.CardNumber, a.CardStatus, a.CardGeneration,
+			millisPtr(a.CardCheckedAt), millisPtr(a.CardVerifiedAt), a.FaceFailures, millisPtr(a.FaceFailuresSince),
+			millis(a.CreatedAt), millis(a.UpdatedAt)}
 	},
 })
 

@@ -158,6 +158,13 @@ func newAccount(id string, tag byte) storage.Account {
 		CardRegion:         "110105",
 		PasswordHash:       "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
 		RealNameVerifiedAt: created.Add(time.Minute),
+		CardNumber:         "A00000001",
+		CardStatus:         "normal",
+		CardGeneration:     3,
+		CardCheckedAt:      ptr(created.Add(2 * time.Minute)),
+		CardVerifiedAt:     ptr(created.Add(3 * time.Minute)),
+		FaceFailures:       2,
+		FaceFailuresSince:  ptr(created.Add(4 * time.Minute)),
 		CreatedAt:          created,
 		UpdatedAt:          created.Add(time.Hour),
 	}
