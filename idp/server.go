@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	loginMux := http.NewServeMux()
 	pages.Register(loginMux)
-	for _, p := range []string{"/login", "/login/", "/logout", "/logout/"} {
+	for _, p := range []string{"/login", "/login/", "/logout", "/logout/", "/account", "/account/"} {
 		mux.Handle(p, s.provider.IssuerInterceptor(loginMux))
 	}
 	mux.Handle("GET /.well-known/openid-configuration", s.provider.Discovery())

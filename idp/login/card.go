@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -63,7 +64,7 @@ func (h *Handler) postCard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := r.PostFormValue("card_number")
-	cn := strings.ToUpper(strings.Join(strings.Fields(width.Narrow.String(raw)), ""))
+	cn := normaliseCardNumber(raw)
 	if !connectors.ValidCardNumber(cn) {
 		h.renderCard(w, r, req, http.StatusBadRequest, "err.card.form", raw)
 		return
@@ -71,31 +72,34 @@ func (h *Handler) postCard(w http.ResponseWriter, r *http.Request) {
 	h.checkCard(w, r, req, acct, cn)
 }
 
-// checkCard asks the platform about a card and records the answer on the
-// account; nothing is written when the platform cannot answer or the card
-// does not belong to the citizen.
-func (h *Handler) checkCard(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, acct storage.Account, cardNumber string) {
-	ctx := r.Context()
+// Outcomes of a card check that are not a recorded answer.
+var (
+	errCardUnavailable = errors.New("card service unavailable")
+	errCardMismatch    = errors.New("card does not belong to the citizen")
+)
+
+// verifyCard asks the platform about a card and records the answer on the
+// account. Nothing is written when the platform cannot answer
+// (errCardUnavailable) or the card does not belong to the citizen
+// (errCardMismatch).
+func (h *Handler) verifyCard(ctx context.Context, clientID string, acct storage.Account, cardNumber string) (connectors.Card, error) {
 	num, err := h.number(acct)
 	if err != nil {
-		h.internal(w, r, "open number", err)
-		return
+		return connectors.Card{}, fmt.Errorf("open number: %w", err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
 	res, err := h.cfg.Card.CheckCard(cctx, acct.Name, num, cardNumber)
 	cancel()
 	if err != nil {
 		h.cfg.Observer.Check("card", "unavailable")
-		h.cfg.Logger.WarnContext(ctx, "real-card check failed", "number", num, "client", req.ClientID,
+		h.cfg.Logger.WarnContext(ctx, "real-card check failed", "number", num, "client", clientID,
 			"unavailable", errors.Is(err, connectors.ErrUnavailable), "error", err)
-		h.renderCard(w, r, req, http.StatusServiceUnavailable, "err.unavailable", cardNumber)
-		return
+		return connectors.Card{}, errCardUnavailable
 	}
 	if !res.Matched {
 		h.cfg.Observer.Check("card", "mismatch")
-		h.cfg.Logger.InfoContext(ctx, "real-card check: no match", "number", num, "client", req.ClientID)
-		h.renderCard(w, r, req, http.StatusUnauthorized, "err.card.mismatch", cardNumber)
-		return
+		h.cfg.Logger.InfoContext(ctx, "real-card check: no match", "number", num, "client", clientID)
+		return connectors.Card{}, errCardMismatch
 	}
 	now := h.cfg.Now().UTC()
 	err = h.cfg.Store.UpdateAccount(ctx, acct.ID, func(a storage.Account) (storage.Account, error) {
@@ -112,18 +116,39 @@ func (h *Handler) checkCard(w http.ResponseWriter, r *http.Request, req storage.
 		return a, nil
 	})
 	if err != nil {
-		h.internal(w, r, "record card check", err)
-		return
+		return connectors.Card{}, fmt.Errorf("record card check: %w", err)
 	}
-	h.cfg.Logger.InfoContext(ctx, "real-card check", "number", num, "client", req.ClientID,
-		"card_region", res.Card.Region, "card_status", string(res.Card.Status))
+	outcome := "match"
 	if !res.Card.Status.Passes() {
-		h.cfg.Observer.Check("card", "status_"+string(res.Card.Status))
-		h.cardRefused(w, r, req, res.Card.Status)
-		return
+		outcome = "status_" + string(res.Card.Status)
 	}
-	h.cfg.Observer.Check("card", "match")
-	h.next(w, r, req.ID)
+	h.cfg.Observer.Check("card", outcome)
+	h.cfg.Logger.InfoContext(ctx, "real-card check", "number", num, "client", clientID,
+		"card_region", res.Card.Region, "card_status", string(res.Card.Status))
+	return res.Card, nil
+}
+
+// checkCard runs the check for a login and continues or explains.
+func (h *Handler) checkCard(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, acct storage.Account, cardNumber string) {
+	card, err := h.verifyCard(r.Context(), req.ClientID, acct, cardNumber)
+	switch {
+	case errors.Is(err, errCardUnavailable):
+		h.renderCard(w, r, req, http.StatusServiceUnavailable, "err.unavailable", cardNumber)
+	case errors.Is(err, errCardMismatch):
+		h.renderCard(w, r, req, http.StatusUnauthorized, "err.card.mismatch", cardNumber)
+	case err != nil:
+		h.internal(w, r, "card check", err)
+	case !card.Status.Passes():
+		h.cardRefused(w, r, req, card.Status)
+	default:
+		h.next(w, r, req.ID)
+	}
+}
+
+// normaliseCardNumber folds what a citizen typed (full-width, lower case,
+// spaces) into the card number form.
+func normaliseCardNumber(raw string) string {
+	return strings.ToUpper(strings.Join(strings.Fields(width.Narrow.String(raw)), ""))
 }
 
 // cardRefused says which status keeps the card from the real-card check.

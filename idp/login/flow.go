@@ -16,6 +16,9 @@ import (
 // required is the level the request needs: the client's minimum (until the
 // policies add acr_values and claims requests).
 func (h *Handler) required(ctx context.Context, req storage.AuthRequest) (assurance.Level, error) {
+	if isSelf(req) {
+		return assurance.LoA1, nil
+	}
 	c, err := h.cfg.Store.GetClient(ctx, req.ClientID)
 	if err != nil {
 		return 0, err
@@ -160,5 +163,10 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Observer.Login("form", "cancelled")
+	if isSelf(req) {
+		_ = h.cfg.Store.DeleteAuthRequest(r.Context(), req.ID)
+		http.Redirect(w, r, "/logout/done", http.StatusSeeOther)
+		return
+	}
 	h.cfg.Provider.ReturnError(w, r, req.ID, "access_denied", "the citizen did not complete the required checks")
 }

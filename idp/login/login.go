@@ -35,6 +35,8 @@ type Store interface {
 	GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error)
 	UpdateAuthRequest(ctx context.Context, id string, update func(storage.AuthRequest) (storage.AuthRequest, error)) error
 	GetClient(ctx context.Context, id string) (storage.Client, error)
+	CreateAuthRequest(ctx context.Context, r storage.AuthRequest) error
+	DeleteAuthRequest(ctx context.Context, id string) error
 	CreateAccount(ctx context.Context, a storage.Account) error
 	GetAccount(ctx context.Context, id string) (storage.Account, error)
 	GetAccountBySSNIndex(ctx context.Context, index []byte) (storage.Account, error)
@@ -174,6 +176,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/face/photo", h.getFacePhoto)
 	mux.HandleFunc("POST /login/face/photo", h.postFacePhoto)
 	mux.HandleFunc("GET /login/cancel", h.cancel)
+	mux.HandleFunc("GET /account", h.getAccount)
+	mux.HandleFunc("POST /account/card", h.postAccountCard)
 	mux.HandleFunc("GET /logout", h.getLogout)
 	mux.HandleFunc("POST /logout", h.postLogout)
 	mux.HandleFunc("GET /logout/done", h.loggedOut)
@@ -334,7 +338,9 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, req storag
 	p := h.newPage(w, r, req.UILocales)
 	p.AuthRequestID = req.ID
 	p.CSRF = h.csrfToken(w, r, req.ID)
-	if c, err := h.cfg.Store.GetClient(r.Context(), req.ClientID); err == nil {
+	if isSelf(req) {
+		p.ClientName = p.T("account.title")
+	} else if c, err := h.cfg.Store.GetClient(r.Context(), req.ClientID); err == nil {
 		p.ClientName = c.Name
 		if p.ClientName == "" {
 			p.ClientName = c.ID
@@ -353,6 +359,12 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, req storag
 // the client in the session and continues to the protocol callback.
 func (h *Handler) complete(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, s storage.Session) {
 	ctx := r.Context()
+	if isSelf(req) {
+		// The account page's own login: nothing to hand to a protocol.
+		_ = h.cfg.Store.DeleteAuthRequest(ctx, req.ID)
+		http.Redirect(w, r, selfPath, http.StatusSeeOther)
+		return
+	}
 	err := h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
 		if a.Done && a.AccountID != s.AccountID {
 			return a, errors.New("auth request completed for another account")

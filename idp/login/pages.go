@@ -57,7 +57,7 @@ func loadCatalog() (catalog, error) {
 
 func loadTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo"} {
+	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -81,6 +81,8 @@ type page struct {
 	Error         string
 	Values        map[string]string
 	Who           string
+	Notice        string
+	Account       *accountView
 
 	// message page
 	Title, Text, Link string
