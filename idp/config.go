@@ -59,9 +59,36 @@ type MasterKeyConfig struct {
 
 // ConnectorConfig selects the card service platform connector.
 type ConnectorConfig struct {
-	// Type is "simulator" (default).
-	Type      string
-	Simulator SimulatorConfig
+	// Type is "simulator" (default) or "cardplatform".
+	Type         string
+	Simulator    SimulatorConfig
+	CardPlatform CardPlatformConfig
+}
+
+// CardPlatformConfig configures the HTTP client of a remote card service
+// platform (docs/cardplatform-api.md). Zero values take the defaults of
+// connectors/cardplatform.
+type CardPlatformConfig struct {
+	URL        string // https base URL of the platform
+	ClientID   string
+	Secret     string // the shared HMAC secret, or
+	SecretFile string // a file holding it
+	Timeout    time.Duration
+	// Retries of idempotent checks: 0 keeps the default (2), -1 disables.
+	Retries      int
+	RetryBackoff time.Duration
+	Skew         time.Duration
+	CAFile       string
+	CertFile     string // client certificate for mutual TLS
+	KeyFile      string
+	// Breaker: consecutive faults that open it, how long it stays open,
+	// and how many trial checks it lets through when half open.
+	BreakerFailures         int
+	BreakerOpenFor          time.Duration
+	BreakerHalfOpenRequests int
+	// InsecurePlainHTTP allows an http:// URL: safe only on loopback or
+	// behind a TLS sidecar.
+	InsecurePlainHTTP bool
 }
 
 // SimulatorConfig configures the in-process card platform simulator.

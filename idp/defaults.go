@@ -86,7 +86,7 @@ func (c Config) check() error {
 	if c.Storage.Type != "sqlite" && c.Storage.Type != "postgres" {
 		return &InvalidError{Field: "storage.type", Reason: fmt.Sprintf("unsupported %q", c.Storage.Type)}
 	}
-	if c.Connector.Type != "simulator" {
+	if c.Connector.Type != "simulator" && c.Connector.Type != "cardplatform" {
 		return &InvalidError{Field: "connector.type", Reason: fmt.Sprintf("unsupported %q", c.Connector.Type)}
 	}
 	if err := c.Password.params().Validate(); err != nil {

@@ -8,13 +8,17 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/idp/keys"
 	"github.com/cardsso/cardsso/idp/login"
@@ -52,7 +56,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	checks, err := newConnector(cfg)
+	checks, err := newConnector(cfg, s.metrics.reg)
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +154,9 @@ func checkersOf(c connectors.RealNameChecker) checkers {
 	return out
 }
 
-// newConnector builds the configured identity-check connector.
-func newConnector(cfg Config) (checkers, error) {
+// newConnector builds the configured identity-check connector; its metrics
+// go to reg.
+func newConnector(cfg Config, reg prometheus.Registerer) (checkers, error) {
 	switch cfg.Connector.Type {
 	case "simulator":
 		sim, err := simulator.New(simulator.Config{Fixture: cfg.Connector.Simulator.Fixture})
@@ -159,6 +164,26 @@ func newConnector(cfg Config) (checkers, error) {
 			return checkers{}, &InvalidError{Field: "connector.simulator.fixture", Reason: err.Error()}
 		}
 		return checkersOf(sim), nil
+	case "cardplatform":
+		c := cfg.Connector.CardPlatform
+		client, err := cardplatform.New(cardplatform.Config{
+			URL: c.URL, ClientID: c.ClientID, Secret: c.Secret, SecretFile: c.SecretFile,
+			Timeout: c.Timeout, Retries: c.Retries, RetryBackoff: c.RetryBackoff, Skew: c.Skew,
+			TLS:     cardplatform.TLSConfig{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile},
+			Breaker: cardplatform.BreakerConfig{Failures: c.BreakerFailures, OpenFor: c.BreakerOpenFor, HalfOpenRequests: c.BreakerHalfOpenRequests},
+			InsecurePlainHTTP: c.InsecurePlainHTTP,
+			Now:               cfg.Now,
+			Registerer:        reg,
+			Logger:            cfg.Logger,
+		})
+		if err != nil {
+			var ce *cardplatform.ConfigError
+			if errors.As(err, &ce) {
+				return checkers{}, &InvalidError{Field: "connector.cardplatform." + yamlPath(ce.Field), Reason: ce.Reason}
+			}
+			return checkers{}, &InvalidError{Field: "connector.cardplatform", Reason: err.Error()}
+		}
+		return checkersOf(client), nil
 	default:
 		return checkers{}, &InvalidError{Field: "connector.type", Reason: fmt.Sprintf("unsupported %q", cfg.Connector.Type)}
 	}
@@ -255,4 +280,26 @@ func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() { err = s.store.Close() })
 	return err
+}
+
+// yamlPath turns a Go field path (TLS.CertFile) into the config's YAML path
+// (tls.cert_file).
+func yamlPath(goPath string) string {
+	var b strings.Builder
+	for i, part := range strings.Split(goPath, ".") {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		rs := []rune(part)
+		for j, r := range rs {
+			if unicode.IsUpper(r) {
+				if j > 0 && (unicode.IsLower(rs[j-1]) || (j+1 < len(rs) && unicode.IsLower(rs[j+1]))) {
+					b.WriteByte('_')
+				}
+				r = unicode.ToLower(r)
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
