@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/examples/cardplatform/server"
 	"github.com/cardsso/cardsso/idp"

@@ -169,8 +169,8 @@ func newConnector(cfg Config, reg prometheus.Registerer) (checkers, error) {
 		client, err := cardplatform.New(cardplatform.Config{
 			URL: c.URL, ClientID: c.ClientID, Secret: c.Secret, SecretFile: c.SecretFile,
 			Timeout: c.Timeout, Retries: c.Retries, RetryBackoff: c.RetryBackoff, Skew: c.Skew,
-			TLS:     cardplatform.TLSConfig{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile},
-			Breaker: cardplatform.BreakerConfig{Failures: c.BreakerFailures, OpenFor: c.BreakerOpenFor, HalfOpenRequests: c.BreakerHalfOpenRequests},
+			TLS:               cardplatform.TLSConfig{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile},
+			Breaker:           cardplatform.BreakerConfig{Failures: c.BreakerFailures, OpenFor: c.BreakerOpenFor, HalfOpenRequests: c.BreakerHalfOpenRequests},
 			InsecurePlainHTTP: c.InsecurePlainHTTP,
 			Now:               cfg.Now,
 			Registerer:        reg,
