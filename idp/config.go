@@ -42,6 +42,7 @@ type StorageConfig struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
 }
 
 // MasterKeyConfig says where the master key comes from. The master key seals

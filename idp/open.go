@@ -32,6 +32,7 @@ func openStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
 		MaxOpenConns:    cfg.Storage.MaxOpenConns,
 		MaxIdleConns:    cfg.Storage.MaxIdleConns,
 		ConnMaxLifetime: cfg.Storage.ConnMaxLifetime,
+		ConnMaxIdleTime: cfg.Storage.ConnMaxIdleTime,
 		Now:             cfg.Now,
 	})
 	if err != nil {
