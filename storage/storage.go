@@ -110,6 +110,9 @@ type Account struct {
 	CardCheckedAt  *time.Time // when the platform last answered for the card
 	CardVerifiedAt *time.Time // when it last answered "normal"
 
+	// The last passed real-person (face) check. It is a record only: a face
+	// match counts for the level of the authentication it was made in.
+	FaceVerifiedAt *time.Time
 	// Failed real-person (face) checks in the current window, for the
 	// attempt limit.
 	FaceFailures      int

@@ -197,6 +197,14 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Observer.Check("face", "pass")
 	h.cfg.Logger.InfoContext(ctx, "real-person check: passed", "number", num, "client", req.ClientID)
+	err = h.cfg.Store.UpdateAccount(ctx, acct.ID, func(a storage.Account) (storage.Account, error) {
+		a.FaceVerifiedAt, a.UpdatedAt = &now, now
+		return a, nil
+	})
+	if err != nil {
+		h.internal(w, r, "record face check", err)
+		return
+	}
 	st.Auth.FacePassed = true
 	st.Auth.AuthTime = now // a new authentication event
 	st.Auth.AMR = addAMR(st.Auth.AMR, assurance.AMRFace)

@@ -21,6 +21,7 @@ type accountRow struct {
 	CardGeneration     int    `db:"card_generation"`
 	CardCheckedAt      *int64 `db:"card_checked_at"`
 	CardVerifiedAt     *int64 `db:"card_verified_at"`
+	FaceVerifiedAt     *int64 `db:"face_verified_at"`
 	FaceFailures       int    `db:"face_failures"`
 	FaceFailuresSince  *int64 `db:"face_failures_since"`
 	CreatedAt          int64  `db:"created_at"`
@@ -32,7 +33,7 @@ var accounts = newEntity(entity[storage.Account, accountRow]{
 	table: "accounts",
 	columns: []string{"id", "name", "ssn_sealed", "ssn_index", "ssn_masked", "card_region",
 		"password_hash", "real_name_verified_at", "card_number", "card_status", "card_generation",
-		"card_checked_at", "card_verified_at", "face_failures", "face_failures_since", "created_at", "updated_at"},
+		"card_checked_at", "card_verified_at", "face_verified_at", "face_failures", "face_failures_since", "created_at", "updated_at"},
 	fromRow: func(r accountRow) (storage.Account, error) {
 		return storage.Account{
 			ID:                 r.ID,
@@ -48,6 +49,7 @@ var accounts = newEntity(entity[storage.Account, accountRow]{
 			CardGeneration:     r.CardGeneration,
 			CardCheckedAt:      fromMillisPtr(r.CardCheckedAt),
 			CardVerifiedAt:     fromMillisPtr(r.CardVerifiedAt),
+			FaceVerifiedAt:     fromMillisPtr(r.FaceVerifiedAt),
 			FaceFailures:       r.FaceFailures,
 			FaceFailuresSince:  fromMillisPtr(r.FaceFailuresSince),
 			CreatedAt:          fromMillis(r.CreatedAt),
@@ -57,7 +59,7 @@ var accounts = newEntity(entity[storage.Account, accountRow]{
 	args: func(a storage.Account) []any {
 		return []any{a.ID, a.Name, a.SSNSealed, uniqueBytes(a.SSNIndex), a.SSNMasked, a.CardRegion,
 			a.PasswordHash, millis(a.RealNameVerifiedAt), a.CardNumber, a.CardStatus, a.CardGeneration,
-			millisPtr(a.CardCheckedAt), millisPtr(a.CardVerifiedAt), a.FaceFailures, millisPtr(a.FaceFailuresSince),
+			millisPtr(a.CardCheckedAt), millisPtr(a.CardVerifiedAt), millisPtr(a.FaceVerifiedAt), a.FaceFailures, millisPtr(a.FaceFailuresSince),
 			millis(a.CreatedAt), millis(a.UpdatedAt)}
 	},
 })

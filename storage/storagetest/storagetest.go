@@ -163,6 +163,7 @@ func newAccount(id string, tag byte) storage.Account {
 		CardGeneration:     3,
 		CardCheckedAt:      ptr(created.Add(2 * time.Minute)),
 		CardVerifiedAt:     ptr(created.Add(3 * time.Minute)),
+		FaceVerifiedAt:     ptr(created.Add(5 * time.Minute)),
 		FaceFailures:       2,
 		FaceFailuresSince:  ptr(created.Add(4 * time.Minute)),
 		CreatedAt:          created,
