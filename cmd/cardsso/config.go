@@ -39,6 +39,7 @@ type fileConfig struct {
 	Session   sessionConfig   `yaml:"session"`
 	Keys      keysConfig      `yaml:"keys"`
 	Password  passwordConfig  `yaml:"password"`
+	Checks    checksConfig    `yaml:"checks"`
 	Log       logConfig       `yaml:"log"`
 
 	// sources records, by YAML path, which environment variable or flag set
@@ -52,6 +53,7 @@ type storageConfig struct {
 	MaxOpenConns    int           `yaml:"max_open_conns"`
 	MaxIdleConns    int           `yaml:"max_idle_conns"`
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+	ConnMaxIdleTime time.Duration `yaml:"conn_max_idle_time"`
 }
 
 type masterKeyConfig struct {
@@ -60,13 +62,53 @@ type masterKeyConfig struct {
 }
 
 type connectorConfig struct {
-	Type      string          `yaml:"type"`
-	Simulator simulatorConfig `yaml:"simulator"`
+	Type         string             `yaml:"type"`
+	Simulator    simulatorConfig    `yaml:"simulator"`
+	CardPlatform cardPlatformConfig `yaml:"cardplatform"`
 }
 
 type simulatorConfig struct {
 	Fixture string `yaml:"fixture"`
 }
+
+// cardPlatformConfig is the networked connector (connectors/cardplatform).
+// Zero values take the connector's own defaults: timeout 5s, retries 2,
+// retry_backoff 100ms, skew 5m, breaker 5 failures / open for 30s / 1
+// half-open request.
+type cardPlatformConfig struct {
+	URL               string              `yaml:"url"`
+	ClientID          string              `yaml:"client_id"`
+	Secret            string              `yaml:"secret"`
+	SecretFile        string              `yaml:"secret_file"`
+	Timeout           time.Duration       `yaml:"timeout"`
+	Retries           int                 `yaml:"retries"`
+	RetryBackoff      time.Duration       `yaml:"retry_backoff"`
+	Skew              time.Duration       `yaml:"skew"`
+	TLS               cardPlatformTLS     `yaml:"tls"`
+	Breaker           cardPlatformBreaker `yaml:"breaker"`
+	InsecurePlainHTTP bool                `yaml:"insecure_plain_http"`
+}
+
+type cardPlatformTLS struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+type cardPlatformBreaker struct {
+	Failures         int           `yaml:"failures"`
+	OpenFor          time.Duration `yaml:"open_for"`
+	HalfOpenRequests int           `yaml:"half_open_requests"`
+}
+
+// Limits of the cardplatform connector, checked here so that a bad value
+// stops the command before anything starts.
+const (
+	cardPlatformMinSecretBytes      = 32 // wire.MinSecretBytes
+	cardPlatformMaxRetries          = 10 // cardplatform.MaxRetries
+	cardPlatformMaxHalfOpenRequests = 1000
+	cardPlatformMaxClientIDLen      = 128
+)
 
 type tokensConfig struct {
 	AccessTokenLifetime  time.Duration `yaml:"access_token_lifetime"`
@@ -92,6 +134,10 @@ type passwordConfig struct {
 	MemoryKiB uint32 `yaml:"memory_kib"`
 	Time      uint32 `yaml:"time"`
 	Threads   uint8  `yaml:"threads"`
+}
+
+type checksConfig struct {
+	CardTTL time.Duration `yaml:"card_ttl"`
 }
 
 type logConfig struct {
@@ -130,6 +176,7 @@ func defaultConfig() fileConfig {
 		},
 		Keys:     keysConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour, RefreshInterval: time.Minute},
 		Password: passwordConfig{MemoryKiB: minPasswordMemoryKiB, Time: minPasswordTime, Threads: minPasswordThreads},
+		Checks:   checksConfig{CardTTL: 24 * time.Hour},
 		Log:      logConfig{Level: "info", Format: "json"},
 	}
 }
@@ -170,8 +217,10 @@ type setting struct {
 
 // settings is the table of environment variables: CARDSSO_ followed by the
 // YAML path in upper case with "." and "_" both written "_", except
-// CARDSSO_MASTER_KEY (master_key.value) and CARDSSO_SIMULATOR_FIXTURE
-// (connector.simulator.fixture). The README lists the same table.
+// CARDSSO_MASTER_KEY (master_key.value), CARDSSO_SIMULATOR_FIXTURE
+// (connector.simulator.fixture) and CARDSSO_CARDPLATFORM_* (the path after
+// "connector.", e.g. CARDSSO_CARDPLATFORM_TLS_CA_FILE for
+// connector.cardplatform.tls.ca_file). The README lists the same table.
 func settings() []setting {
 	str := func(f func(c *fileConfig) *string) func(*fileConfig, string) error {
 		return func(c *fileConfig, v string) error { *f(c) = v; return nil }
@@ -196,6 +245,27 @@ func settings() []setting {
 			return nil
 		}
 	}
+	signed := func(f func(c *fileConfig) *int) func(*fileConfig, string) error {
+		return func(c *fileConfig, v string) error {
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil {
+				return fmt.Errorf("want a whole number, got %q", v)
+			}
+			*f(c) = int(n)
+			return nil
+		}
+	}
+	boolean := func(f func(c *fileConfig) *bool) func(*fileConfig, string) error {
+		return func(c *fileConfig, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*f(c) = b
+			return nil
+		}
+	}
+	cp := func(c *fileConfig) *cardPlatformConfig { return &c.Connector.CardPlatform }
 	return []setting{
 		{"issuer", "CARDSSO_ISSUER", str(func(c *fileConfig) *string { return &c.Issuer })},
 		{"addr", "CARDSSO_ADDR", str(func(c *fileConfig) *string { return &c.Addr })},
@@ -205,10 +275,26 @@ func settings() []setting {
 		{"storage.max_open_conns", "CARDSSO_STORAGE_MAX_OPEN_CONNS", num(31, func(c *fileConfig, n uint64) { c.Storage.MaxOpenConns = int(n) })},
 		{"storage.max_idle_conns", "CARDSSO_STORAGE_MAX_IDLE_CONNS", num(31, func(c *fileConfig, n uint64) { c.Storage.MaxIdleConns = int(n) })},
 		{"storage.conn_max_lifetime", "CARDSSO_STORAGE_CONN_MAX_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Storage.ConnMaxLifetime })},
+		{"storage.conn_max_idle_time", "CARDSSO_STORAGE_CONN_MAX_IDLE_TIME", dur(func(c *fileConfig) *time.Duration { return &c.Storage.ConnMaxIdleTime })},
 		{"master_key.file", "CARDSSO_MASTER_KEY_FILE", str(func(c *fileConfig) *string { return &c.MasterKey.File })},
 		{"master_key.value", "CARDSSO_MASTER_KEY", str(func(c *fileConfig) *string { return &c.MasterKey.Value })},
 		{"connector.type", "CARDSSO_CONNECTOR_TYPE", str(func(c *fileConfig) *string { return &c.Connector.Type })},
 		{"connector.simulator.fixture", "CARDSSO_SIMULATOR_FIXTURE", str(func(c *fileConfig) *string { return &c.Connector.Simulator.Fixture })},
+		{"connector.cardplatform.url", "CARDSSO_CARDPLATFORM_URL", str(func(c *fileConfig) *string { return &cp(c).URL })},
+		{"connector.cardplatform.client_id", "CARDSSO_CARDPLATFORM_CLIENT_ID", str(func(c *fileConfig) *string { return &cp(c).ClientID })},
+		{"connector.cardplatform.secret", "CARDSSO_CARDPLATFORM_SECRET", str(func(c *fileConfig) *string { return &cp(c).Secret })},
+		{"connector.cardplatform.secret_file", "CARDSSO_CARDPLATFORM_SECRET_FILE", str(func(c *fileConfig) *string { return &cp(c).SecretFile })},
+		{"connector.cardplatform.timeout", "CARDSSO_CARDPLATFORM_TIMEOUT", dur(func(c *fileConfig) *time.Duration { return &cp(c).Timeout })},
+		{"connector.cardplatform.retries", "CARDSSO_CARDPLATFORM_RETRIES", signed(func(c *fileConfig) *int { return &cp(c).Retries })},
+		{"connector.cardplatform.retry_backoff", "CARDSSO_CARDPLATFORM_RETRY_BACKOFF", dur(func(c *fileConfig) *time.Duration { return &cp(c).RetryBackoff })},
+		{"connector.cardplatform.skew", "CARDSSO_CARDPLATFORM_SKEW", dur(func(c *fileConfig) *time.Duration { return &cp(c).Skew })},
+		{"connector.cardplatform.tls.ca_file", "CARDSSO_CARDPLATFORM_TLS_CA_FILE", str(func(c *fileConfig) *string { return &cp(c).TLS.CAFile })},
+		{"connector.cardplatform.tls.cert_file", "CARDSSO_CARDPLATFORM_TLS_CERT_FILE", str(func(c *fileConfig) *string { return &cp(c).TLS.CertFile })},
+		{"connector.cardplatform.tls.key_file", "CARDSSO_CARDPLATFORM_TLS_KEY_FILE", str(func(c *fileConfig) *string { return &cp(c).TLS.KeyFile })},
+		{"connector.cardplatform.breaker.failures", "CARDSSO_CARDPLATFORM_BREAKER_FAILURES", num(31, func(c *fileConfig, n uint64) { cp(c).Breaker.Failures = int(n) })},
+		{"connector.cardplatform.breaker.open_for", "CARDSSO_CARDPLATFORM_BREAKER_OPEN_FOR", dur(func(c *fileConfig) *time.Duration { return &cp(c).Breaker.OpenFor })},
+		{"connector.cardplatform.breaker.half_open_requests", "CARDSSO_CARDPLATFORM_BREAKER_HALF_OPEN_REQUESTS", num(31, func(c *fileConfig, n uint64) { cp(c).Breaker.HalfOpenRequests = int(n) })},
+		{"connector.cardplatform.insecure_plain_http", "CARDSSO_CARDPLATFORM_INSECURE_PLAIN_HTTP", boolean(func(c *fileConfig) *bool { return &cp(c).InsecurePlainHTTP })},
 		{"tokens.access_token_lifetime", "CARDSSO_TOKENS_ACCESS_TOKEN_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Tokens.AccessTokenLifetime })},
 		{"tokens.id_token_lifetime", "CARDSSO_TOKENS_ID_TOKEN_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Tokens.IDTokenLifetime })},
 		{"tokens.refresh_token_lifetime", "CARDSSO_TOKENS_REFRESH_TOKEN_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Tokens.RefreshTokenLifetime })},
@@ -223,6 +309,7 @@ func settings() []setting {
 		{"password.memory_kib", "CARDSSO_PASSWORD_MEMORY_KIB", num(32, func(c *fileConfig, n uint64) { c.Password.MemoryKiB = uint32(n) })},
 		{"password.time", "CARDSSO_PASSWORD_TIME", num(32, func(c *fileConfig, n uint64) { c.Password.Time = uint32(n) })},
 		{"password.threads", "CARDSSO_PASSWORD_THREADS", num(8, func(c *fileConfig, n uint64) { c.Password.Threads = uint8(n) })},
+		{"checks.card_ttl", "CARDSSO_CHECKS_CARD_TTL", dur(func(c *fileConfig) *time.Duration { return &c.Checks.CardTTL })},
 		{"log.level", "CARDSSO_LOG_LEVEL", str(func(c *fileConfig) *string { return &c.Log.Level })},
 		{"log.format", "CARDSSO_LOG_FORMAT", str(func(c *fileConfig) *string { return &c.Log.Format })},
 	}
@@ -375,6 +462,8 @@ func checkNode(n *yaml.Node, t reflect.Type, path, file string) *configError {
 			reason = fmt.Sprintf("invalid duration %q (want a Go duration such as \"90s\", \"15m\" or \"720h\")", n.Value)
 		case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
 			reason = fmt.Sprintf("want a whole number, got %q", n.Value)
+		case t.Kind() == reflect.Bool:
+			reason = fmt.Sprintf("want true or false, got %q", n.Value)
 		default:
 			reason = fmt.Sprintf("cannot use %q", n.Value)
 		}
@@ -442,6 +531,9 @@ func (c *fileConfig) Validate() error {
 	if c.Storage.ConnMaxLifetime < 0 {
 		return c.invalid("storage.conn_max_lifetime", "must not be negative, got %s", c.Storage.ConnMaxLifetime)
 	}
+	if c.Storage.ConnMaxIdleTime < 0 {
+		return c.invalid("storage.conn_max_idle_time", "must not be negative, got %s", c.Storage.ConnMaxIdleTime)
+	}
 
 	if c.MasterKey.Value != "" {
 		k, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(c.MasterKey.Value))
@@ -451,8 +543,14 @@ func (c *fileConfig) Validate() error {
 		}
 	}
 
-	if c.Connector.Type != "simulator" {
-		return c.invalid("connector.type", "unsupported %q (want simulator)", c.Connector.Type)
+	switch c.Connector.Type {
+	case "simulator":
+	case "cardplatform":
+		if err := c.validateCardPlatform(); err != nil {
+			return err
+		}
+	default:
+		return c.invalid("connector.type", "unsupported %q (want simulator or cardplatform)", c.Connector.Type)
 	}
 
 	for _, d := range []struct {
@@ -468,6 +566,7 @@ func (c *fileConfig) Validate() error {
 		{"session.idle_timeout", c.Session.IdleTimeout},
 		{"keys.rotation_period", c.Keys.RotationPeriod},
 		{"keys.refresh_interval", c.Keys.RefreshInterval},
+		{"checks.card_ttl", c.Checks.CardTTL},
 	} {
 		if d.v <= 0 {
 			return c.invalid(d.path, "must be a positive duration, got %s", d.v)
@@ -500,6 +599,87 @@ func (c *fileConfig) Validate() error {
 	case "json", "text":
 	default:
 		return c.invalid("log.format", "unsupported %q (want json or text)", c.Log.Format)
+	}
+	return nil
+}
+
+// validateCardPlatform checks connector.cardplatform (when connector.type is
+// cardplatform) as the connector will, without reading any file. The secret
+// is never echoed.
+func (c *fileConfig) validateCardPlatform() error {
+	const p = "connector.cardplatform."
+	cp := &c.Connector.CardPlatform
+
+	if cp.URL == "" {
+		return c.invalid(p+"url", "required when connector.type is cardplatform (an https URL such as https://cardplatform.example:8443)")
+	}
+	u, err := url.Parse(cp.URL)
+	switch {
+	case err == nil && u.User != nil:
+		// Not echoed: user info may hold a password.
+		return c.invalid(p+"url", "must not have user info (the connector authenticates with client_id and secret)")
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return c.invalid(p+"url", "%q is not an absolute URL (want e.g. https://cardplatform.example:8443)", cp.URL)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return c.invalid(p+"url", "scheme %q not allowed (want https)", u.Scheme)
+	case u.Scheme == "http" && !cp.InsecurePlainHTTP:
+		return c.invalid(p+"url", "must use https, got %q (plain http needs connector.cardplatform.insecure_plain_http: true, safe only on loopback or behind a TLS sidecar)", cp.URL)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(cp.URL, "#"):
+		return c.invalid(p+"url", "must not have a query or a fragment, got %q", cp.URL)
+	}
+
+	if cp.ClientID == "" {
+		return c.invalid(p+"client_id", "required when connector.type is cardplatform")
+	}
+	if len(cp.ClientID) > cardPlatformMaxClientIDLen || strings.ContainsFunc(cp.ClientID, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return c.invalid(p+"client_id", "want 1 to %d printable ASCII characters without spaces", cardPlatformMaxClientIDLen)
+	}
+
+	switch {
+	case cp.Secret != "" && cp.SecretFile != "":
+		return c.invalid(p+"secret", "set secret or secret_file, not both")
+	case cp.Secret == "" && cp.SecretFile == "":
+		return c.invalid(p+"secret", "required when connector.type is cardplatform (set secret or secret_file)")
+	case cp.Secret != "" && len(cp.Secret) < cardPlatformMinSecretBytes:
+		// Never echo the value, nor its length.
+		return c.invalid(p+"secret", "at least %d bytes (make one with: head -c 32 /dev/urandom | base64)", cardPlatformMinSecretBytes)
+	}
+
+	switch {
+	case cp.Retries < -1:
+		return c.invalid(p+"retries", "want -1 (no retries), 0 (the default, 2) or 1 to %d, got %d", cardPlatformMaxRetries, cp.Retries)
+	case cp.Retries > cardPlatformMaxRetries:
+		return c.invalid(p+"retries", "at most %d, got %d", cardPlatformMaxRetries, cp.Retries)
+	}
+
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"timeout", cp.Timeout},
+		{"retry_backoff", cp.RetryBackoff},
+		{"skew", cp.Skew},
+		{"breaker.open_for", cp.Breaker.OpenFor},
+	} {
+		if d.v < 0 {
+			return c.invalid(p+d.path, "must not be negative, got %s", d.v)
+		}
+	}
+	if cp.Breaker.Failures < 0 {
+		return c.invalid(p+"breaker.failures", "must not be negative, got %d", cp.Breaker.Failures)
+	}
+	if cp.Breaker.HalfOpenRequests < 0 || cp.Breaker.HalfOpenRequests > cardPlatformMaxHalfOpenRequests {
+		return c.invalid(p+"breaker.half_open_requests", "want 0 (the default, 1) to %d, got %d", cardPlatformMaxHalfOpenRequests, cp.Breaker.HalfOpenRequests)
+	}
+
+	switch {
+	case cp.TLS.CertFile != "" && cp.TLS.KeyFile == "":
+		return c.invalid(p+"tls.key_file", "required with tls.cert_file (set both or neither)")
+	case cp.TLS.CertFile == "" && cp.TLS.KeyFile != "":
+		return c.invalid(p+"tls.cert_file", "required with tls.key_file (set both or neither)")
+	}
+	if u.Scheme == "http" && cp.TLS != (cardPlatformTLS{}) {
+		return c.invalid(p+"tls", "set, but url is plain http")
 	}
 	return nil
 }
@@ -601,6 +781,7 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 	if keyFile == "" && c.MasterKey.Value == "" {
 		keyFile = filepath.Join(c.DataDir, "master.key")
 	}
+	cp := c.Connector.CardPlatform
 	return idp.Config{
 		Issuer:  c.Issuer,
 		Addr:    c.Addr,
@@ -611,11 +792,29 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 			MaxOpenConns:    c.Storage.MaxOpenConns,
 			MaxIdleConns:    c.Storage.MaxIdleConns,
 			ConnMaxLifetime: c.Storage.ConnMaxLifetime,
+			ConnMaxIdleTime: c.Storage.ConnMaxIdleTime,
 		},
 		MasterKey: idp.MasterKeyConfig{File: keyFile, Value: c.MasterKey.Value},
 		Connector: idp.ConnectorConfig{
 			Type:      c.Connector.Type,
 			Simulator: idp.SimulatorConfig{Fixture: c.Connector.Simulator.Fixture},
+			CardPlatform: idp.CardPlatformConfig{
+				URL:                     cp.URL,
+				ClientID:                cp.ClientID,
+				Secret:                  cp.Secret,
+				SecretFile:              cp.SecretFile,
+				Timeout:                 cp.Timeout,
+				Retries:                 cp.Retries,
+				RetryBackoff:            cp.RetryBackoff,
+				Skew:                    cp.Skew,
+				CAFile:                  cp.TLS.CAFile,
+				CertFile:                cp.TLS.CertFile,
+				KeyFile:                 cp.TLS.KeyFile,
+				BreakerFailures:         cp.Breaker.Failures,
+				BreakerOpenFor:          cp.Breaker.OpenFor,
+				BreakerHalfOpenRequests: cp.Breaker.HalfOpenRequests,
+				InsecurePlainHTTP:       cp.InsecurePlainHTTP,
+			},
 		},
 		Tokens: idp.TokenConfig{
 			AccessTokenLifetime:  c.Tokens.AccessTokenLifetime,
@@ -635,6 +834,7 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 			RefreshInterval: c.Keys.RefreshInterval,
 		},
 		Password: idp.PasswordConfig{MemoryKiB: c.Password.MemoryKiB, Time: c.Password.Time, Threads: c.Password.Threads},
+		Checks:   idp.ChecksConfig{CardTTL: c.Checks.CardTTL},
 		Logger:   logger,
 	}
 }

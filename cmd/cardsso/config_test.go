@@ -63,6 +63,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Session:  idp.SessionConfig{Lifetime: 12 * time.Hour, IdleTimeout: 2 * time.Hour, CookieName: "cardsso_session"},
 		Keys:     idp.KeyConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour, RefreshInterval: time.Minute},
 		Password: idp.PasswordConfig{MemoryKiB: 19456, Time: 2, Threads: 1},
+		Checks:   idp.ChecksConfig{CardTTL: 24 * time.Hour},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("idpConfig(defaults) =\n%+v\nwant\n%+v", got, want)
@@ -118,11 +119,13 @@ func TestSettingsCoverEveryKey(t *testing.T) {
 	for _, s := range settings() {
 		fromTable = append(fromTable, s.Path)
 		want := "CARDSSO_" + strings.ToUpper(strings.ReplaceAll(s.Path, ".", "_"))
-		switch s.Path {
-		case "master_key.value":
+		switch {
+		case s.Path == "master_key.value":
 			want = "CARDSSO_MASTER_KEY"
-		case "connector.simulator.fixture":
+		case s.Path == "connector.simulator.fixture":
 			want = "CARDSSO_SIMULATOR_FIXTURE"
+		case strings.HasPrefix(s.Path, "connector.cardplatform."):
+			want = "CARDSSO_" + strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(s.Path, "connector."), ".", "_"))
 		}
 		if s.Env != want {
 			t.Errorf("setting %s: env %s; want %s", s.Path, s.Env, want)
@@ -133,6 +136,21 @@ func TestSettingsCoverEveryKey(t *testing.T) {
 	sort.Strings(leaves)
 	if !reflect.DeepEqual(fromTable, leaves) {
 		t.Errorf("settings() paths = %v; want every YAML key %v", fromTable, leaves)
+	}
+}
+
+// The README's configuration table has a row for every setting, with its
+// environment variable.
+func TestREADMEListsEverySetting(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	for _, s := range settings() {
+		if row := "| `" + s.Path + "` | `" + s.Env + "` |"; !strings.Contains(readme, row) {
+			t.Errorf("README.md has no row %q", row)
+		}
 	}
 }
 
@@ -263,7 +281,10 @@ func TestLoadConfigFileErrors(t *testing.T) {
 		want       string // the error contains this
 	}{
 		{"unknown top-level key", "isser: https://x\n", "config: isser: unknown key (want issuer, addr, data_dir,"},
-		{"unknown nested key", "storage:\n  type: sqlite\n  tpye: sqlite\n", "config: storage.tpye: unknown key (want type, dsn, max_open_conns, max_idle_conns or conn_max_lifetime) (from "},
+		{"unknown nested key", "storage:\n  type: sqlite\n  tpye: sqlite\n", "config: storage.tpye: unknown key (want type, dsn, max_open_conns, max_idle_conns, conn_max_lifetime or conn_max_idle_time) (from "},
+		{"unknown cardplatform key", "connector:\n  cardplatform:\n    tls:\n      ca: x\n", "config: connector.cardplatform.tls.ca: unknown key (want ca_file, cert_file or key_file)"},
+		{"bool garbage", "connector:\n  cardplatform:\n    insecure_plain_http: maybe\n", `config: connector.cardplatform.insecure_plain_http: want true or false, got "maybe"`},
+		{"retries garbage", "connector:\n  cardplatform:\n    retries: twice\n", `config: connector.cardplatform.retries: want a whole number, got "twice"`},
 		{"unknown deep key", "connector:\n  simulator:\n    fixtures: x\n", "config: connector.simulator.fixtures: unknown key (want fixture)"},
 		{"line number", "issuer: http://localhost:8080\n\nkeys:\n  algo: ES256\n", ".yaml:4)"},
 		{"duration without unit", "tokens:\n  code_lifetime: 60\n", `config: tokens.code_lifetime: invalid duration "60"`},
@@ -316,6 +337,12 @@ func TestLoadConfigEnvErrors(t *testing.T) {
 		{env{"CARDSSO_TOKENS_CODE_LIFETIME": "60"}, `config: tokens.code_lifetime: invalid duration "60" (want a Go duration such as "90s", "15m" or "720h") (from CARDSSO_TOKENS_CODE_LIFETIME)`},
 		{env{"CARDSSO_PASSWORD_THREADS": "256"}, `config: password.threads: want a whole number from 0 to 255, got "256" (from CARDSSO_PASSWORD_THREADS)`},
 		{env{"CARDSSO_STORAGE_MAX_OPEN_CONNS": "-1"}, `config: storage.max_open_conns: want a whole number`},
+		{env{"CARDSSO_STORAGE_CONN_MAX_IDLE_TIME": "5"}, `config: storage.conn_max_idle_time: invalid duration "5"`},
+		{env{"CARDSSO_CHECKS_CARD_TTL": "1d"}, `config: checks.card_ttl: invalid duration "1d" (want a Go duration such as "90s", "15m" or "720h") (from CARDSSO_CHECKS_CARD_TTL)`},
+		{env{"CARDSSO_CARDPLATFORM_RETRIES": "two"}, `config: connector.cardplatform.retries: want a whole number, got "two" (from CARDSSO_CARDPLATFORM_RETRIES)`},
+		{env{"CARDSSO_CARDPLATFORM_BREAKER_FAILURES": "-1"}, `config: connector.cardplatform.breaker.failures: want a whole number from 0 to 2147483647, got "-1"`},
+		{env{"CARDSSO_CARDPLATFORM_INSECURE_PLAIN_HTTP": "yes"}, `config: connector.cardplatform.insecure_plain_http: want true or false, got "yes" (from CARDSSO_CARDPLATFORM_INSECURE_PLAIN_HTTP)`},
+		{env{"CARDSSO_CARDPLATFORM_TIMEOUT": "5"}, `config: connector.cardplatform.timeout: invalid duration "5"`},
 	}
 	for _, tt := range tests {
 		_, err := loadConfig("", tt.env.lookup, nil)
@@ -360,12 +387,54 @@ func TestValidate(t *testing.T) {
 		}, ""},
 		{"max_idle_conns", func(c *fileConfig) { c.Storage.MaxIdleConns = -1 }, "config: storage.max_idle_conns: must not be negative"},
 		{"conn_max_lifetime", func(c *fileConfig) { c.Storage.ConnMaxLifetime = -time.Second }, "config: storage.conn_max_lifetime: must not be negative"},
+		{"conn_max_idle_time", func(c *fileConfig) { c.Storage.ConnMaxIdleTime = -time.Second }, "config: storage.conn_max_idle_time: must not be negative, got -1s"},
+		{"conn_max_idle_time set", func(c *fileConfig) { c.Storage.ConnMaxIdleTime = 5 * time.Minute }, ""},
 
 		{"master key value", func(c *fileConfig) { c.MasterKey.Value = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" }, ""},
 		{"master key too short", func(c *fileConfig) { c.MasterKey.Value = "c2VjcmV0" }, "config: master_key.value: want base64 of exactly 32 bytes"},
 		{"master key not base64", func(c *fileConfig) { c.MasterKey.Value = "not base64!" }, "config: master_key.value: want base64 of exactly 32 bytes"},
 
-		{"connector type", func(c *fileConfig) { c.Connector.Type = "cardplatform" }, "config: connector.type: unsupported \"cardplatform\" (want simulator)"},
+		{"connector type", func(c *fileConfig) { c.Connector.Type = "ldap" }, "config: connector.type: unsupported \"ldap\" (want simulator or cardplatform)"},
+		{"cardplatform", cardPlatform(nil), ""},
+		{"cardplatform block ignored by the simulator", func(c *fileConfig) { c.Connector.CardPlatform.Retries = -5 }, ""},
+		{"cardplatform secret_file", cardPlatform(func(cp *cardPlatformConfig) { cp.Secret, cp.SecretFile = "", "/run/secrets/cardplatform" }), ""},
+		{"cardplatform every key", cardPlatform(func(cp *cardPlatformConfig) {
+			cp.URL = "https://cardplatform.example:8443/api/"
+			cp.Timeout, cp.Retries, cp.RetryBackoff, cp.Skew = 3*time.Second, 10, time.Second, time.Minute
+			cp.TLS = cardPlatformTLS{CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem"}
+			cp.Breaker = cardPlatformBreaker{Failures: 3, OpenFor: time.Minute, HalfOpenRequests: 1000}
+		}), ""},
+		{"cardplatform no retries", cardPlatform(func(cp *cardPlatformConfig) { cp.Retries = -1 }), ""},
+		{"cardplatform http allowed", cardPlatform(func(cp *cardPlatformConfig) { cp.URL, cp.InsecurePlainHTTP = "http://127.0.0.1:8080", true }), ""},
+		{"cardplatform url missing", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "" }), "config: connector.cardplatform.url: required when connector.type is cardplatform"},
+		{"cardplatform url relative", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "/v1" }), `config: connector.cardplatform.url: "/v1" is not an absolute URL`},
+		{"cardplatform url without host", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "https:cardplatform" }), `config: connector.cardplatform.url: "https:cardplatform" is not an absolute URL`},
+		{"cardplatform url ftp", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "ftp://cardplatform.example" }), `config: connector.cardplatform.url: scheme "ftp" not allowed (want https)`},
+		{"cardplatform url http", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "http://cardplatform.example" }), `config: connector.cardplatform.url: must use https, got "http://cardplatform.example" (plain http needs connector.cardplatform.insecure_plain_http: true`},
+		{"cardplatform url query", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "https://cardplatform.example?x=1" }), "config: connector.cardplatform.url: must not have a query or a fragment"},
+		{"cardplatform url fragment", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "https://cardplatform.example#x" }), "config: connector.cardplatform.url: must not have a query or a fragment"},
+		{"cardplatform url user", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "https://u:p@cardplatform.example" }), "config: connector.cardplatform.url: must not have user info"},
+		{"cardplatform client_id missing", cardPlatform(func(cp *cardPlatformConfig) { cp.ClientID = "" }), "config: connector.cardplatform.client_id: required when connector.type is cardplatform"},
+		{"cardplatform client_id space", cardPlatform(func(cp *cardPlatformConfig) { cp.ClientID = "card sso" }), "config: connector.cardplatform.client_id: want 1 to 128 printable ASCII characters without spaces"},
+		{"cardplatform client_id long", cardPlatform(func(cp *cardPlatformConfig) { cp.ClientID = strings.Repeat("c", 129) }), "config: connector.cardplatform.client_id: want 1 to 128"},
+		{"cardplatform no secret", cardPlatform(func(cp *cardPlatformConfig) { cp.Secret = "" }), "config: connector.cardplatform.secret: required when connector.type is cardplatform (set secret or secret_file)"},
+		{"cardplatform both secrets", cardPlatform(func(cp *cardPlatformConfig) { cp.SecretFile = "/run/secrets/cardplatform" }), "config: connector.cardplatform.secret: set secret or secret_file, not both"},
+		{"cardplatform short secret", cardPlatform(func(cp *cardPlatformConfig) { cp.Secret = strings.Repeat("s", 31) }), "config: connector.cardplatform.secret: at least 32 bytes"},
+		{"cardplatform 32-byte secret", cardPlatform(func(cp *cardPlatformConfig) { cp.Secret = strings.Repeat("s", 32) }), ""},
+		{"cardplatform timeout", cardPlatform(func(cp *cardPlatformConfig) { cp.Timeout = -time.Second }), "config: connector.cardplatform.timeout: must not be negative, got -1s"},
+		{"cardplatform retries -2", cardPlatform(func(cp *cardPlatformConfig) { cp.Retries = -2 }), "config: connector.cardplatform.retries: want -1 (no retries), 0 (the default, 2) or 1 to 10, got -2"},
+		{"cardplatform retries 11", cardPlatform(func(cp *cardPlatformConfig) { cp.Retries = 11 }), "config: connector.cardplatform.retries: at most 10, got 11"},
+		{"cardplatform retry_backoff", cardPlatform(func(cp *cardPlatformConfig) { cp.RetryBackoff = -time.Millisecond }), "config: connector.cardplatform.retry_backoff: must not be negative"},
+		{"cardplatform skew", cardPlatform(func(cp *cardPlatformConfig) { cp.Skew = -time.Minute }), "config: connector.cardplatform.skew: must not be negative"},
+		{"cardplatform cert without key", cardPlatform(func(cp *cardPlatformConfig) { cp.TLS.CertFile = "c.pem" }), "config: connector.cardplatform.tls.key_file: required with tls.cert_file (set both or neither)"},
+		{"cardplatform key without cert", cardPlatform(func(cp *cardPlatformConfig) { cp.TLS.KeyFile = "k.pem" }), "config: connector.cardplatform.tls.cert_file: required with tls.key_file (set both or neither)"},
+		{"cardplatform tls over http", cardPlatform(func(cp *cardPlatformConfig) {
+			cp.URL, cp.InsecurePlainHTTP, cp.TLS.CAFile = "http://127.0.0.1:8080", true, "ca.pem"
+		}), "config: connector.cardplatform.tls: set, but url is plain http"},
+		{"cardplatform breaker failures", cardPlatform(func(cp *cardPlatformConfig) { cp.Breaker.Failures = -1 }), "config: connector.cardplatform.breaker.failures: must not be negative, got -1"},
+		{"cardplatform breaker open_for", cardPlatform(func(cp *cardPlatformConfig) { cp.Breaker.OpenFor = -time.Second }), "config: connector.cardplatform.breaker.open_for: must not be negative"},
+		{"cardplatform breaker half_open_requests", cardPlatform(func(cp *cardPlatformConfig) { cp.Breaker.HalfOpenRequests = -1 }), "config: connector.cardplatform.breaker.half_open_requests: want 0 (the default, 1) to 1000, got -1"},
+		{"cardplatform breaker half_open_requests big", cardPlatform(func(cp *cardPlatformConfig) { cp.Breaker.HalfOpenRequests = 1001 }), "config: connector.cardplatform.breaker.half_open_requests: want 0 (the default, 1) to 1000, got 1001"},
 
 		{"access_token_lifetime", func(c *fileConfig) { c.Tokens.AccessTokenLifetime = 0 }, "config: tokens.access_token_lifetime: must be a positive duration, got 0s"},
 		{"id_token_lifetime", func(c *fileConfig) { c.Tokens.IDTokenLifetime = -time.Minute }, "config: tokens.id_token_lifetime: must be a positive duration"},
@@ -389,6 +458,10 @@ func TestValidate(t *testing.T) {
 		{"memory_kib", func(c *fileConfig) { c.Password.MemoryKiB = 19455 }, "config: password.memory_kib: 19455 is weaker than the minimum 19456"},
 		{"time", func(c *fileConfig) { c.Password.Time = 1 }, "config: password.time: 1 is weaker than the minimum 2"},
 		{"threads", func(c *fileConfig) { c.Password.Threads = 0 }, "config: password.threads: 0 is weaker than the minimum 1"},
+
+		{"card_ttl", func(c *fileConfig) { c.Checks.CardTTL = time.Hour }, ""},
+		{"card_ttl zero", func(c *fileConfig) { c.Checks.CardTTL = 0 }, "config: checks.card_ttl: must be a positive duration, got 0s"},
+		{"card_ttl negative", func(c *fileConfig) { c.Checks.CardTTL = -time.Hour }, "config: checks.card_ttl: must be a positive duration"},
 
 		{"log level", func(c *fileConfig) { c.Log.Level = "trace" }, `config: log.level: unsupported "trace" (want debug, info, warn or error)`},
 		{"log format", func(c *fileConfig) { c.Log.Format = "logfmt" }, `config: log.format: unsupported "logfmt" (want json or text)`},
@@ -438,6 +511,156 @@ func TestMasterKeyNeverEchoed(t *testing.T) {
 	err = c.Validate()
 	if err == nil || strings.Contains(err.Error(), key) {
 		t.Errorf("Validate() = %v; want an error that does not contain the key", err)
+	}
+}
+
+// cardPlatform returns a TestValidate modifier: the cardplatform connector
+// with a valid minimal block, then changed by f.
+func cardPlatform(f func(cp *cardPlatformConfig)) func(c *fileConfig) {
+	return func(c *fileConfig) {
+		c.Connector.Type = "cardplatform"
+		c.Connector.CardPlatform = cardPlatformConfig{
+			URL:      "https://cardplatform.example:8443",
+			ClientID: "cardsso",
+			Secret:   "0123456789abcdef0123456789abcdef",
+		}
+		if f != nil {
+			f(&c.Connector.CardPlatform)
+		}
+	}
+}
+
+func TestCardPlatformSecretNeverEchoed(t *testing.T) {
+	const secret = "short-but-secret-all-the-same"
+	c, err := loadConfig("", env{
+		"CARDSSO_CONNECTOR_TYPE":         "cardplatform",
+		"CARDSSO_CARDPLATFORM_URL":       "https://cardplatform.example",
+		"CARDSSO_CARDPLATFORM_CLIENT_ID": "cardsso",
+		"CARDSSO_CARDPLATFORM_SECRET":    secret,
+	}.lookup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	want := "config: connector.cardplatform.secret: at least 32 bytes (make one with: head -c 32 /dev/urandom | base64) (from CARDSSO_CARDPLATFORM_SECRET)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v; want %q", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), secret) {
+		t.Errorf("Validate() = %v; it contains the secret", err)
+	}
+
+	// A password in the URL is not echoed either.
+	c.Connector.CardPlatform.Secret = strings.Repeat(secret, 2)
+	c.Connector.CardPlatform.URL = "http://cardsso:hunter2hunter2@cardplatform.example"
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Validate() = %v; want an error without the URL's password", err)
+	}
+}
+
+// Every connector.cardplatform key comes from the environment, retries -1
+// included, and reaches idp.Config.
+func TestCardPlatformFromEnv(t *testing.T) {
+	c, err := loadConfig("", env{
+		"CARDSSO_CONNECTOR_TYPE":                          "cardplatform",
+		"CARDSSO_CARDPLATFORM_URL":                        "http://127.0.0.1:8443",
+		"CARDSSO_CARDPLATFORM_CLIENT_ID":                  "cardsso-env",
+		"CARDSSO_CARDPLATFORM_SECRET_FILE":                "/run/secrets/cardplatform",
+		"CARDSSO_CARDPLATFORM_TIMEOUT":                    "3s",
+		"CARDSSO_CARDPLATFORM_RETRIES":                    "-1",
+		"CARDSSO_CARDPLATFORM_RETRY_BACKOFF":              "250ms",
+		"CARDSSO_CARDPLATFORM_SKEW":                       "1m",
+		"CARDSSO_CARDPLATFORM_BREAKER_FAILURES":           "7",
+		"CARDSSO_CARDPLATFORM_BREAKER_OPEN_FOR":           "45s",
+		"CARDSSO_CARDPLATFORM_BREAKER_HALF_OPEN_REQUESTS": "2",
+		"CARDSSO_CARDPLATFORM_INSECURE_PLAIN_HTTP":        "true",
+		"CARDSSO_STORAGE_CONN_MAX_IDLE_TIME":              "5m",
+		"CARDSSO_CHECKS_CARD_TTL":                         "6h",
+	}.lookup, nil)
+	if err != nil {
+		t.Fatalf("loadConfig = %v; want nil", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v; want nil", err)
+	}
+	got := c.idpConfig(nil)
+	want := idp.CardPlatformConfig{
+		URL: "http://127.0.0.1:8443", ClientID: "cardsso-env", SecretFile: "/run/secrets/cardplatform",
+		Timeout: 3 * time.Second, Retries: -1, RetryBackoff: 250 * time.Millisecond, Skew: time.Minute,
+		BreakerFailures: 7, BreakerOpenFor: 45 * time.Second, BreakerHalfOpenRequests: 2,
+		InsecurePlainHTTP: true,
+	}
+	if got.Connector.Type != "cardplatform" || got.Connector.CardPlatform != want {
+		t.Errorf("idpConfig().Connector = %+v; want type cardplatform and %+v", got.Connector, want)
+	}
+	if got.Storage.ConnMaxIdleTime != 5*time.Minute {
+		t.Errorf("Storage.ConnMaxIdleTime = %s; want 5m", got.Storage.ConnMaxIdleTime)
+	}
+	if got.Checks.CardTTL != 6*time.Hour {
+		t.Errorf("Checks.CardTTL = %s; want 6h", got.Checks.CardTTL)
+	}
+
+	c, err = loadConfig("", env{
+		"CARDSSO_CARDPLATFORM_TLS_CA_FILE":   "ca.pem",
+		"CARDSSO_CARDPLATFORM_TLS_CERT_FILE": "client.pem",
+		"CARDSSO_CARDPLATFORM_TLS_KEY_FILE":  "client-key.pem",
+	}.lookup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp := c.idpConfig(nil).Connector.CardPlatform; cp.CAFile != "ca.pem" || cp.CertFile != "client.pem" || cp.KeyFile != "client-key.pem" {
+		t.Errorf("TLS files = %q, %q, %q; want the environment's", cp.CAFile, cp.CertFile, cp.KeyFile)
+	}
+}
+
+// The networked connector's sample decodes, validates and changes only the
+// connector; its comments name every environment variable of the block.
+func TestCardPlatformSample(t *testing.T) {
+	const sample = "../../examples/config/cardplatform.yaml"
+	c, err := loadConfig(sample, env{}.lookup, nil)
+	if err != nil {
+		t.Fatalf("loadConfig(%s) = %v; want nil", sample, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("%s: Validate() = %v; want nil", sample, err)
+	}
+	want := defaultConfig()
+	want.Connector.Type = "cardplatform"
+	want.Connector.CardPlatform = cardPlatformConfig{
+		URL:          "https://127.0.0.1:8443",
+		ClientID:     "cardsso-demo",
+		Secret:       "cardsso-demo-secret-not-for-production-0123",
+		Timeout:      5 * time.Second,
+		Retries:      2,
+		RetryBackoff: 100 * time.Millisecond,
+		Skew:         5 * time.Minute,
+		TLS:          cardPlatformTLS{CAFile: "./data/cardplatform/ca.pem"},
+		Breaker:      cardPlatformBreaker{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1},
+	}
+	if got := withoutSources(c); !reflect.DeepEqual(got, withoutSources(want)) {
+		t.Errorf("%s =\n%+v\nwant\n%+v", sample, got, want)
+	}
+	got := c.idpConfig(nil).Connector
+	wantIDP := idp.ConnectorConfig{Type: "cardplatform", CardPlatform: idp.CardPlatformConfig{
+		URL: "https://127.0.0.1:8443", ClientID: "cardsso-demo", Secret: "cardsso-demo-secret-not-for-production-0123",
+		Timeout: 5 * time.Second, Retries: 2, RetryBackoff: 100 * time.Millisecond, Skew: 5 * time.Minute,
+		CAFile:          "./data/cardplatform/ca.pem",
+		BreakerFailures: 5, BreakerOpenFor: 30 * time.Second, BreakerHalfOpenRequests: 1,
+	}}
+	if !reflect.DeepEqual(got, wantIDP) {
+		t.Errorf("idpConfig().Connector = %+v; want %+v", got, wantIDP)
+	}
+
+	data, err := os.ReadFile(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings() {
+		if strings.HasPrefix(s.Path, "connector.cardplatform.") || s.Path == "connector.type" {
+			if !strings.Contains(string(data), s.Env) {
+				t.Errorf("%s does not mention %s (%s)", sample, s.Env, s.Path)
+			}
+		}
 	}
 }
 
