@@ -80,9 +80,45 @@ type Store interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	UpdateSigningKeys(ctx context.Context, update func([]SigningKey) ([]SigningKey, error)) error
 
-	// DeleteExpired removes auth requests, access and refresh tokens and
-	// sessions that expired before now, and returns how many rows went. Safe
-	// to run on every node at once.
+	// SAML service providers, by our id or their entity id.
+	CreateServiceProvider(ctx context.Context, sp ServiceProvider) error
+	GetServiceProvider(ctx context.Context, id string) (ServiceProvider, error)
+	GetServiceProviderByEntityID(ctx context.Context, entityID string) (ServiceProvider, error)
+	ListServiceProviders(ctx context.Context) ([]ServiceProvider, error)
+	UpdateServiceProvider(ctx context.Context, id string, update func(ServiceProvider) (ServiceProvider, error)) error
+	DeleteServiceProvider(ctx context.Context, id string) error
+
+	// Session participants: the SAML service providers an SSO session
+	// issued assertions to, for single logout. Adding the same (session,
+	// entity id) twice keeps one row (the latest). DeleteSession removes
+	// them.
+	AddSessionParticipant(ctx context.Context, p SessionParticipant) error
+	ListSessionParticipants(ctx context.Context, sessionID string) ([]SessionParticipant, error)
+
+	// RecordOnce records a single-use key (a SAML message id, a QR ticket,
+	// a nonce) until expiresAt. A key recorded before and not yet expired
+	// gives ErrAlreadyUsed; of concurrent calls exactly one succeeds.
+	RecordOnce(ctx context.Context, key string, expiresAt time.Time) error
+
+	// Consents: what a citizen allowed a client to receive.
+	GetConsent(ctx context.Context, accountID, clientID string) (Consent, error)
+	// PutConsent creates or replaces the consent of (account, client).
+	PutConsent(ctx context.Context, c Consent) error
+	DeleteConsent(ctx context.Context, accountID, clientID string) error
+
+	// Counters count events in a time window (failed logins, failed checks)
+	// across nodes and restarts. IncrementCounter adds one to key's count,
+	// starting a new window at now when there is none or the last one is
+	// older than window, and returns the count and the window's start.
+	IncrementCounter(ctx context.Context, key string, window time.Duration, now time.Time) (count int, since time.Time, err error)
+	// GetCounter returns key's count in its window (0 when none or over).
+	GetCounter(ctx context.Context, key string, window time.Duration, now time.Time) (count int, since time.Time, err error)
+	ResetCounter(ctx context.Context, key string) error
+
+	// DeleteExpired removes auth requests, access and refresh tokens,
+	// sessions (with their participants), single-use keys and counters
+	// that expired before now, and returns how many rows went. Safe to run
+	// on every node at once.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 
 	// Ping reports whether the database answers.
@@ -130,16 +166,32 @@ type Client struct {
 	Public                 bool   // public clients authenticate with PKCE only
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
-	FirstParty             bool   // skips consent (enforced by the policies issue)
+	FirstParty             bool   // skips consent
 	MinACR                 string // minimum assurance level, empty for none
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// AllowedClaims lists the restricted scopes/claims the client may
+	// receive (e.g. cardsso.ssn); nothing restricted is released otherwise.
+	AllowedClaims []string
+	// PublicSubject gives the client the account's public sub instead of a
+	// pairwise one (OIDC Core §8).
+	PublicSubject bool
+	// SectorIdentifierURI is the registered sector_identifier_uri, whose
+	// host is the sector for pairwise subjects; empty means the host of the
+	// redirect URIs.
+	SectorIdentifierURI string
+	// BackchannelLogoutURI receives OIDC Back-Channel Logout tokens.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // AuthRequest is an authorization request from /authorize until its code is
 // redeemed. The login steps work over it; the code lives on it.
 type AuthRequest struct {
-	ID                  string
+	ID string
+	// Protocol is the front end that created the request and takes it back
+	// when the login is done: "oidc" (or empty) or "saml". ClientID is the
+	// OIDC client id or the SAML service provider's entity id.
+	Protocol            string
 	ClientID            string
 	RedirectURI         string
 	State               string
@@ -154,6 +206,13 @@ type AuthRequest struct {
 	ACRValues           []string
 	UILocales           []string
 	LoginHint           string
+	// RequiredACR is the lowest level that satisfies the request: the
+	// higher of the client's minimum and what the request asked for
+	// (acr_values, an essential acr claim, RequestedAuthnContext); empty
+	// for level 1.
+	RequiredACR string
+	// Claims is the OIDC claims request parameter as received (JSON).
+	Claims []byte
 
 	// LoginState is the login steps' own record (opaque to storage).
 	LoginState []byte
@@ -250,4 +309,40 @@ type SigningKey struct {
 	ActivatedAt   *time.Time
 	RetiredAt     *time.Time
 	ExpiresAt     *time.Time // when a retired key leaves the JWKS
+}
+
+// ServiceProvider is a registered SAML 2.0 service provider.
+type ServiceProvider struct {
+	ID       string // our short id (cardsso sps add --id)
+	EntityID string // unique
+	Name     string
+	Metadata []byte // the SP's metadata XML as imported and validated
+	MinACR   string
+	// Attributes is the release allow-list (attribute names).
+	Attributes []string
+	// NameIDFormat is "persistent" (pairwise, stable) or "transient".
+	NameIDFormat string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// SessionParticipant is a SAML service provider an SSO session issued an
+// assertion to: what a LogoutRequest to it must carry.
+type SessionParticipant struct {
+	SessionID       string
+	EntityID        string
+	NameID          string
+	NameIDFormat    string
+	NameQualifier   string
+	SPNameQualifier string
+	SessionIndex    string
+	CreatedAt       time.Time
+}
+
+// Consent is what a citizen allowed a client to receive.
+type Consent struct {
+	AccountID string
+	ClientID  string
+	Scopes    []string // the scopes (and restricted claims) granted
+	GrantedAt time.Time
 }

@@ -10,6 +10,7 @@ import (
 
 type authRequestRow struct {
 	ID                  string `db:"id"`
+	Protocol            string `db:"protocol"`
 	ClientID            string `db:"client_id"`
 	RedirectURI         string `db:"redirect_uri"`
 	State               string `db:"state"`
@@ -24,6 +25,8 @@ type authRequestRow struct {
 	ACRValues           string `db:"acr_values"`
 	UILocales           string `db:"ui_locales"`
 	LoginHint           string `db:"login_hint"`
+	RequiredACR         string `db:"required_acr"`
+	Claims              []byte `db:"claims"`
 	LoginState          []byte `db:"login_state"`
 	Done                bool   `db:"done"`
 	AccountID           string `db:"account_id"`
@@ -40,14 +43,15 @@ type authRequestRow struct {
 var authRequests = newEntity(entity[storage.AuthRequest, authRequestRow]{
 	what:  "auth request",
 	table: "auth_requests",
-	columns: []string{"id", "client_id", "redirect_uri", "state", "nonce", "scopes", "response_type",
+	columns: []string{"id", "protocol", "client_id", "redirect_uri", "state", "nonce", "scopes", "response_type",
 		"response_mode", "code_challenge", "code_challenge_method", "prompt", "max_age", "acr_values",
-		"ui_locales", "login_hint", "login_state", "done", "account_id", "session_id", "auth_time", "acr",
+		"ui_locales", "login_hint", "required_acr", "claims", "login_state", "done", "account_id", "session_id", "auth_time", "acr",
 		"amr", "code_hash", "code_used_at", "created_at", "expires_at"},
 	expires: true,
 	fromRow: func(r authRequestRow) (storage.AuthRequest, error) {
 		a := storage.AuthRequest{
 			ID:                  r.ID,
+			Protocol:            r.Protocol,
 			ClientID:            r.ClientID,
 			RedirectURI:         r.RedirectURI,
 			State:               r.State,
@@ -58,6 +62,8 @@ var authRequests = newEntity(entity[storage.AuthRequest, authRequestRow]{
 			CodeChallengeMethod: r.CodeChallengeMethod,
 			MaxAge:              r.MaxAge,
 			LoginHint:           r.LoginHint,
+			RequiredACR:         r.RequiredACR,
+			Claims:              r.Claims,
 			LoginState:          r.LoginState,
 			Done:                r.Done,
 			AccountID:           r.AccountID,
@@ -79,9 +85,9 @@ var authRequests = newEntity(entity[storage.AuthRequest, authRequestRow]{
 		return a, err
 	},
 	args: func(a storage.AuthRequest) []any {
-		return []any{a.ID, a.ClientID, a.RedirectURI, a.State, a.Nonce, encodeList(a.Scopes), a.ResponseType,
+		return []any{a.ID, a.Protocol, a.ClientID, a.RedirectURI, a.State, a.Nonce, encodeList(a.Scopes), a.ResponseType,
 			a.ResponseMode, a.CodeChallenge, a.CodeChallengeMethod, encodeList(a.Prompt), a.MaxAge,
-			encodeList(a.ACRValues), encodeList(a.UILocales), a.LoginHint, a.LoginState, a.Done, a.AccountID,
+			encodeList(a.ACRValues), encodeList(a.UILocales), a.LoginHint, a.RequiredACR, a.Claims, a.LoginState, a.Done, a.AccountID,
 			a.SessionID, millis(a.AuthTime), a.ACR, encodeList(a.AMR), uniqueBytes(a.CodeHash),
 			millisPtr(a.CodeUsedAt), millis(a.CreatedAt), millis(a.ExpiresAt)}
 	},

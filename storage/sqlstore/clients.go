@@ -16,6 +16,10 @@ type clientRow struct {
 	PostLogoutRedirectURIs string `db:"post_logout_redirect_uris"`
 	FirstParty             bool   `db:"first_party"`
 	MinACR                 string `db:"min_acr"`
+	AllowedClaims          string `db:"allowed_claims"`
+	PublicSubject          bool   `db:"public_subject"`
+	SectorIdentifierURI    string `db:"sector_identifier_uri"`
+	BackchannelLogoutURI   string `db:"backchannel_logout_uri"`
 	CreatedAt              int64  `db:"created_at"`
 	UpdatedAt              int64  `db:"updated_at"`
 }
@@ -24,7 +28,8 @@ var clients = newEntity(entity[storage.Client, clientRow]{
 	what:  "client",
 	table: "clients",
 	columns: []string{"id", "name", "secret_hash", "is_public", "redirect_uris",
-		"post_logout_redirect_uris", "first_party", "min_acr", "created_at", "updated_at"},
+		"post_logout_redirect_uris", "first_party", "min_acr", "allowed_claims", "public_subject",
+		"sector_identifier_uri", "backchannel_logout_uri", "created_at", "updated_at"},
 	fromRow: func(r clientRow) (storage.Client, error) {
 		c := storage.Client{
 			ID:         r.ID,
@@ -35,16 +40,22 @@ var clients = newEntity(entity[storage.Client, clientRow]{
 			MinACR:     r.MinACR,
 			CreatedAt:  fromMillis(r.CreatedAt),
 			UpdatedAt:  fromMillis(r.UpdatedAt),
+
+			PublicSubject:        r.PublicSubject,
+			SectorIdentifierURI:  r.SectorIdentifierURI,
+			BackchannelLogoutURI: r.BackchannelLogoutURI,
 		}
 		err := decodeLists(
 			listColumn{"redirect_uris", r.RedirectURIs, &c.RedirectURIs},
 			listColumn{"post_logout_redirect_uris", r.PostLogoutRedirectURIs, &c.PostLogoutRedirectURIs},
+			listColumn{"allowed_claims", r.AllowedClaims, &c.AllowedClaims},
 		)
 		return c, err
 	},
 	args: func(c storage.Client) []any {
 		return []any{c.ID, c.Name, c.SecretHash, c.Public, encodeList(c.RedirectURIs),
-			encodeList(c.PostLogoutRedirectURIs), c.FirstParty, c.MinACR, millis(c.CreatedAt), millis(c.UpdatedAt)}
+			encodeList(c.PostLogoutRedirectURIs), c.FirstParty, c.MinACR, encodeList(c.AllowedClaims), c.PublicSubject,
+			c.SectorIdentifierURI, c.BackchannelLogoutURI, millis(c.CreatedAt), millis(c.UpdatedAt)}
 	},
 })
 

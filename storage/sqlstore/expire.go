@@ -13,6 +13,8 @@ var expiring = []struct{ table, key string }{
 	{"access_tokens", "id"},
 	{"refresh_tokens", "hash"},
 	{"sessions", "id"},
+	{"once_keys", "id"},
+	{"counters", "id"},
 }
 
 // expireBatch is how many rows one statement of DeleteExpired deletes at most.
@@ -46,6 +48,15 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 				break
 			}
 		}
+	}
+	// The SAML participants of sessions that are gone.
+	res, err := s.db.ExecContext(ctx, "DELETE FROM session_participants WHERE NOT EXISTS "+
+		"(SELECT 1 FROM sessions WHERE sessions.id = session_participants.session_id)")
+	if err != nil {
+		return total, fmt.Errorf("sqlstore: delete orphaned session participants: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil {
+		total += n
 	}
 	return total, nil
 }

@@ -69,6 +69,7 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(storag
 var deleteSessionQueries = []string{
 	"DELETE FROM access_tokens WHERE session_id = ?",
 	"DELETE FROM refresh_tokens WHERE session_id = ?",
+	"DELETE FROM session_participants WHERE session_id = ?",
 	"DELETE FROM sessions WHERE id = ?",
 }
 

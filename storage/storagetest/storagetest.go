@@ -43,6 +43,14 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysConcurrent", testSigningKeysConcurrent},
 		{"DeleteExpired", testDeleteExpired},
+		{"ServiceProviderCRUD", testServiceProviderCRUD},
+		{"SessionParticipants", testSessionParticipants},
+		{"RecordOnce", testRecordOnce},
+		{"RecordOnceConcurrent", testRecordOnceConcurrent},
+		{"Consents", testConsents},
+		{"Counters", testCounters},
+		{"CountersConcurrent", testCountersConcurrent},
+		{"DeleteExpiredKeysCountersParticipants", testDeleteExpiredExtras},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -180,6 +188,10 @@ func newClient(id string) storage.Client {
 		PostLogoutRedirectURIs: []string{"https://portal.example/bye"},
 		FirstParty:             true,
 		MinACR:                 "urn:cardsso:loa:2",
+		AllowedClaims:          []string{"cardsso.ssn"},
+		PublicSubject:          true,
+		SectorIdentifierURI:    "https://portal.example/sector.json",
+		BackchannelLogoutURI:   "https://portal.example/backchannel",
 		CreatedAt:              created,
 		UpdatedAt:              created.Add(time.Second),
 	}
@@ -188,6 +200,7 @@ func newClient(id string) storage.Client {
 func newAuthRequest(id string, codeHash []byte, expires time.Time) storage.AuthRequest {
 	return storage.AuthRequest{
 		ID:                  id,
+		Protocol:            "oidc",
 		ClientID:            "client-" + id,
 		RedirectURI:         "https://portal.example/cb",
 		State:               "state-" + id,
@@ -202,6 +215,8 @@ func newAuthRequest(id string, codeHash []byte, expires time.Time) storage.AuthR
 		ACRValues:           []string{"urn:cardsso:loa:2", "urn:cardsso:loa:3"},
 		UILocales:           []string{"zh-CN", "en"},
 		LoginHint:           "hint",
+		RequiredACR:         "urn:cardsso:loa:2",
+		Claims:              []byte(`{"id_token":{"acr":{"essential":true}}}`),
 		LoginState:          blob(2),
 		Done:                true,
 		AccountID:           "account-" + id,
