@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("openid provider: %w", err)
 	}
 	pages, err = login.New(login.Config{
-		Store: s.store, Sessions: sessions, Provider: s.provider,
+		Store: s.store, Sessions: sessions, Providers: map[string]login.Provider{login.ProtocolOIDC: s.provider},
 		RealName: checks.realName, Card: checks.card, Face: checks.face, CardTTL: cfg.Checks.CardTTL,
 		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
 		Password: cfg.Password.params(), Secure: secure,

@@ -41,7 +41,7 @@ func (h *Handler) postFaceConsent(w http.ResponseWriter, r *http.Request) {
 	case "allow":
 	case "deny":
 		h.cfg.Observer.Login("face", "consent_denied")
-		h.cfg.Provider.ReturnError(w, r, req.ID, "access_denied", "the citizen declined the face check")
+		h.provider(req).ReturnError(w, r, req.ID, "access_denied", "the citizen declined the face check")
 		return
 	default:
 		h.message(w, r, http.StatusBadRequest, "err.title", "err.consent", stepURL("/login/face", req.ID))

@@ -13,20 +13,14 @@ import (
 	"github.com/cardsso/cardsso/storage"
 )
 
-// required is the level the request needs: the client's minimum (until the
-// policies add acr_values and claims requests).
-func (h *Handler) required(ctx context.Context, req storage.AuthRequest) (assurance.Level, error) {
-	if isSelf(req) {
+// required is the level the request needs, as its protocol front end
+// decided when it stored the request (RequiredACR: the client's minimum and
+// what the request asked for).
+func (h *Handler) required(_ context.Context, req storage.AuthRequest) (assurance.Level, error) {
+	if req.RequiredACR == "" {
 		return assurance.LoA1, nil
 	}
-	c, err := h.cfg.Store.GetClient(ctx, req.ClientID)
-	if err != nil {
-		return 0, err
-	}
-	if c.MinACR == "" {
-		return assurance.LoA1, nil
-	}
-	return assurance.ParseACR(c.MinACR)
+	return assurance.ParseACR(req.RequiredACR)
 }
 
 func cardCheck(a storage.Account) assurance.CardCheck {
@@ -168,5 +162,5 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/logout/done", http.StatusSeeOther)
 		return
 	}
-	h.cfg.Provider.ReturnError(w, r, req.ID, "access_denied", "the citizen did not complete the required checks")
+	h.provider(req).ReturnError(w, r, req.ID, "access_denied", "the citizen did not complete the required checks")
 }

@@ -21,14 +21,26 @@ import (
 	"github.com/cardsso/cardsso/storage"
 )
 
-// Provider is the protocol front end the login hands back to.
+// Provider is a protocol front end (OpenID Connect, SAML) the login hands a
+// request back to. The login itself is protocol-neutral: it reads the stored
+// storage.AuthRequest (RequiredACR, Prompt, MaxAge) and answers through this.
 type Provider interface {
 	// CallbackURL is where a completed request continues.
 	CallbackURL(ctx context.Context, authRequestID string) string
 	// ReturnError sends the browser back to the relying party with an
-	// OAuth/OIDC error code such as login_required.
+	// error, named by its OAuth/OIDC code (login_required,
+	// interaction_required, access_denied); a SAML front end maps it to a
+	// SAML status.
 	ReturnError(w http.ResponseWriter, r *http.Request, authRequestID, code, description string)
+	// DisplayName is the relying party's name to show the citizen.
+	DisplayName(ctx context.Context, clientID string) string
 }
+
+// Protocols of auth requests.
+const (
+	ProtocolOIDC = "oidc"
+	ProtocolSAML = "saml"
+)
 
 // Store is the part of storage.Store the login uses.
 type Store interface {
@@ -70,8 +82,10 @@ type Observer interface {
 type Config struct {
 	Store    Store
 	Sessions *session.Manager
-	Provider Provider
-	RealName connectors.RealNameChecker
+	// Providers are the protocol front ends by protocol ("oidc", "saml"); a
+	// request with an empty protocol is OIDC.
+	Providers map[string]Provider
+	RealName  connectors.RealNameChecker
 	// Card and Face are the real-card and real-person checks; nil when the
 	// connector does not offer them (a request that needs them is refused).
 	Card   connectors.CardChecker
@@ -155,6 +169,15 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	return &Handler{cfg: cfg, tmpl: tmpl, msgs: msgs, dummyHash: dummy}, nil
+}
+
+// provider is the front end of a request.
+func (h *Handler) provider(req storage.AuthRequest) Provider {
+	p := req.Protocol
+	if p == "" {
+		p = ProtocolOIDC
+	}
+	return h.cfg.Providers[p]
 }
 
 type nopObserver struct{}
@@ -268,7 +291,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if req.Done {
-		http.Redirect(w, r, h.cfg.Provider.CallbackURL(ctx, req.ID), http.StatusFound)
+		http.Redirect(w, r, h.provider(req).CallbackURL(ctx, req.ID), http.StatusFound)
 		return
 	}
 	sess, live, err := h.cfg.Sessions.Current(r)
@@ -298,7 +321,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		}
 		if slices.Contains(req.Prompt, "none") {
 			h.cfg.Observer.Login("sso", "interaction_required")
-			h.cfg.Provider.ReturnError(w, r, req.ID, "interaction_required", "a higher level of assurance needs the citizen")
+			h.provider(req).ReturnError(w, r, req.ID, "interaction_required", "a higher level of assurance needs the citizen")
 			return
 		}
 		// Step up the live session: the citizen is known, the missing
@@ -315,7 +338,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	}
 	if slices.Contains(req.Prompt, "none") {
 		h.cfg.Observer.Login("sso", "login_required")
-		h.cfg.Provider.ReturnError(w, r, req.ID, "login_required", "")
+		h.provider(req).ReturnError(w, r, req.ID, "login_required", "")
 		return
 	}
 	if st.Pending != nil {
@@ -340,11 +363,8 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, req storag
 	p.CSRF = h.csrfToken(w, r, req.ID)
 	if isSelf(req) {
 		p.ClientName = p.T("account.title")
-	} else if c, err := h.cfg.Store.GetClient(r.Context(), req.ClientID); err == nil {
-		p.ClientName = c.Name
-		if p.ClientName == "" {
-			p.ClientName = c.ID
-		}
+	} else if prov := h.provider(req); prov != nil {
+		p.ClientName = prov.DisplayName(r.Context(), req.ClientID)
 	}
 	if errKey != "" {
 		p.Error = p.T(errKey)
@@ -383,10 +403,14 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, req storage.A
 		h.internal(w, r, "complete auth request", err)
 		return
 	}
-	if err := h.cfg.Sessions.Join(ctx, s.ID, req.ClientID); err != nil {
+	participant := req.ClientID
+	if req.Protocol == ProtocolSAML {
+		participant = "saml:" + req.ClientID
+	}
+	if err := h.cfg.Sessions.Join(ctx, s.ID, participant); err != nil {
 		h.internal(w, r, "join session", err)
 		return
 	}
 	h.cfg.Logger.InfoContext(ctx, "login complete", "client", req.ClientID, "account", s.AccountID, "acr", s.ACR)
-	http.Redirect(w, r, h.cfg.Provider.CallbackURL(ctx, req.ID), http.StatusSeeOther)
+	http.Redirect(w, r, h.provider(req).CallbackURL(ctx, req.ID), http.StatusSeeOther)
 }

@@ -128,6 +128,15 @@ func (p *Provider) ReturnError(w http.ResponseWriter, r *http.Request, authReque
 	op.AuthRequestError(w, r, req, e, p.op)
 }
 
+// DisplayName is the client's registered name (its id when it has none).
+func (p *Provider) DisplayName(ctx context.Context, clientID string) string {
+	c, err := p.storage.cfg.Store.GetClient(ctx, clientID)
+	if err != nil || c.Name == "" {
+		return clientID
+	}
+	return c.Name
+}
+
 // origins caches the origins of every registered redirect URI for CORS.
 type origins struct {
 	store *Storage

@@ -107,6 +107,8 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	now := s.now()
 	r := storage.AuthRequest{
 		ID:                  rand.Text(),
+		Protocol:            "oidc",
+		RequiredACR:         c.MinACR,
 		ClientID:            req.ClientID,
 		RedirectURI:         req.RedirectURI,
 		State:               req.State,
