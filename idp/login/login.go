@@ -110,6 +110,16 @@ type Config struct {
 	// CheckTimeout bounds one connector call. Default 10s.
 	CheckTimeout time.Duration
 
+	// SessionEnded, when set, is called after the citizen's SSO session
+	// ended at /logout (RP-initiated or from a page), with the session as it
+	// was: the node fans the logout out to the session's other participants
+	// (OIDC back-channel logout, SAML single logout). It must not block
+	// the citizen's page: slow deliveries belong in the background. The
+	// returned URL, when not empty, is where the browser goes next instead
+	// of the post-logout redirect (a front-channel SAML logout chain), which
+	// receives the original destination as its own continuation.
+	SessionEnded func(w http.ResponseWriter, r *http.Request, s storage.Session, next string) string
+
 	Observer Observer
 	Logger   *slog.Logger
 	Now      func() time.Time

@@ -71,6 +71,16 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, to string) 
 	}
 	if ended {
 		h.cfg.Logger.InfoContext(r.Context(), "logout", "account", s.AccountID, "clients", s.Clients)
+		if h.cfg.SessionEnded != nil {
+			next := to
+			if next == "" {
+				next = "/logout/done"
+			}
+			if via := h.cfg.SessionEnded(w, r, s, next); via != "" {
+				http.Redirect(w, r, via, http.StatusSeeOther)
+				return
+			}
+		}
 	}
 	h.finishLogout(w, r, to)
 }
