@@ -83,6 +83,10 @@ func BenchmarkScalePostgres(b *testing.B) {
 		b.Fatalf("-scale.accounts=%d -scale.sessions=%d; want at least 1 of each", nAcc, nSess)
 	}
 	s := openPostgres(b, dsn)
+	const pgColumns = `SELECT column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`
+	checkSeededColumns(b, s, pgColumns, "accounts", scaleAccountColumns)
+	checkSeededColumns(b, s, pgColumns, "sessions", scaleSessionColumns)
 	var gotAcc, gotSess int
 	if err := s.DB().GetContext(ctx, &gotAcc, "SELECT count(*) FROM accounts"); err != nil {
 		b.Fatal(err)
@@ -171,6 +175,7 @@ func BenchmarkScaleSQLite(b *testing.B) {
 		b.Fatalf("-scale.accounts=%d; want at least 1", n)
 	}
 	s := open(b, sqlstore.Config{DSN: tempFile(b)})
+	checkSeededColumns(b, s, "SELECT name FROM pragma_table_info(?) ORDER BY cid", "accounts", scaleAccountColumns)
 	start := time.Now()
 	if err := seedSQLite(ctx, s, n); err != nil {
 		b.Fatalf("seed: %v", err)
@@ -372,6 +377,10 @@ func scaleAccount(i int) storage.Account {
 		a.CardCheckedAt, a.CardVerifiedAt = &checked, &checked
 		a.UpdatedAt = checked
 	}
+	if i%10 == 0 { // some have passed a face check (level 3)
+		passed := scaleTime(created + r.Int64N(86_400_000))
+		a.FaceVerifiedAt = &passed
+	}
 	if i%50 == 0 { // a few have failed face checks in the current window
 		since := scaleTime(created + r.Int64N(86_400_000))
 		a.FaceFailures, a.FaceFailuresSince = 1+r.IntN(2), &since
@@ -415,9 +424,25 @@ func checkScaleAccount(b *testing.B, s *sqlstore.Store, i int, hint string) {
 var (
 	scaleAccountColumns = []string{"id", "name", "ssn_sealed", "ssn_index", "ssn_masked", "card_region",
 		"password_hash", "real_name_verified_at", "card_number", "card_status", "card_generation",
-		"card_checked_at", "card_verified_at", "face_failures", "face_failures_since", "created_at", "updated_at"}
+		"card_checked_at", "card_verified_at", "face_verified_at", "face_failures", "face_failures_since", "created_at", "updated_at"}
 	scaleSessionColumns = []string{"id", "account_id", "auth_time", "acr", "amr", "clients", "created_at", "last_seen_at", "expires_at"}
 )
+
+// checkSeededColumns fails b unless the seeding writes every column of
+// table (query lists them): a column added to the schema must be seeded
+// too, or the rows would not be the server's.
+func checkSeededColumns(b *testing.B, s *sqlstore.Store, query, table string, seeded []string) {
+	b.Helper()
+	var cols []string
+	if err := s.DB().SelectContext(b.Context(), &cols, s.DB().Rebind(query), table); err != nil {
+		b.Fatalf("columns of %s: %v", table, err)
+	}
+	slices.Sort(cols)
+	if want := slices.Sorted(slices.Values(seeded)); !slices.Equal(cols, want) {
+		b.Fatalf("columns of %s = %v\nthe benchmark seeds %v: update scale%sValues", table, cols, want,
+			map[string]string{"accounts": "Account", "sessions": "Session"}[table])
+	}
+}
 
 func msPtr(t *time.Time) *int64 {
 	if t == nil {
@@ -430,7 +455,7 @@ func msPtr(t *time.Time) *int64 {
 func scaleAccountValues(a storage.Account) []any {
 	return []any{a.ID, a.Name, a.SSNSealed, a.SSNIndex, a.SSNMasked, a.CardRegion,
 		a.PasswordHash, a.RealNameVerifiedAt.UnixMilli(), a.CardNumber, a.CardStatus, int32(a.CardGeneration),
-		msPtr(a.CardCheckedAt), msPtr(a.CardVerifiedAt), int32(a.FaceFailures), msPtr(a.FaceFailuresSince),
+		msPtr(a.CardCheckedAt), msPtr(a.CardVerifiedAt), msPtr(a.FaceVerifiedAt), int32(a.FaceFailures), msPtr(a.FaceFailuresSince),
 		a.CreatedAt.UnixMilli(), a.UpdatedAt.UnixMilli()}
 }
 
