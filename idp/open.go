@@ -12,7 +12,10 @@ import (
 
 // Purposes of keys derived from the master key (besides those named in
 // idp/keys).
-const purposeLinks = "links"
+const (
+	purposeLinks    = "links"
+	purposePairwise = "pairwise-subject"
+)
 
 // openStore opens (and migrates) the configured database.
 func openStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {

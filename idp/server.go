@@ -24,6 +24,7 @@ import (
 	"github.com/cardsso/cardsso/idp/login"
 	cardoidc "github.com/cardsso/cardsso/idp/oidc"
 	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
@@ -91,8 +92,16 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ClientSecrets: mk.MAC(keys.PurposeClientSecret),
 		LoginURL:      login.LoginURL,
 		LogoutURL: func(_ context.Context, r *op.EndSessionRequest) (string, error) {
-			return pages.LogoutURL(r.RedirectURI, r.UserID), nil
+			hint := ""
+			if r.UserID != "" {
+				hint = r.ClientID + " " + r.UserID
+			}
+			return pages.LogoutURL(r.RedirectURI, hint), nil
 		},
+		PairwiseKey:          mk.Derive(purposePairwise, 32),
+		Numbers:              mk,
+		CardTTL:              cfg.Checks.CardTTL,
+		Aliases:              assurance.EIDAS(),
 		AccessTokenLifetime:  cfg.Tokens.AccessTokenLifetime,
 		IDTokenLifetime:      cfg.Tokens.IDTokenLifetime,
 		RefreshTokenLifetime: cfg.Tokens.RefreshTokenLifetime,
@@ -115,6 +124,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
 		Password: cfg.Password.params(), Secure: secure,
 		Observer: s.metrics, Logger: log, Now: cfg.Now,
+		HintMatches: oidcStore.HintMatches,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("login pages: %w", err)

@@ -158,6 +158,11 @@ type Account struct {
 	UpdatedAt time.Time
 }
 
+// SSNAssociatedData is the associated data an account's number is sealed
+// with (Account.SSNSealed): it binds the sealed number to its account, so a
+// sealed value copied onto another account does not open.
+func SSNAssociatedData(accountID string) []byte { return []byte("account-ssn:" + accountID) }
+
 // Client is a registered OpenID Connect relying party.
 type Client struct {
 	ID                     string

@@ -131,7 +131,7 @@ func (h *Handler) authOf(w http.ResponseWriter, r *http.Request) (storage.AuthRe
 
 // number opens the account's sealed social security number.
 func (h *Handler) number(a storage.Account) (citizenid.Number, error) {
-	b, err := h.cfg.Sealer.Open(a.SSNSealed, ssnAD(a.ID))
+	b, err := h.cfg.Sealer.Open(a.SSNSealed, storage.SSNAssociatedData(a.ID))
 	if err != nil {
 		return citizenid.Number{}, err
 	}

@@ -110,6 +110,10 @@ type Config struct {
 	// CheckTimeout bounds one connector call. Default 10s.
 	CheckTimeout time.Duration
 
+	// HintMatches reports whether a logout hint (an id_token_hint's subject
+	// as the protocol front end put it in LogoutURL) names the account; a
+	// matching hint logs out without asking.
+	HintMatches func(ctx context.Context, hint, accountID string) bool
 	// SessionEnded, when set, is called after the citizen's SSO session
 	// ended at /logout (RP-initiated or from a page), with the session as it
 	// was: the node fans the logout out to the session's other participants

@@ -8,8 +8,8 @@ import (
 
 // LogoutURL returns our logout page for an RP-initiated logout whose
 // post-logout redirect the protocol layer validated. subject is the id_token
-// hint's subject ("" without a hint). The link is signed so that our page is
-// no open redirector.
+// hint's subject in the form Config.HintMatches reads ("" without a hint).
+// The link is signed so that our page is no open redirector.
 func (h *Handler) LogoutURL(redirect, subject string) string {
 	v := url.Values{"to": {redirect}, "sub": {subject}, "sig": {h.linkSig(redirect, subject)}}
 	return "/logout?" + v.Encode()
@@ -42,7 +42,7 @@ func (h *Handler) getLogout(w http.ResponseWriter, r *http.Request) {
 		h.finishLogout(w, r, to)
 		return
 	}
-	if sub != "" && s.AccountID == sub {
+	if sub != "" && h.cfg.HintMatches != nil && h.cfg.HintMatches(r.Context(), sub, s.AccountID) {
 		h.endSession(w, r, to)
 		return
 	}

@@ -161,7 +161,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	accountID := rand.Text()
-	sealed, err := h.cfg.Sealer.Seal([]byte(num.String()), ssnAD(accountID))
+	sealed, err := h.cfg.Sealer.Seal([]byte(num.String()), storage.SSNAssociatedData(accountID))
 	if err != nil {
 		h.internal(w, r, "seal number", err)
 		return
@@ -178,8 +178,6 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login/password-setup?"+url.Values{"authRequestID": {req.ID}}.Encode(), http.StatusSeeOther)
 }
 
-// ssnAD binds a sealed number to its account.
-func ssnAD(accountID string) []byte { return []byte("account-ssn:" + accountID) }
 
 func encodeState(st state) ([]byte, error) {
 	if st.Pending == nil && st.Auth == nil && st.Challenge == nil {

@@ -6,13 +6,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/cardsso/cardsso/policies/release"
 	"github.com/cardsso/cardsso/storage"
-)
-
-// Scopes CardSSO knows beyond the standard ones.
-const (
-	// ScopeCard releases ssn_masked and card_region.
-	ScopeCard = "cardsso.card"
 )
 
 // client adapts a storage.Client to op.Client.
@@ -58,7 +53,9 @@ func (c *client) IDTokenLifetime() time.Duration       { return c.idLifetime }
 func (c *client) DevMode() bool                        { return false }
 func (c *client) ClockSkew() time.Duration             { return 0 }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
-func (c *client) IsScopeAllowed(scope string) bool     { return scope == ScopeCard }
+func (c *client) IsScopeAllowed(scope string) bool {
+	return release.Allowed(scope, c.c.AllowedClaims)
+}
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }

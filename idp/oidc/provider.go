@@ -13,6 +13,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
+
+	"github.com/cardsso/cardsso/policies/release"
 )
 
 // ProviderConfig configures the OpenID Provider.
@@ -53,11 +55,11 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 		GrantTypeRefreshToken: true,
 		SupportedUILocales:    []language.Tag{language.SimplifiedChinese, language.English},
 		SupportedScopes: []string{
-			oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess, ScopeCard,
+			oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess, release.ScopeCard, release.ScopeSSN,
 		},
 		SupportedClaims: []string{
 			"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp",
-			"at_hash", "c_hash", "name", "ssn_masked", "card_region",
+			"at_hash", "c_hash", "name", "ssn_masked", "card_region", "card_status", "ssn", "verified_claims",
 		},
 	}
 	opts := []op.Option{
@@ -82,7 +84,12 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 
 // Handler serves discovery, authorize, token, userinfo, introspection,
 // revocation, end_session and keys.
-func (p *Provider) Handler() http.Handler { return p.op }
+func (p *Provider) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(p.op.AuthorizationEndpoint().Relative(), captureClaims(p.op))
+	mux.Handle("/", p.op)
+	return mux
+}
 
 // IssuerInterceptor puts the issuer into the request context, as the
 // provider's own handlers have it; wrap the login pages with it.

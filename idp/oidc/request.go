@@ -15,6 +15,7 @@ import (
 type authRequest struct {
 	r        storage.AuthRequest
 	codeHash []byte
+	sub      string // the subject the client sees (pairwise or public)
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)
@@ -29,7 +30,7 @@ func (a *authRequest) GetNonce() string       { return a.r.Nonce }
 func (a *authRequest) GetRedirectURI() string { return a.r.RedirectURI }
 func (a *authRequest) GetScopes() []string    { return a.r.Scopes }
 func (a *authRequest) GetState() string       { return a.r.State }
-func (a *authRequest) GetSubject() string     { return a.r.AccountID }
+func (a *authRequest) GetSubject() string     { return a.sub }
 func (a *authRequest) Done() bool             { return a.r.Done }
 func (a *authRequest) GetResponseType() oidc.ResponseType {
 	return oidc.ResponseType(a.r.ResponseType)
@@ -51,6 +52,7 @@ func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 type refreshRequest struct {
 	t     storage.RefreshToken
 	value string // the presented token, claimed when new tokens are made
+	sub   string // the subject the client sees
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)
@@ -60,5 +62,5 @@ func (r *refreshRequest) GetAudience() []string       { return r.t.Audience }
 func (r *refreshRequest) GetAuthTime() time.Time      { return r.t.AuthTime }
 func (r *refreshRequest) GetClientID() string         { return r.t.ClientID }
 func (r *refreshRequest) GetScopes() []string         { return r.t.Scopes }
-func (r *refreshRequest) GetSubject() string          { return r.t.AccountID }
+func (r *refreshRequest) GetSubject() string          { return r.sub }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.t.Scopes = s }

@@ -18,6 +18,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/cardsso/cardsso/idp/keys"
+	"github.com/cardsso/cardsso/policies/assurance"
+	"github.com/cardsso/cardsso/policies/release"
 	"github.com/cardsso/cardsso/storage"
 )
 
@@ -36,11 +38,26 @@ type SecretVerifier interface {
 	Equal(data, mac []byte) bool
 }
 
+// Opener opens sealed social security numbers (idp/keys.MasterKey).
+type Opener interface {
+	Open(sealed, associatedData []byte) ([]byte, error)
+}
+
 // StorageConfig is what the op.Storage adapter needs.
 type StorageConfig struct {
 	Store         storage.Store
 	Keys          SigningKeys
 	ClientSecrets SecretVerifier
+	// PairwiseKey keys the pairwise subject identifiers; every node must
+	// share it (derive it from the master key).
+	PairwiseKey []byte
+	// Numbers opens the sealed number for the cardsso.ssn claim.
+	Numbers Opener
+	// CardTTL is how long a real-card check counts (for verified_claims).
+	CardTTL time.Duration
+	// Aliases maps levels to other frameworks' acr values, which requests
+	// may use in acr_values and the claims parameter.
+	Aliases assurance.Aliases
 	// LoginURL returns the first login page for an auth request id.
 	LoginURL func(authRequestID string) string
 	// LogoutURL returns the URL of the logout page that ends the SSO session
@@ -104,11 +121,21 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if c.Public && req.CodeChallenge == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with method S256) is required for public clients")
 	}
+	rawClaims := claimsParam(ctx)
+	claims, err := parseClaims(rawClaims)
+	if err != nil {
+		return nil, err
+	}
+	level, err := requiredLevel(c, req.ACRValues, claims, s.cfg.Aliases)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	r := storage.AuthRequest{
 		ID:                  rand.Text(),
 		Protocol:            "oidc",
-		RequiredACR:         c.MinACR,
+		RequiredACR:         level.ACR(),
+		Claims:              []byte(rawClaims),
 		ClientID:            req.ClientID,
 		RedirectURI:         req.RedirectURI,
 		State:               req.State,
@@ -137,13 +164,26 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	return &authRequest{r: r}, nil
 }
 
+// withSubject sets the sub the request's client sees.
+func (s *Storage) withSubject(ctx context.Context, a *authRequest) (*authRequest, error) {
+	if a.r.AccountID == "" {
+		return a, nil
+	}
+	c, err := s.cfg.Store.GetClient(ctx, a.r.ClientID)
+	if err != nil {
+		return nil, fmt.Errorf("client of auth request: %w", err)
+	}
+	a.sub = s.subjectOf(c, a.r.AccountID)
+	return a, nil
+}
+
 // AuthRequestByID loads a request (used by the callback after login).
 func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
 	r, err := s.cfg.Store.GetAuthRequest(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("auth request: %w", err)
 	}
-	return &authRequest{r: r}, nil
+	return s.withSubject(ctx, &authRequest{r: r})
 }
 
 // AuthRequestByCode finds the request of a code. A code presented after it
@@ -159,7 +199,7 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		s.revokeGrant(ctx, r.ID, "authorization code reused")
 		return nil, errors.New("code already used")
 	}
-	return &authRequest{r: r, codeHash: h}, nil
+	return s.withSubject(ctx, &authRequest{r: r, codeHash: h})
 }
 
 // SaveAuthCode attaches a code (its hash) to a completed request; the code
@@ -335,7 +375,11 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, value string) 
 		s.revokeGrant(ctx, t.GrantID, "refresh token reused")
 		return nil, op.ErrInvalidRefreshToken
 	}
-	return &refreshRequest{t: t, value: value}, nil
+	c, err := s.cfg.Store.GetClient(ctx, t.ClientID)
+	if err != nil {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	return &refreshRequest{t: t, value: value, sub: s.subjectOf(c, t.AccountID)}, nil
 }
 
 // TerminateSession is not used: TerminateSessionFromRequest is.
@@ -479,24 +523,39 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 
 // SetUserinfoFromRequest fills the ID token's claims.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	if err := s.fillUserinfo(ctx, ui, req.GetSubject(), scopes); err != nil {
-		return err
+	c, err := s.cfg.Store.GetClient(ctx, req.GetClientID())
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
 	}
-	// The library takes acr only from auth requests; a refreshed ID token
-	// carries the level of the original authentication too.
-	if r, ok := req.(*refreshRequest); ok && r.t.ACR != "" {
-		ui.AppendClaims("acr", r.t.ACR)
+	switch r := req.(type) {
+	case *authRequest:
+		a, err := s.fillUserinfo(ctx, ui, c, r.r.AccountID, scopes)
+		if err != nil {
+			return err
+		}
+		return s.addVerifiedClaims(ui, c, a, r.r, scopes)
+	case *refreshRequest:
+		if _, err := s.fillUserinfo(ctx, ui, c, r.t.AccountID, scopes); err != nil {
+			return err
+		}
+		// The library takes acr only from auth requests; a refreshed ID
+		// token carries the level of the original authentication too.
+		if r.t.ACR != "" {
+			ui.AppendClaims("acr", r.t.ACR)
+		}
+		return nil
+	default:
+		return errors.New("unsupported token request")
 	}
-	return nil
 }
 
 // SetUserinfoFromToken answers the userinfo endpoint for a live access token.
 func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
-	t, err := s.cfg.Store.GetAccessToken(ctx, tokenID)
-	if err != nil || t.AccountID != subject {
-		return errors.New("access token invalid or revoked")
+	t, c, err := s.liveToken(ctx, tokenID, subject)
+	if err != nil {
+		return err
 	}
-	if err := s.fillUserinfo(ctx, ui, subject, t.Scopes); err != nil {
+	if _, err := s.fillUserinfo(ctx, ui, c, t.AccountID, t.Scopes); err != nil {
 		return err
 	}
 	ui.AppendClaims("acr", t.ACR)
@@ -508,12 +567,12 @@ func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 // SetIntrospectionFromToken answers RFC 7662 introspection for the client
 // the token was issued to; any other caller learns only active=false.
 func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	t, err := s.cfg.Store.GetAccessToken(ctx, tokenID)
-	if err != nil || t.AccountID != subject || !slices.Contains(t.Audience, clientID) {
+	t, c, err := s.liveToken(ctx, tokenID, subject)
+	if err != nil || !slices.Contains(t.Audience, clientID) {
 		return errors.New("token inactive")
 	}
 	ui := new(oidc.UserInfo)
-	if err := s.fillUserinfo(ctx, ui, subject, t.Scopes); err != nil {
+	if _, err := s.fillUserinfo(ctx, ui, c, t.AccountID, t.Scopes); err != nil {
 		return err
 	}
 	resp.SetUserInfo(ui)
@@ -524,7 +583,7 @@ func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	resp.Expiration = oidc.FromTime(t.ExpiresAt)
 	resp.IssuedAt = oidc.FromTime(t.CreatedAt)
 	resp.AuthTime = oidc.FromTime(t.AuthTime)
-	resp.Subject = t.AccountID
+	resp.Subject = ui.Subject
 	resp.Audience = t.Audience
 	resp.AuthenticationMethodsReferences = t.AMR
 	resp.Issuer = op.IssuerFromContext(ctx)
@@ -535,24 +594,51 @@ func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	return nil
 }
 
-func (s *Storage) fillUserinfo(ctx context.Context, ui *oidc.UserInfo, accountID string, scopes []string) error {
+// liveToken loads an access token that is live and whose subject, as its
+// client sees it, is subject.
+func (s *Storage) liveToken(ctx context.Context, tokenID, subject string) (storage.AccessToken, storage.Client, error) {
+	t, err := s.cfg.Store.GetAccessToken(ctx, tokenID)
+	if err != nil {
+		return t, storage.Client{}, errors.New("access token invalid or revoked")
+	}
+	c, err := s.cfg.Store.GetClient(ctx, t.ClientID)
+	if err != nil || s.subjectOf(c, t.AccountID) != subject {
+		return t, c, errors.New("access token invalid or revoked")
+	}
+	return t, c, nil
+}
+
+// fillUserinfo releases the account's claims the scopes ask for and the
+// client may receive (policies: profile → name; cardsso.card → ssn_masked,
+// card_region, card_status; cardsso.ssn → the full number, only for clients
+// allowed it).
+func (s *Storage) fillUserinfo(ctx context.Context, ui *oidc.UserInfo, c storage.Client, accountID string, scopes []string) (storage.Account, error) {
 	a, err := s.cfg.Store.GetAccount(ctx, accountID)
 	if err != nil {
-		return fmt.Errorf("account: %w", err)
+		return a, fmt.Errorf("account: %w", err)
 	}
-	ui.Subject = a.ID
-	for _, sc := range scopes {
+	ui.Subject = s.subjectOf(c, a.ID)
+	for _, sc := range release.Granted(scopes, c.AllowedClaims) {
 		switch sc {
 		case oidc.ScopeProfile:
 			ui.Name = a.Name
-		case ScopeCard:
+		case release.ScopeCard:
 			ui.AppendClaims("ssn_masked", a.SSNMasked)
 			if a.CardRegion != "" {
 				ui.AppendClaims("card_region", a.CardRegion)
 			}
+			if a.CardStatus != "" {
+				ui.AppendClaims("card_status", a.CardStatus)
+			}
+		case release.ScopeSSN:
+			n, err := s.cfg.Numbers.Open(a.SSNSealed, storage.SSNAssociatedData(a.ID))
+			if err != nil {
+				return a, fmt.Errorf("open number: %w", err)
+			}
+			ui.AppendClaims("ssn", string(n))
 		}
 	}
-	return nil
+	return a, nil
 }
 
 // GetPrivateClaimsFromScopes adds nothing to JWT access tokens (ours are opaque).
