@@ -13,7 +13,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/cardsso/cardsso/idp/keys"
+	cardoidc "github.com/cardsso/cardsso/idp/oidc"
 	"github.com/cardsso/cardsso/policies/assurance"
+	"github.com/cardsso/cardsso/policies/release"
 	"github.com/cardsso/cardsso/storage"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
@@ -53,6 +55,15 @@ type ClientSpec struct {
 	Secret                 string // optional; at least 32 characters; generated when empty
 	FirstParty             bool
 	MinACR                 string
+	// AllowedClaims lists restricted scopes the client may receive
+	// (cardsso.ssn).
+	AllowedClaims []string
+	// PublicSubject gives the client the account's public sub instead of a
+	// pairwise one.
+	PublicSubject bool
+	// SectorIdentifierURI sets the pairwise sector (its host); needed when
+	// the redirect URIs are on several hosts.
+	SectorIdentifierURI string
 }
 
 // ClientInfo is a registered client as shown to administrators (no secret).
@@ -65,6 +76,9 @@ type ClientInfo struct {
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
 	FirstParty             bool      `json:"first_party"`
 	MinACR                 string    `json:"min_acr,omitempty"`
+	AllowedClaims          []string  `json:"allowed_claims,omitempty"`
+	SubjectType            string    `json:"subject_type"`
+	SectorIdentifierURI    string    `json:"sector_identifier_uri,omitempty"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
 }
@@ -187,6 +201,16 @@ func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, 
 			return ClientInfo{}, "", &InvalidError{Field: "min-acr", Reason: err.Error()}
 		}
 	}
+	for _, c := range spec.AllowedClaims {
+		if !release.Restricted(c) {
+			return ClientInfo{}, "", &InvalidError{Field: "allow-claim", Reason: fmt.Sprintf("%q is not a restricted claim (known: %s)", c, release.ScopeSSN)}
+		}
+	}
+	if spec.SectorIdentifierURI != "" {
+		if u, err := url.Parse(spec.SectorIdentifierURI); err != nil || u.Scheme != "https" || u.Host == "" {
+			return ClientInfo{}, "", &InvalidError{Field: "sector-identifier-uri", Reason: "must be an https URL"}
+		}
+	}
 	secret := spec.Secret
 	switch {
 	case spec.Public && secret != "":
@@ -204,6 +228,12 @@ func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, 
 		ID: spec.ID, Name: spec.Name, Public: spec.Public,
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		FirstParty: spec.FirstParty, MinACR: spec.MinACR, CreatedAt: now, UpdatedAt: now,
+		AllowedClaims: spec.AllowedClaims, PublicSubject: spec.PublicSubject, SectorIdentifierURI: spec.SectorIdentifierURI,
+	}
+	if !c.PublicSubject {
+		if _, err := cardoidc.Sector(c); err != nil {
+			return ClientInfo{}, "", &InvalidError{Field: "redirect-uri", Reason: err.Error()}
+		}
 	}
 	if c.Name == "" {
 		c.Name = c.ID
@@ -225,6 +255,10 @@ func clientInfo(c storage.Client) ClientInfo {
 	if c.Public {
 		method = "none"
 	}
+	subjectType := "pairwise"
+	if c.PublicSubject {
+		subjectType = "public"
+	}
 	nonNil := func(s []string) []string {
 		if s == nil {
 			return []string{}
@@ -235,6 +269,7 @@ func clientInfo(c storage.Client) ClientInfo {
 		ID: c.ID, Name: c.Name, Public: c.Public, AuthMethod: method,
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		FirstParty: c.FirstParty, MinACR: c.MinACR, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		AllowedClaims: c.AllowedClaims, SubjectType: subjectType, SectorIdentifierURI: c.SectorIdentifierURI,
 	}
 }
 

@@ -65,8 +65,11 @@ Redirect URIs are matched exactly. --redirect-uri and
 	f.StringSliceVar(&spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "allowed post-logout redirect `URI` (repeatable)")
 	f.BoolVar(&spec.Public, "public", false, "register a public client (no secret, PKCE S256 required)")
 	f.StringVar(&spec.Secret, "secret", "", "use this `secret` (at least 32 characters) instead of a generated one; \"-\" reads it from stdin (a secret on the command line is visible to other local users)")
-	f.BoolVar(&spec.FirstParty, "first-party", false, "the client is operated by the CardSSO operator itself (recorded; not enforced yet)")
-	f.StringVar(&spec.MinACR, "min-acr", "", "minimum assurance `level` for this client, e.g. urn:cardsso:loa:2 (recorded; not enforced yet)")
+	f.BoolVar(&spec.FirstParty, "first-party", false, "the client is operated by the CardSSO operator itself: citizens are not asked for consent")
+	f.StringVar(&spec.MinACR, "min-acr", "", "minimum assurance `level` for this client, e.g. urn:cardsso:loa:2; citizens below it are stepped up (card, face checks)")
+	f.StringSliceVar(&spec.AllowedClaims, "allow-claim", nil, "restricted `claim` scope the client may receive, e.g. cardsso.ssn (the full number); repeatable")
+	f.BoolVar(&spec.PublicSubject, "public-subject", false, "give the client the account's public sub instead of a pairwise one (OIDC Core 8)")
+	f.StringVar(&spec.SectorIdentifierURI, "sector-identifier-uri", "", "https `URL` whose host is the pairwise sector (needed when redirect URIs are on several hosts)")
 	addJSONFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagRequired("id")
 	_ = cmd.MarkFlagRequired("redirect-uri")
@@ -279,6 +282,11 @@ func writeClient(w io.Writer, ci idp.ClientInfo) error {
 	t.row("post_logout_redirect_uris", strings.Join(ci.PostLogoutRedirectURIs, " "))
 	t.row("first_party", yesNo(ci.FirstParty))
 	t.row("min_acr", ci.MinACR)
+	t.row("allowed_claims", strings.Join(ci.AllowedClaims, " "))
+	t.row("subject_type", ci.SubjectType)
+	if ci.SectorIdentifierURI != "" {
+		t.row("sector_identifier_uri", ci.SectorIdentifierURI)
+	}
 	t.row("created_at", formatTime(ci.CreatedAt))
 	t.row("updated_at", formatTime(ci.UpdatedAt))
 	return t.flush()
@@ -348,6 +356,10 @@ func clientFlag(field string) string {
 		return "--first-party"
 	case "minacr":
 		return "--min-acr"
+	case "allowclaim", "allowedclaims":
+		return "--allow-claim"
+	case "sectoridentifieruri":
+		return "--sector-identifier-uri"
 	}
 	return field
 }

@@ -115,7 +115,7 @@ func TestCommandContract(t *testing.T) {
 	want := map[string][]string{
 		"serve":                 {"addr", "issuer"},
 		"migrate":               {"json"},
-		"clients create":        {"id", "name", "redirect-uri", "post-logout-redirect-uri", "public", "secret", "first-party", "min-acr", "json"},
+		"clients create":        {"id", "name", "redirect-uri", "post-logout-redirect-uri", "public", "secret", "first-party", "min-acr", "allow-claim", "public-subject", "sector-identifier-uri", "json"},
 		"clients list":          {"json"},
 		"clients show":          {"json"},
 		"clients delete":        {},
