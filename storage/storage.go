@@ -302,6 +302,13 @@ const (
 	KeyRetired KeyState = "retired"
 )
 
+// Uses of signing keys: what a key signs. Each use has its own set of keys
+// (one active, next and retired keys) and its own rotation.
+const (
+	KeyUseOIDC = "oidc" // OpenID Connect tokens; also the use of keys stored with an empty Use
+	KeyUseSAML = "saml" // SAML responses, assertions and logout messages
+)
+
 // SigningKey is one token signing key, its private part sealed under the
 // master key.
 type SigningKey struct {
@@ -310,6 +317,13 @@ type SigningKey struct {
 	State         KeyState
 	PrivateSealed []byte // sealed PKCS#8 DER
 	PublicJWK     []byte // JSON of the public JWK
+	// Use is what the key signs: KeyUseOIDC (or empty, for keys stored
+	// before uses existed) or KeyUseSAML.
+	Use string
+	// Certificate is the DER of a self-signed X.509 certificate of the
+	// public key, made once when the key was generated, so that every node
+	// publishes the same one (SAML metadata); empty for keys without one.
+	Certificate []byte
 	CreatedAt     time.Time
 	ActivatedAt   *time.Time
 	RetiredAt     *time.Time

@@ -20,13 +20,15 @@ type signingKeyRow struct {
 	ActivatedAt   *int64 `db:"activated_at"`
 	RetiredAt     *int64 `db:"retired_at"`
 	ExpiresAt     *int64 `db:"expires_at"`
+	Use           string `db:"key_use"`
+	Certificate   []byte `db:"certificate"`
 }
 
 var signingKeys = newEntity(entity[storage.SigningKey, signingKeyRow]{
 	what:  "signing key",
 	table: "signing_keys",
 	columns: []string{"id", "algorithm", "state", "private_sealed", "public_jwk", "created_at",
-		"activated_at", "retired_at", "expires_at"},
+		"activated_at", "retired_at", "expires_at", "key_use", "certificate"},
 	fromRow: func(r signingKeyRow) (storage.SigningKey, error) {
 		return storage.SigningKey{
 			ID:            r.ID,
@@ -38,11 +40,13 @@ var signingKeys = newEntity(entity[storage.SigningKey, signingKeyRow]{
 			ActivatedAt:   fromMillisPtr(r.ActivatedAt),
 			RetiredAt:     fromMillisPtr(r.RetiredAt),
 			ExpiresAt:     fromMillisPtr(r.ExpiresAt),
+			Use:           r.Use,
+			Certificate:   r.Certificate,
 		}, nil
 	},
 	args: func(k storage.SigningKey) []any {
 		return []any{k.ID, k.Algorithm, string(k.State), k.PrivateSealed, k.PublicJWK, millis(k.CreatedAt),
-			millisPtr(k.ActivatedAt), millisPtr(k.RetiredAt), millisPtr(k.ExpiresAt)}
+			millisPtr(k.ActivatedAt), millisPtr(k.RetiredAt), millisPtr(k.ExpiresAt), k.Use, k.Certificate}
 	},
 })
 

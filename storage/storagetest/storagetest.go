@@ -984,12 +984,15 @@ func testSigningKeys(t *testing.T, s storage.Store) {
 	active.State = storage.KeyActive
 	active.ActivatedAt = ptr(created.Add(2 * time.Hour))
 	next := newSigningKey("kid-next", created.Add(2*time.Hour), storage.KeyNext)
+	// A key of another use, with its certificate, is kept as it is.
+	saml := newSigningKey("kid-saml", created.Add(3*time.Hour), storage.KeyActive)
+	saml.Algorithm, saml.Use, saml.Certificate = "RS256", storage.KeyUseSAML, blob(9)
 	err = s.UpdateSigningKeys(ctx, func(old []storage.SigningKey) ([]storage.SigningKey, error) {
 		checkEqual(t, "updater's argument", old, []storage.SigningKey{older, newer})
-		return []storage.SigningKey{retired, active, next}, nil
+		return []storage.SigningKey{retired, active, next, saml}, nil
 	})
 	checkErr(t, "UpdateSigningKeys(rotate)", err, nil)
-	want := []storage.SigningKey{retired, active, next}
+	want := []storage.SigningKey{retired, active, next, saml}
 	keys, err = s.ListSigningKeys(ctx)
 	checkErr(t, "ListSigningKeys", err, nil)
 	checkEqual(t, "ListSigningKeys after rotation", keys, want)
