@@ -36,6 +36,15 @@
 // plus clock skew, plus the Run interval (a node signs with the key it last
 // loaded until its next Refresh).
 //
+// Keys have a use (storage.KeyUseOIDC, storage.KeyUseSAML): each use has
+// its own Manager, algorithm, rotation and set of next, active and retired
+// keys in the one table, and a Manager hands the keys of other uses back
+// unchanged from every update, so rotating one use never touches the other.
+// A Manager made with a CertificateName gives every new key a self-signed
+// X.509 certificate, stored with it (every node publishes the same bytes):
+// SAML metadata publishes keys as certificates, the active one and the
+// next one (Certificates).
+//
 // Rotation is compare-and-swap: Init, Rotate and RotateIfDue each decide
 // inside one Store.UpdateSigningKeys on the freshly read set, so nodes that
 // share a database and rotate at once end with one active key and one

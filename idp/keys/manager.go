@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -40,10 +41,30 @@ const (
 	DefaultRotationPeriod = 30 * 24 * time.Hour
 	DefaultPublishFor     = 24 * time.Hour
 	DefaultRunInterval    = time.Minute
+	// DefaultCertificateValidity is how long a key's certificate is valid
+	// (ManagerConfig.CertificateValidity).
+	DefaultCertificateValidity = 10 * 365 * 24 * time.Hour
 )
 
 // ManagerConfig configures a Manager. Zero fields take the defaults.
 type ManagerConfig struct {
+	// Use is what the keys sign: storage.KeyUseOIDC (the default; it also
+	// owns keys stored with an empty use) or storage.KeyUseSAML. A Manager
+	// only ever changes keys of its use: every update hands the keys of
+	// other uses back unchanged, so the two uses rotate independently in
+	// one table.
+	Use string
+	// CertificateName, when set, gives every new key a self-signed X.509
+	// certificate with this common name, made once with the key (so every
+	// node publishes the same one) and valid for CertificateValidity from
+	// an hour before its creation. SAML metadata publishes keys as
+	// certificates.
+	CertificateName string
+	// CertificateValidity is how long certificates are valid. Default 10
+	// years, and at least three rotation periods (a key is next for one
+	// period and active for the next, and relying parties such as
+	// goxmldsig refuse a signature whose certificate has expired).
+	CertificateValidity time.Duration
 	// Algorithm of new keys: ES256 (default), RS256 or EdDSA. Every node of a
 	// deployment should use the same one.
 	Algorithm string
@@ -70,6 +91,7 @@ type ManagerConfig struct {
 // KeyInfo describes a stored signing key for operators. Zero times are unset.
 type KeyInfo struct {
 	ID          string
+	Use         string // storage.KeyUseOIDC or storage.KeyUseSAML
 	Algorithm   string
 	State       storage.KeyState
 	CreatedAt   time.Time
@@ -85,6 +107,8 @@ type KeyInfo struct {
 type Manager struct {
 	store  Store
 	mk     *MasterKey
+	use    string
+	cert   certTemplate
 	alg    string
 	period time.Duration
 	keep   time.Duration
@@ -100,10 +124,11 @@ type Manager struct {
 type keySet struct {
 	fingerprint [sha256.Size]byte // of the stored rows
 	active      *Signer
-	stored      []storage.SigningKey
-	jwks        []jose.JSONWebKey // published: next, active, retired not yet expired
-	visible     []string          // kids of jwks, in order
-	json        []byte            // {"keys":[...]}
+	stored      []storage.SigningKey // of the Manager's use
+	jwks        []jose.JSONWebKey    // published: next, active, retired not yet expired
+	certs       []*x509.Certificate  // certificates of the published keys, same order
+	visible     []string             // kids of jwks, in order
+	json        []byte               // {"keys":[...]}
 	etag        string
 }
 
@@ -118,6 +143,7 @@ func NewManager(store Store, mk *MasterKey, cfg ManagerConfig) (*Manager, error)
 	m := &Manager{
 		store:  store,
 		mk:     mk,
+		use:    cmp.Or(cfg.Use, storage.KeyUseOIDC),
 		alg:    cmp.Or(cfg.Algorithm, ES256),
 		period: cmp.Or(cfg.RotationPeriod, DefaultRotationPeriod),
 		keep:   cmp.Or(cfg.PublishFor, DefaultPublishFor),
@@ -134,6 +160,20 @@ func NewManager(store Store, mk *MasterKey, cfg ManagerConfig) (*Manager, error)
 	if m.keep < 0 {
 		return nil, fmt.Errorf("keys: negative publication window %s", m.keep)
 	}
+	switch m.use {
+	case storage.KeyUseOIDC, storage.KeyUseSAML:
+	default:
+		return nil, fmt.Errorf("keys: unknown key use %q (want %s or %s)", m.use, storage.KeyUseOIDC, storage.KeyUseSAML)
+	}
+	if cfg.CertificateName != "" {
+		if cfg.CertificateValidity < 0 {
+			return nil, fmt.Errorf("keys: negative certificate validity %s", cfg.CertificateValidity)
+		}
+		m.cert = certTemplate{
+			name:     cfg.CertificateName,
+			validity: max(cmp.Or(cfg.CertificateValidity, DefaultCertificateValidity), 3*m.period),
+		}
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -144,6 +184,52 @@ func NewManager(store Store, mk *MasterKey, cfg ManagerConfig) (*Manager, error)
 		m.log = slog.Default()
 	}
 	return m, nil
+}
+
+// owns reports whether a stored key is of the Manager's use: keys stored
+// before uses existed (empty Use) are OpenID Connect keys.
+func (m *Manager) owns(k storage.SigningKey) bool {
+	if k.Use == "" {
+		return m.use == storage.KeyUseOIDC
+	}
+	return k.Use == m.use
+}
+
+// list reads the keys of the Manager's use.
+func (m *Manager) list(ctx context.Context) ([]storage.SigningKey, error) {
+	keys, err := m.store.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys: list signing keys: %w", err)
+	}
+	return slices.DeleteFunc(keys, func(k storage.SigningKey) bool { return !m.owns(k) }), nil
+}
+
+// update runs update on the keys of the Manager's use inside one
+// UpdateSigningKeys, and writes what it returns together with the keys of
+// other uses, unchanged. Keys update returns are stamped with the
+// Manager's use (a key stored with an empty use keeps it).
+func (m *Manager) update(ctx context.Context, update func([]storage.SigningKey) ([]storage.SigningKey, error)) error {
+	return m.store.UpdateSigningKeys(ctx, func(all []storage.SigningKey) ([]storage.SigningKey, error) {
+		var mine, others []storage.SigningKey
+		for _, k := range all {
+			if m.owns(k) {
+				mine = append(mine, k)
+			} else {
+				others = append(others, k)
+			}
+		}
+		out, err := update(mine)
+		if err != nil {
+			return nil, err
+		}
+		return append(others, out...), nil
+	})
+}
+
+// generate makes a new key of the Manager's algorithm and use, with a
+// certificate when the Manager makes them.
+func (m *Manager) generate() (storage.SigningKey, error) {
+	return generateSigningKey(m.alg, m.use, m.cert, m.now(), m.rand, m.mk)
 }
 
 // errNoChange aborts an UpdateSigningKeys whose updater found nothing to do,
@@ -161,16 +247,16 @@ var errNoChange = errors.New("keys: no change")
 // different algorithms therefore rotate each other's keys at every start:
 // change the algorithm on every node together.
 func (m *Manager) Init(ctx context.Context) error {
-	cur, err := m.store.ListSigningKeys(ctx)
+	cur, err := m.list(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: list signing keys: %w", err)
+		return err
 	}
 	pre, err := m.pregenerate(m.keysNeeded(cur))
 	if err != nil {
 		return err
 	}
 	var rotated bool
-	err = m.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
+	err = m.update(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
 		rotated = false
 		pre.reset()
 		now := m.now().UTC()
@@ -196,7 +282,7 @@ func (m *Manager) Init(ctx context.Context) error {
 		return fmt.Errorf("keys: initialise signing keys: %w", err)
 	}
 	if rotated && err == nil {
-		m.log.Info("signing keys initialised or rotated to the configured algorithm", "alg", m.alg)
+		m.log.Info("signing keys initialised or rotated to the configured algorithm", "use", m.use, "alg", m.alg)
 	}
 	return m.Refresh(ctx)
 }
@@ -208,16 +294,16 @@ func (m *Manager) Init(ctx context.Context) error {
 // one (relying parties meet its kid before their cached JWKS does, and must
 // refetch). Rotate always rotates; RotateIfDue rotates when the period is up.
 func (m *Manager) Rotate(ctx context.Context) error {
-	cur, err := m.store.ListSigningKeys(ctx)
+	cur, err := m.list(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: list signing keys: %w", err)
+		return err
 	}
 	pre, err := m.pregenerate(m.keysNeeded(cur))
 	if err != nil {
 		return err
 	}
 	var old, act string
-	err = m.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
+	err = m.update(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
 		pre.reset()
 		old, act = activeID(keys), ""
 		out, err := m.rotate(keys, m.now().UTC(), pre)
@@ -227,7 +313,7 @@ func (m *Manager) Rotate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("keys: rotate signing keys: %w", err)
 	}
-	m.log.Info("signing key rotated", "active", act, "retired", old, "alg", m.alg)
+	m.log.Info("signing key rotated", "use", m.use, "active", act, "retired", old, "alg", m.alg)
 	if err := m.Refresh(ctx); err != nil {
 		return fmt.Errorf("keys: reload after rotation: %w", err)
 	}
@@ -242,9 +328,9 @@ var errNotDue = errors.New("keys: rotation not due")
 // the updater on the freshly read set, so when several nodes call it at once
 // exactly one rotates; the others get rotated = false and write nothing.
 func (m *Manager) RotateIfDue(ctx context.Context) (rotated bool, err error) {
-	cur, err := m.store.ListSigningKeys(ctx)
+	cur, err := m.list(ctx)
 	if err != nil {
-		return false, fmt.Errorf("keys: list signing keys: %w", err)
+		return false, err
 	}
 	if !m.due(cur, m.now()) {
 		return false, nil // cheap path: no transaction
@@ -254,7 +340,7 @@ func (m *Manager) RotateIfDue(ctx context.Context) (rotated bool, err error) {
 		return false, err
 	}
 	var old, act string
-	err = m.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
+	err = m.update(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
 		now := m.now().UTC()
 		if !m.due(keys, now) {
 			return nil, errNotDue
@@ -271,7 +357,7 @@ func (m *Manager) RotateIfDue(ctx context.Context) (rotated bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("keys: rotate signing keys: %w", err)
 	}
-	m.log.Info("signing key rotated on schedule", "active", act, "retired", old, "alg", m.alg)
+	m.log.Info("signing key rotated on schedule", "use", m.use, "active", act, "retired", old, "alg", m.alg)
 	if err := m.Refresh(ctx); err != nil {
 		return true, fmt.Errorf("keys: reload after rotation: %w", err)
 	}
@@ -372,7 +458,7 @@ func (p *pregenerated) reset() { p.used = 0 }
 func (m *Manager) pregenerate(n int) (*pregenerated, error) {
 	p := &pregenerated{}
 	for range n {
-		k, err := generateSigningKey(m.alg, m.rand, m.mk)
+		k, err := m.generate()
 		if err != nil {
 			return nil, err
 		}
@@ -384,7 +470,7 @@ func (m *Manager) pregenerate(n int) (*pregenerated, error) {
 // take returns a key not yet handed out in this run, stamped CreatedAt = now.
 func (p *pregenerated) take(m *Manager, now time.Time) (storage.SigningKey, error) {
 	if p.used == len(p.keys) {
-		k, err := generateSigningKey(m.alg, m.rand, m.mk)
+		k, err := m.generate()
 		if err != nil {
 			return storage.SigningKey{}, err
 		}
@@ -403,9 +489,9 @@ func (p *pregenerated) take(m *Manager, now time.Time) (storage.SigningKey, erro
 func (m *Manager) Refresh(ctx context.Context) error {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
-	keys, err := m.store.ListSigningKeys(ctx)
+	keys, err := m.list(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: list signing keys: %w", err)
+		return err
 	}
 	now := m.now()
 	fp := fingerprint(keys)
@@ -448,13 +534,24 @@ func (m *Manager) build(keys []storage.SigningKey, now time.Time, active *Signer
 			return nil, err
 		}
 	}
+	if m.cert.name != "" && ks.active.Certificate == nil {
+		return nil, fmt.Errorf("keys: signing key %s has no certificate", act.ID)
+	}
 	for _, k := range publishOrder(keys, now) {
 		jwk, err := parsePublicJWK(k)
 		if err != nil {
 			// A broken key that does not sign is left out rather than
 			// taking every node down; the active key was checked above.
-			m.log.Warn("signing key left out of the JWKS", "kid", k.ID, "err", err)
+			m.log.Warn("signing key left out of the JWKS", "use", m.use, "kid", k.ID, "err", err)
 			continue
+		}
+		var cert *x509.Certificate
+		if len(k.Certificate) > 0 {
+			if cert, err = parseCertificate(k, jwk); err != nil {
+				m.log.Warn("signing key left out of the published keys", "use", m.use, "kid", k.ID, "err", err)
+				continue
+			}
+			ks.certs = append(ks.certs, cert)
 		}
 		ks.jwks = append(ks.jwks, jwk)
 		ks.visible = append(ks.visible, k.ID)
@@ -478,6 +575,23 @@ func (m *Manager) Active() (*Signer, error) {
 	}
 	return ks.active, nil
 }
+
+// Certificates returns the certificates of the published keys, from
+// memory, in the order PublicJWKS has them: the active key's first, then
+// the next key's, then those of retired keys still published. Keys without
+// a certificate are left out. The slice is the caller's; the certificates
+// are shared and must not be modified.
+func (m *Manager) Certificates() []*x509.Certificate {
+	ks := m.cur.Load()
+	if ks == nil {
+		return nil
+	}
+	return slices.Clone(ks.certs)
+}
+
+// Use is what the Manager's keys sign (storage.KeyUseOIDC or
+// storage.KeyUseSAML).
+func (m *Manager) Use() string { return m.use }
 
 // PublicJWKS returns the published public keys, from memory: the next key,
 // the active key and retired keys whose publication has not ended (as of
@@ -516,14 +630,15 @@ func (m *Manager) ETag() string {
 // operators: the active key first, then next keys, then retired keys, newest
 // first within each.
 func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
-	keys, err := m.store.ListSigningKeys(ctx)
+	keys, err := m.list(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("keys: list signing keys: %w", err)
+		return nil, err
 	}
 	out := make([]KeyInfo, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, KeyInfo{
 			ID:          k.ID,
+			Use:         m.use,
 			Algorithm:   k.Algorithm,
 			State:       k.State,
 			CreatedAt:   k.CreatedAt,
@@ -557,10 +672,10 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
-			m.log.Error("signing keys: refresh failed", "err", err)
+			m.log.Error("signing keys: refresh failed", "use", m.use, "err", err)
 		}
 		if _, err := m.RotateIfDue(ctx); err != nil && ctx.Err() == nil {
-			m.log.Error("signing keys: scheduled rotation failed", "err", err)
+			m.log.Error("signing keys: scheduled rotation failed", "use", m.use, "err", err)
 		}
 	}
 }
@@ -663,6 +778,8 @@ func fingerprint(keys []storage.SigningKey) [sha256.Size]byte {
 		field([]byte(k.State))
 		field(k.PrivateSealed)
 		field(k.PublicJWK)
+		field([]byte(k.Use))
+		field(k.Certificate)
 		tm(&k.CreatedAt)
 		tm(k.ActivatedAt)
 		tm(k.RetiredAt)

@@ -5,13 +5,18 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -56,11 +61,22 @@ type Signer struct {
 	ID        string
 	Algorithm jose.SignatureAlgorithm
 	Key       crypto.Signer
+	// Certificate is the key's self-signed certificate, for keys made with
+	// one (ManagerConfig.CertificateName); nil otherwise.
+	Certificate *x509.Certificate
+}
+
+// certTemplate says which certificate a new key gets; the zero value: none.
+type certTemplate struct {
+	name     string
+	validity time.Duration
 }
 
 // generateSigningKey makes a new key pair for alg and returns it as a stored
-// key without state or times: PKCS#8 DER of the private key sealed under mk
-// with the kid as associated data, and the public JWK (kid, alg, use "sig").
+// key of use, without state or times: PKCS#8 DER of the private key sealed
+// under mk with the kid as associated data, the public JWK (kid, alg, use
+// "sig") and, when cert names one, a self-signed certificate valid from an
+// hour before now (clock skew) for cert.validity.
 //
 // The kid is the RFC 7638 JWK thumbprint (SHA-256, base64url without
 // padding): derived from the public key, so it cannot collide between nodes
@@ -68,7 +84,7 @@ type Signer struct {
 //
 // Key generation reads rnd, but Go 1.26's crypto packages ignore a custom
 // reader and use the system's CSPRNG unless GODEBUG=cryptocustomrand=1.
-func generateSigningKey(alg string, rnd io.Reader, mk *MasterKey) (storage.SigningKey, error) {
+func generateSigningKey(alg, use string, cert certTemplate, now time.Time, rnd io.Reader, mk *MasterKey) (storage.SigningKey, error) {
 	var (
 		priv crypto.Signer
 		err  error
@@ -96,6 +112,12 @@ func generateSigningKey(alg string, rnd io.Reader, mk *MasterKey) (storage.Signi
 	if err != nil {
 		return storage.SigningKey{}, fmt.Errorf("keys: %s public key: %w", alg, err)
 	}
+	var certDER []byte
+	if cert.name != "" {
+		if certDER, err = selfSigned(priv, pub.KeyID, cert, now, rnd); err != nil {
+			return storage.SigningKey{}, fmt.Errorf("keys: %s certificate: %w", alg, err)
+		}
+	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return storage.SigningKey{}, fmt.Errorf("keys: encode %s private key: %w", alg, err)
@@ -110,7 +132,45 @@ func generateSigningKey(alg string, rnd io.Reader, mk *MasterKey) (storage.Signi
 		Algorithm:     alg,
 		PrivateSealed: sealed,
 		PublicJWK:     pubJSON,
+		Use:           use,
+		Certificate:   certDER,
 	}, nil
+}
+
+// selfSigned makes the DER of a self-signed certificate for priv: subject
+// and issuer CN = cert.name, serial number random, key usage digital
+// signature, valid from now-1h for cert.validity. The kid is its subject key
+// identifier's source, so operators can match certificate and key.
+func selfSigned(priv crypto.Signer, kid string, cert certTemplate, now time.Time, rnd io.Reader) ([]byte, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
+	}
+	ski := sha256.Sum256([]byte(kid))
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: cert.name},
+		NotBefore:             now.Add(-time.Hour).UTC(),
+		NotAfter:              now.Add(cert.validity).UTC(),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		SubjectKeyId:          ski[:20],
+	}
+	return x509.CreateCertificate(rnd, tmpl, tmpl, priv.Public(), priv)
+}
+
+// parseCertificate decodes a stored key's certificate and checks that it
+// certifies the key's public JWK.
+func parseCertificate(k storage.SigningKey, pub jose.JSONWebKey) (*x509.Certificate, error) {
+	cert, err := x509.ParseCertificate(k.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("keys: signing key %s: certificate: %w", k.ID, err)
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if eq, ok := cert.PublicKey.(equaler); !ok || !eq.Equal(pub.Key) {
+		return nil, fmt.Errorf("keys: signing key %s: certificate is not for the published public key", k.ID)
+	}
+	return cert, nil
 }
 
 // parsePublicJWK decodes a stored key's public JWK and checks it matches the
@@ -169,5 +229,11 @@ func openSigner(k storage.SigningKey, pub jose.JSONWebKey, mk *MasterKey) (*Sign
 	if eq, ok := priv.Public().(equaler); !ok || !eq.Equal(pub.Key) {
 		return nil, fmt.Errorf("keys: signing key %s: private key does not match the published public key", k.ID)
 	}
-	return &Signer{ID: k.ID, Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: priv}, nil
+	signer := &Signer{ID: k.ID, Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: priv}
+	if len(k.Certificate) > 0 {
+		if signer.Certificate, err = parseCertificate(k, pub); err != nil {
+			return nil, err
+		}
+	}
+	return signer, nil
 }
