@@ -25,6 +25,7 @@ type Config struct {
 	Keys      KeyConfig
 	Password  PasswordConfig
 	Checks    ChecksConfig
+	Lockout   LockoutConfig
 
 	// Logger receives structured logs. Default: JSON to stderr at info.
 	Logger *slog.Logger
@@ -133,6 +134,22 @@ type ChecksConfig struct {
 	// CardTTL is how long a real-card check counts before the card's status
 	// is asked again at the next login that needs level 2. Default 24h.
 	CardTTL time.Duration
+}
+
+// LockoutConfig sets the abuse limits; zero fields take the defaults of
+// idp/login (5 failed passwords per number in 15 minutes lock it until the
+// window ends, with a delay doubling from 500ms up to 4s from the second
+// failure; 5 failed real-name checks per number and 20 per client IP in an
+// hour).
+type LockoutConfig struct {
+	PasswordFailures   int
+	PasswordWindow     time.Duration
+	PasswordDelayAfter int
+	PasswordDelay      time.Duration
+	PasswordMaxDelay   time.Duration
+	RealNamePerNumber  int
+	RealNamePerIP      int
+	RealNameWindow     time.Duration
 }
 
 // PasswordConfig sets the argon2id cost. The defaults are OWASP's minimum

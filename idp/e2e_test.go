@@ -60,8 +60,18 @@ func newRP(t *testing.T, n *node, clientID, secret, redirect string) *rp {
 	return r
 }
 
-// registerClient goes through the same code path as `cardsso clients create`.
+// registerClient goes through the same code path as `cardsso clients
+// create`. Test clients are first party (no consent page) unless a test
+// registers one itself with registerThirdParty.
 func registerClient(t *testing.T, n *node, spec idp.ClientSpec) string {
+	t.Helper()
+	spec.FirstParty = true
+	return registerThirdParty(t, n, spec)
+}
+
+// registerThirdParty registers a client as given: not first party, it asks
+// the citizen for consent.
+func registerThirdParty(t *testing.T, n *node, spec idp.ClientSpec) string {
 	t.Helper()
 	_, secret, err := n.admin(t).CreateClient(context.Background(), spec)
 	if err != nil {

@@ -125,6 +125,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Password: cfg.Password.params(), Secure: secure,
 		Observer: s.metrics, Logger: log, Now: cfg.Now,
 		HintMatches: oidcStore.HintMatches,
+		Lockout: login.LockoutConfig{
+			PasswordFailures: cfg.Lockout.PasswordFailures, PasswordWindow: cfg.Lockout.PasswordWindow,
+			PasswordDelayAfter: cfg.Lockout.PasswordDelayAfter, PasswordDelay: cfg.Lockout.PasswordDelay,
+			PasswordMaxDelay: cfg.Lockout.PasswordMaxDelay, RealNamePerNumber: cfg.Lockout.RealNamePerNumber,
+			RealNamePerIP: cfg.Lockout.RealNamePerIP, RealNameWindow: cfg.Lockout.RealNameWindow,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("login pages: %w", err)

@@ -207,6 +207,7 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	}
 	st.Auth.FacePassed = true
 	st.Auth.AuthTime = now // a new authentication event
+	st.Auth.Stepped = true
 	st.Auth.AMR = addAMR(st.Auth.AMR, assurance.AMRFace)
 	if len(st.Auth.AMR) > 1 {
 		st.Auth.AMR = addAMR(st.Auth.AMR, assurance.AMRMulti)

@@ -64,13 +64,44 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	now := h.cfg.Now()
-	if required >= assurance.LoA2 && !cardCheck(acct).Verified(now, h.cfg.CardTTL) {
-		http.Redirect(w, r, stepURL("/login/card", id), http.StatusSeeOther)
+	step := ""
+	switch {
+	case required >= assurance.LoA2 && !cardCheck(acct).Verified(now, h.cfg.CardTTL):
+		step = "/login/card"
+	case required >= assurance.LoA3 && !st.Auth.FacePassed:
+		step = "/login/face"
+	}
+	if step == "" {
+		needed, err := h.consentNeeded(ctx, req, acct.ID)
+		if err != nil {
+			h.internal(w, r, "consent", err)
+			return
+		}
+		if needed {
+			step = "/login/consent"
+		}
+	}
+	if step != "" {
+		if slices.Contains(req.Prompt, "none") {
+			// prompt=none: no page may be shown (OIDC Core §3.1.2.6). A
+			// missing check needs the citizen to authenticate further
+			// (login_required); missing consent is consent_required.
+			code := "login_required"
+			if step == "/login/consent" {
+				code = "consent_required"
+			}
+			h.cfg.Observer.Login("sso", code)
+			h.provider(req).ReturnError(w, r, req.ID, code, "")
+			return
+		}
+		if st.Auth.FromSession {
+			h.cfg.Observer.Login("sso", "step_up")
+		}
+		http.Redirect(w, r, stepURL(step, id), http.StatusSeeOther)
 		return
 	}
-	if required >= assurance.LoA3 && !st.Auth.FacePassed {
-		http.Redirect(w, r, stepURL("/login/face", id), http.StatusSeeOther)
-		return
+	if st.Auth.FromSession {
+		h.cfg.Observer.Login("sso", "success")
 	}
 	h.finish(w, r, req, st.Auth, acct)
 }
@@ -90,6 +121,8 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req storage.Aut
 	}
 	var s storage.Session
 	switch {
+	case live && cur.AccountID == a.AccountID && a.FromSession && !a.Stepped && cur.ACR == acr:
+		s = cur // plain single sign-on: the session answers as it is
 	case live && cur.AccountID == a.AccountID:
 		s, err = h.cfg.Sessions.Reauthenticated(ctx, cur.ID, authTime, acr, amr)
 	default:

@@ -51,6 +51,11 @@ type Store interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 	CreateAccount(ctx context.Context, a storage.Account) error
 	GetAccount(ctx context.Context, id string) (storage.Account, error)
+	GetConsent(ctx context.Context, accountID, clientID string) (storage.Consent, error)
+	PutConsent(ctx context.Context, c storage.Consent) error
+	IncrementCounter(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error)
+	GetCounter(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error)
+	ResetCounter(ctx context.Context, key string) error
 	GetAccountBySSNIndex(ctx context.Context, index []byte) (storage.Account, error)
 	UpdateAccount(ctx context.Context, id string, update func(storage.Account) (storage.Account, error)) error
 }
@@ -114,6 +119,8 @@ type Config struct {
 	// as the protocol front end put it in LogoutURL) names the account; a
 	// matching hint logs out without asking.
 	HintMatches func(ctx context.Context, hint, accountID string) bool
+	// Lockout sets the abuse limits.
+	Lockout LockoutConfig
 	// SessionEnded, when set, is called after the citizen's SSO session
 	// ended at /logout (RP-initiated or from a page), with the session as it
 	// was: the node fans the logout out to the session's other participants
@@ -133,6 +140,7 @@ type Config struct {
 // Handler serves the login and logout pages.
 type Handler struct {
 	cfg       Config
+	forms     *ipLimiter
 	tmpl      map[string]*template.Template
 	msgs      catalog
 	dummyHash string
@@ -167,6 +175,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.FaceWindow == 0 {
 		cfg.FaceWindow = time.Hour
 	}
+	cfg.Lockout = cfg.Lockout.withDefaults()
 	if err := cfg.Password.Validate(); err != nil {
 		return nil, err
 	}
@@ -182,7 +191,8 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, tmpl: tmpl, msgs: msgs, dummyHash: dummy}, nil
+	return &Handler{cfg: cfg, tmpl: tmpl, msgs: msgs, dummyHash: dummy,
+		forms: newIPLimiter(cfg.Lockout.FormRate, cfg.Lockout.FormBurst)}, nil
 }
 
 // provider is the front end of a request.
@@ -202,8 +212,8 @@ func (nopObserver) Check(string, string) {}
 // Register mounts the pages on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", h.start)
-	mux.HandleFunc("POST /login/password", h.postPassword)
-	mux.HandleFunc("POST /login/register", h.postRegister)
+	mux.HandleFunc("POST /login/password", h.limitForms(h.postPassword))
+	mux.HandleFunc("POST /login/register", h.limitForms(h.postRegister))
 	mux.HandleFunc("GET /login/password-setup", h.getSetup)
 	mux.HandleFunc("POST /login/password-setup", h.postSetup)
 	mux.HandleFunc("GET /login/card", h.getCard)
@@ -213,6 +223,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/face/photo", h.getFacePhoto)
 	mux.HandleFunc("POST /login/face/photo", h.postFacePhoto)
 	mux.HandleFunc("GET /login/cancel", h.cancel)
+	mux.HandleFunc("GET /login/consent", h.getConsent)
+	mux.HandleFunc("POST /login/consent", h.postConsent)
 	mux.HandleFunc("GET /account", h.getAccount)
 	mux.HandleFunc("POST /account/card", h.postAccountCard)
 	mux.HandleFunc("GET /logout", h.getLogout)
@@ -241,10 +253,16 @@ type authState struct {
 	AccountID string    `json:"account_id"`
 	AuthTime  time.Time `json:"auth_time"`
 	AMR       []string  `json:"amr"`
-	// SessionID is set when an existing SSO session is stepped up.
+	// SessionID is set when an existing SSO session answers the request
+	// (FromSession) or is stepped up.
 	SessionID   string `json:"session_id,omitempty"`
-	FaceConsent bool   `json:"face_consent,omitempty"`
-	FacePassed  bool   `json:"face_passed,omitempty"`
+	FromSession bool   `json:"from_session,omitempty"`
+	// Stepped is set when this login added a check to a session's
+	// authentication (a new auth_time).
+	Stepped     bool `json:"stepped,omitempty"`
+	FaceConsent bool `json:"face_consent,omitempty"`
+	Consented   bool `json:"consented,omitempty"`
+	FacePassed  bool `json:"face_passed,omitempty"`
 }
 
 type challenge struct {
@@ -323,26 +341,10 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if live && h.satisfies(req, sess) {
-		required, err := h.required(r.Context(), req)
-		if err != nil {
-			h.internal(w, r, "required level", err)
-			return
-		}
-		if level, _ := assurance.ParseACR(sess.ACR); level >= required {
-			h.cfg.Observer.Login("sso", "success")
-			h.complete(w, r, req, sess)
-			return
-		}
-		if slices.Contains(req.Prompt, "none") {
-			h.cfg.Observer.Login("sso", "interaction_required")
-			h.provider(req).ReturnError(w, r, req.ID, "interaction_required", "a higher level of assurance needs the citizen")
-			return
-		}
-		// Step up the live session: the citizen is known, the missing
-		// checks follow.
-		h.cfg.Observer.Login("sso", "step_up")
+		// Single sign-on: the citizen is known from the session; the steps
+		// decide whether anything is missing (a higher level, consent).
 		st.Auth = &authState{AccountID: sess.AccountID, AuthTime: sess.AuthTime, AMR: sess.AMR,
-			SessionID: sess.ID, FacePassed: slices.Contains(sess.AMR, assurance.AMRFace)}
+			SessionID: sess.ID, FromSession: true, FacePassed: slices.Contains(sess.AMR, assurance.AMRFace)}
 		if err := h.saveState(r.Context(), req.ID, st); err != nil {
 			h.internal(w, r, "save login state", err)
 			return

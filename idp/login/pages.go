@@ -57,7 +57,7 @@ func loadCatalog() (catalog, error) {
 
 func loadTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account"} {
+	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account", "consent"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -82,6 +82,7 @@ type page struct {
 	Values        map[string]string
 	Who           string
 	Notice        string
+	Items         []string
 	Account       *accountView
 
 	// message page

@@ -58,13 +58,27 @@ func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := r.PostFormValue("password")
-	acct, err := h.cfg.Store.GetAccountBySSNIndex(ctx, h.cfg.Sealer.BlindIndex(num.String()))
+	index := h.cfg.Sealer.BlindIndex(num.String())
+	lock := h.cfg.Lockout
+	now := h.cfg.Now()
+	// A locked number is refused before any password work, registered or
+	// not: the lock says nothing about whether the number exists.
+	if n, _, err := h.cfg.Store.GetCounter(ctx, passwordKey(index), lock.PasswordWindow, now); err != nil {
+		h.internal(w, r, "read lockout counter", err)
+		return
+	} else if n >= lock.PasswordFailures {
+		h.cfg.Observer.Login("password", "locked")
+		h.cfg.Logger.InfoContext(ctx, "password login locked", "number", num, "client", req.ClientID)
+		h.renderLogin(w, r, req, http.StatusTooManyRequests, "err.locked", values)
+		return
+	}
+	acct, err := h.cfg.Store.GetAccountBySSNIndex(ctx, index)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		// Same work and same answer as a wrong password: no oracle for
 		// whether a number is registered.
 		_, _ = password.Verify(pw, h.dummyHash)
-		h.wrongCredentials(w, r, req, num, values)
+		h.wrongCredentials(w, r, req, num, index, values)
 		return
 	case err != nil:
 		h.internal(w, r, "find account", err)
@@ -76,8 +90,11 @@ func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		h.wrongCredentials(w, r, req, num, values)
+		h.wrongCredentials(w, r, req, num, index, values)
 		return
+	}
+	if err := h.cfg.Store.ResetCounter(ctx, passwordKey(index)); err != nil {
+		h.cfg.Logger.WarnContext(ctx, "reset lockout counter", "error", err)
 	}
 	if password.NeedsRehash(acct.PasswordHash, h.cfg.Password) {
 		h.rehash(ctx, acct.ID, pw)
@@ -87,9 +104,19 @@ func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 	h.primary(w, r, req, acct.ID, []string{assurance.AMRPassword})
 }
 
-func (h *Handler) wrongCredentials(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, num citizenid.Number, values map[string]string) {
+// wrongCredentials counts the failure for the number (in storage, so the
+// limit holds across nodes and restarts), waits the progressive delay, and
+// answers.
+func (h *Handler) wrongCredentials(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, num citizenid.Number, index []byte, values map[string]string) {
+	ctx := r.Context()
+	n, _, err := h.cfg.Store.IncrementCounter(ctx, passwordKey(index), h.cfg.Lockout.PasswordWindow, h.cfg.Now())
+	if err != nil {
+		h.internal(w, r, "count failed login", err)
+		return
+	}
 	h.cfg.Observer.Login("password", "wrong_credentials")
-	h.cfg.Logger.InfoContext(r.Context(), "password login failed", "number", num, "client", req.ClientID)
+	h.cfg.Logger.InfoContext(ctx, "password login failed", "number", num, "client", req.ClientID, "failures", n)
+	sleep(ctx, h.cfg.Lockout.failureDelay(n))
 	h.renderLogin(w, r, req, http.StatusUnauthorized, "err.credentials", values)
 }
 
@@ -132,6 +159,24 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, req, http.StatusBadRequest, key, values)
 		return
 	}
+	index := h.cfg.Sealer.BlindIndex(num.String())
+	lock, now, ip := h.cfg.Lockout, h.cfg.Now(), clientIP(r)
+	byNumber, _, err := h.cfg.Store.GetCounter(ctx, realNameKey(index), lock.RealNameWindow, now)
+	if err != nil {
+		h.internal(w, r, "read real-name counter", err)
+		return
+	}
+	byIP, _, err := h.cfg.Store.GetCounter(ctx, realNameIPKey(ip), lock.RealNameWindow, now)
+	if err != nil {
+		h.internal(w, r, "read real-name counter", err)
+		return
+	}
+	if byNumber >= lock.RealNamePerNumber || byIP >= lock.RealNamePerIP {
+		h.cfg.Observer.Login("register", "locked")
+		h.cfg.Logger.InfoContext(ctx, "real-name checks locked", "number", num, "client", req.ClientID)
+		h.renderLogin(w, r, req, http.StatusTooManyRequests, "err.locked.realname", map[string]string{"register.name": name})
+		return
+	}
 	cctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
 	res, err := h.cfg.RealName.CheckRealName(cctx, name, num)
 	cancel()
@@ -146,12 +191,19 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	if !res.Matched {
 		h.cfg.Observer.Check("realname", "mismatch")
 		h.cfg.Observer.Login("register", "mismatch")
+		for _, key := range []string{realNameKey(index), realNameIPKey(ip)} {
+			if _, _, err := h.cfg.Store.IncrementCounter(ctx, key, lock.RealNameWindow, now); err != nil {
+				h.internal(w, r, "count failed real-name check", err)
+				return
+			}
+		}
 		h.cfg.Logger.InfoContext(ctx, "real-name check: no match", "number", num, "client", req.ClientID)
-		h.renderLogin(w, r, req, http.StatusUnauthorized, "err.mismatch", values)
+		// The answer is the same, byte for byte, for an unknown number and
+		// a wrong name: the number typed is not echoed.
+		h.renderLogin(w, r, req, http.StatusUnauthorized, "err.mismatch", map[string]string{"register.name": name})
 		return
 	}
 	h.cfg.Observer.Check("realname", "match")
-	index := h.cfg.Sealer.BlindIndex(num.String())
 	if _, err := h.cfg.Store.GetAccountBySSNIndex(ctx, index); err == nil {
 		h.cfg.Observer.Login("register", "already_registered")
 		h.renderLogin(w, r, req, http.StatusConflict, "err.registered", map[string]string{"login.ssn": ssn})
@@ -177,7 +229,6 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Logger.InfoContext(ctx, "real-name check: match", "number", num, "client", req.ClientID)
 	http.Redirect(w, r, "/login/password-setup?"+url.Values{"authRequestID": {req.ID}}.Encode(), http.StatusSeeOther)
 }
-
 
 func encodeState(st state) ([]byte, error) {
 	if st.Pending == nil && st.Auth == nil && st.Challenge == nil {

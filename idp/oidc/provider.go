@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/cardsso/cardsso/policies/release"
+	"github.com/cardsso/cardsso/storage"
 )
 
 // ProviderConfig configures the OpenID Provider.
@@ -125,6 +126,8 @@ func (p *Provider) ReturnError(w http.ResponseWriter, r *http.Request, authReque
 		e = oidc.ErrInteractionRequired()
 	case ErrAccessDenied:
 		e = oidc.ErrAccessDenied()
+	case "consent_required":
+		e = &oidc.Error{ErrorType: "consent_required"} // OIDC Core §3.1.2.6; the library has no constructor
 	default:
 		e = oidc.ErrServerError()
 	}
@@ -133,6 +136,17 @@ func (p *Provider) ReturnError(w http.ResponseWriter, r *http.Request, authReque
 	}
 	_ = p.storage.cfg.Store.DeleteAuthRequest(r.Context(), authRequestID)
 	op.AuthRequestError(w, r, req, e, p.op)
+}
+
+// ConsentScopes implements login.Consenter: the scopes a request would
+// release after the release policy, and whether its client is first party
+// (no consent asked).
+func (p *Provider) ConsentScopes(ctx context.Context, req storage.AuthRequest) ([]string, bool, error) {
+	c, err := p.storage.cfg.Store.GetClient(ctx, req.ClientID)
+	if err != nil {
+		return nil, false, err
+	}
+	return release.Granted(req.Scopes, c.AllowedClaims), c.FirstParty, nil
 }
 
 // DisplayName is the client's registered name (its id when it has none).
