@@ -88,6 +88,9 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(p.op.AuthorizationEndpoint().Relative(), captureClaims(p.op))
+	for _, e := range []string{p.op.TokenEndpoint().Relative(), p.op.UserinfoEndpoint().Relative(), p.op.IntrospectionEndpoint().Relative()} {
+		mux.Handle(e, reportFaults(p.op))
+	}
 	mux.Handle("/", p.op)
 	return mux
 }

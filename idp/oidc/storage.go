@@ -193,6 +193,7 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	h := hashValue(code)
 	r, err := s.cfg.Store.GetAuthRequestByCode(ctx, h)
 	if err != nil {
+		noteFault(ctx, err)
 		return nil, fmt.Errorf("code: %w", err)
 	}
 	if r.CodeUsedAt != nil {
@@ -369,6 +370,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, value string) (op.RefreshTokenRequest, error) {
 	t, err := s.cfg.Store.GetRefreshToken(ctx, hashValue(value))
 	if err != nil {
+		noteFault(ctx, err)
 		return nil, op.ErrInvalidRefreshToken
 	}
 	if t.UsedAt != nil {
@@ -492,6 +494,7 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 		return nil, fmt.Errorf("client %q: %w", id, err)
 	}
 	if err != nil {
+		noteFault(ctx, err)
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return &client{c: c, loginURL: s.cfg.LoginURL, idLifetime: s.cfg.IDTokenLifetime}, nil
@@ -505,6 +508,7 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 		return errors.New("unknown client")
 	}
 	if err != nil {
+		noteFault(ctx, err)
 		return oidc.ErrServerError().WithParent(err)
 	}
 	if c.Public || len(c.SecretHash) == 0 {
@@ -599,9 +603,11 @@ func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 func (s *Storage) liveToken(ctx context.Context, tokenID, subject string) (storage.AccessToken, storage.Client, error) {
 	t, err := s.cfg.Store.GetAccessToken(ctx, tokenID)
 	if err != nil {
+		noteFault(ctx, err)
 		return t, storage.Client{}, errors.New("access token invalid or revoked")
 	}
 	c, err := s.cfg.Store.GetClient(ctx, t.ClientID)
+	noteFault(ctx, err)
 	if err != nil || s.subjectOf(c, t.AccountID) != subject {
 		return t, c, errors.New("access token invalid or revoked")
 	}
