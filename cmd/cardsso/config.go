@@ -368,7 +368,17 @@ func loadConfig(path string, lookupEnv func(string) (string, bool), flags []flag
 			return c, c.invalid(f.Path, "%v", err)
 		}
 	}
+	// A PostgreSQL URL as the DSN selects the postgres flavour unless an
+	// environment variable or flag chose sqlite (CARDSSO_STORAGE_DSN alone is
+	// enough to point a node at PostgreSQL).
+	if c.Storage.Type == "sqlite" && isPostgresDSN(c.Storage.DSN) && c.sources["storage.type"] == "" {
+		c.Storage.Type = "postgres"
+	}
 	return c, nil
+}
+
+func isPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 func unwrapPathError(err error) error {
@@ -511,6 +521,9 @@ func (c *fileConfig) Validate() error {
 
 	switch c.Storage.Type {
 	case "sqlite":
+		if isPostgresDSN(c.Storage.DSN) {
+			return c.invalid("storage.dsn", "is a PostgreSQL URL but storage.type is sqlite")
+		}
 	case "postgres":
 		if c.Storage.DSN == "" {
 			return c.invalid("storage.dsn", "required when storage.type is postgres (a URL such as postgres://user@host:5432/cardsso)")

@@ -679,3 +679,22 @@ func TestNewLogger(t *testing.T) {
 		t.Errorf("text logger at debug wrote %q; want a text debug line", got)
 	}
 }
+
+func TestPostgresDSNSelectsPostgres(t *testing.T) {
+	env := map[string]string{"CARDSSO_STORAGE_DSN": "postgres://cardsso@db:5432/cardsso"}
+	c, err := loadConfig("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.Type != "postgres" || c.Validate() != nil {
+		t.Errorf("CARDSSO_STORAGE_DSN=postgres://... gives storage.type %q (Validate %v); want postgres", c.Storage.Type, c.Validate())
+	}
+	env["CARDSSO_STORAGE_TYPE"] = "sqlite"
+	c, err = loadConfig("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "storage.dsn") {
+		t.Errorf("sqlite with a PostgreSQL URL: Validate() = %v; want an error naming storage.dsn", err)
+	}
+}
