@@ -324,10 +324,10 @@ type SigningKey struct {
 	// public key, made once when the key was generated, so that every node
 	// publishes the same one (SAML metadata); empty for keys without one.
 	Certificate []byte
-	CreatedAt     time.Time
-	ActivatedAt   *time.Time
-	RetiredAt     *time.Time
-	ExpiresAt     *time.Time // when a retired key leaves the JWKS
+	CreatedAt   time.Time
+	ActivatedAt *time.Time
+	RetiredAt   *time.Time
+	ExpiresAt   *time.Time // when a retired key leaves the JWKS
 }
 
 // ServiceProvider is a registered SAML 2.0 service provider.
