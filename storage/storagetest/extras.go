@@ -114,8 +114,8 @@ func testCounters(t *testing.T, s storage.Store) {
 	w := time.Hour
 	n, since, err := s.GetCounter(ctx, "k", w, now)
 	checkErr(t, "GetCounter(none)", err, nil)
-	if n != 0 {
-		t.Errorf("GetCounter(none) = %d; want 0", n)
+	if n != 0 || !since.IsZero() {
+		t.Errorf("GetCounter(none) = %d since %v; want 0", n, since)
 	}
 	for want := 1; want <= 3; want++ {
 		n, since, err = s.IncrementCounter(ctx, "k", w, now.Add(time.Duration(want)*time.Minute))
