@@ -97,7 +97,7 @@ func TestDiscoverySaysOnlyWhatIsOffered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Issuer != n.issuer || d.Device != "" || !slices.Equal(d.Grants, []string{"authorization_code", "refresh_token"}) ||
+	if d.Issuer != n.issuer || d.Device != "" || !slices.Equal(d.Grants, []string{"authorization_code", "refresh_token", "client_credentials"}) ||
 		!slices.Equal(d.ResponseTypes, []string{"code"}) || !slices.Equal(d.Algs, []string{"ES256"}) || !slices.Equal(d.PKCE, []string{"S256"}) {
 		t.Errorf("discovery = %+v", d)
 	}

@@ -36,7 +36,7 @@ func (d *discovery) document(r *http.Request) ([]byte, error) {
 	c.CheckSessionIframe = ""
 	c.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	c.ResponseModesSupported = []string{"query"}
-	c.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	c.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	c.RequestObjectSigningAlgValuesSupported = nil
 	c.TokenEndpointAuthSigningAlgValuesSupported = nil
 	c.RevocationEndpointAuthSigningAlgValuesSupported = nil

@@ -70,6 +70,7 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 			AllowOriginFunc: orig.allowed,
 		}),
 		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms("ES256", "RS256", "EdDSA")),
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms("ES256", "RS256", "EdDSA")),
 	}
 	if u.Scheme == "http" {
 		opts = append(opts, op.WithAllowInsecure())

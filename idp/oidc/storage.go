@@ -300,6 +300,9 @@ func (s *Storage) claim(ctx context.Context, req op.TokenRequest, currentRefresh
 	}
 }
 
+// isCC reports a client credentials request, whose token is not stored.
+func isCC(req op.TokenRequest) bool { _, ok := req.(*ccRequest); return ok }
+
 func (s *Storage) revokeGrant(ctx context.Context, grantID, why string) {
 	if err := s.cfg.Store.RevokeGrant(ctx, grantID); err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "revoke grant failed", "reason", why, "grant", grantID, "error", err)
@@ -325,6 +328,10 @@ func (s *Storage) newAccessToken(ctx context.Context, g grant) (storage.AccessTo
 // CreateAccessToken issues an access token for a code redemption without
 // offline_access.
 func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	if isCC(req) {
+		id, exp := s.newCCToken()
+		return id, exp, nil
+	}
 	g, err := s.claim(ctx, req, "")
 	if err != nil {
 		return "", time.Time{}, err
@@ -571,6 +578,9 @@ func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 // SetIntrospectionFromToken answers RFC 7662 introspection for the client
 // the token was issued to; any other caller learns only active=false.
 func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	if strings.HasPrefix(tokenID, "cc:") {
+		return s.introspectCC(ctx, resp, tokenID, subject, clientID)
+	}
 	t, c, err := s.liveToken(ctx, tokenID, subject)
 	if err != nil || !slices.Contains(t.Audience, clientID) {
 		return errors.New("token inactive")
