@@ -38,11 +38,12 @@ func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
 // `cardsso keys` do (and later the admin REST API). It works on the same
 // database as a running server.
 type Admin struct {
-	cfg     Config
-	store   *sqlstore.Store
-	mk      *keys.MasterKey
-	keys    *keys.Manager
-	secrets *keys.MAC
+	cfg      Config
+	store    *sqlstore.Store
+	mk       *keys.MasterKey
+	keys     *keys.Manager
+	samlKeys *keys.Manager
+	secrets  *keys.MAC
 }
 
 // ClientSpec is a client registration request.
@@ -64,6 +65,9 @@ type ClientSpec struct {
 	// SectorIdentifierURI sets the pairwise sector (its host); needed when
 	// the redirect URIs are on several hosts.
 	SectorIdentifierURI string
+	// BackchannelLogoutURI receives OpenID Connect Back-Channel Logout 1.0
+	// logout tokens when a session the client signed in through ends.
+	BackchannelLogoutURI string
 }
 
 // ClientInfo is a registered client as shown to administrators (no secret).
@@ -79,6 +83,7 @@ type ClientInfo struct {
 	AllowedClaims          []string  `json:"allowed_claims,omitempty"`
 	SubjectType            string    `json:"subject_type"`
 	SectorIdentifierURI    string    `json:"sector_identifier_uri,omitempty"`
+	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
 }
@@ -86,6 +91,7 @@ type ClientInfo struct {
 // KeyInfo describes one signing key (never its private part).
 type KeyInfo struct {
 	ID          string     `json:"kid"`
+	Use         string     `json:"use"` // oidc or saml
 	Algorithm   string     `json:"alg"`
 	State       string     `json:"state"`
 	CreatedAt   time.Time  `json:"created_at"`
@@ -113,7 +119,12 @@ func OpenAdmin(ctx context.Context, cfg Config) (*Admin, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &Admin{cfg: cfg, store: st, mk: mk, keys: km, secrets: mk.MAC(keys.PurposeClientSecret)}, nil
+	samlKeys, err := newSAMLKeyManager(st, mk, cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return &Admin{cfg: cfg, store: st, mk: mk, keys: km, samlKeys: samlKeys, secrets: mk.MAC(keys.PurposeClientSecret)}, nil
 }
 
 // Close releases the database.
@@ -211,6 +222,11 @@ func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, 
 			return ClientInfo{}, "", &InvalidError{Field: "sector-identifier-uri", Reason: "must be an https URL"}
 		}
 	}
+	if spec.BackchannelLogoutURI != "" {
+		if err := validateBackchannelURI(spec.BackchannelLogoutURI); err != nil {
+			return ClientInfo{}, "", err
+		}
+	}
 	secret := spec.Secret
 	switch {
 	case spec.Public && secret != "":
@@ -229,6 +245,7 @@ func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, 
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		FirstParty: spec.FirstParty, MinACR: spec.MinACR, CreatedAt: now, UpdatedAt: now,
 		AllowedClaims: spec.AllowedClaims, PublicSubject: spec.PublicSubject, SectorIdentifierURI: spec.SectorIdentifierURI,
+		BackchannelLogoutURI: spec.BackchannelLogoutURI,
 	}
 	if !c.PublicSubject {
 		if _, err := cardoidc.Sector(c); err != nil {
@@ -270,6 +287,7 @@ func clientInfo(c storage.Client) ClientInfo {
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		FirstParty: c.FirstParty, MinACR: c.MinACR, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		AllowedClaims: c.AllowedClaims, SubjectType: subjectType, SectorIdentifierURI: c.SectorIdentifierURI,
+		BackchannelLogoutURI: c.BackchannelLogoutURI,
 	}
 }
 
@@ -342,30 +360,94 @@ func keyInfos(ks []keys.KeyInfo) []KeyInfo {
 	}
 	out := make([]KeyInfo, len(ks))
 	for i, k := range ks {
-		out[i] = KeyInfo{ID: k.ID, Algorithm: k.Algorithm, State: string(k.State), CreatedAt: k.CreatedAt,
+		out[i] = KeyInfo{ID: k.ID, Use: k.Use, Algorithm: k.Algorithm, State: string(k.State), CreatedAt: k.CreatedAt,
 			ActivatedAt: t(k.ActivatedAt), RetiredAt: t(k.RetiredAt), ExpiresAt: t(k.ExpiresAt)}
 	}
 	return out
 }
 
-// ListKeys lists the signing keys.
-func (a *Admin) ListKeys(ctx context.Context) ([]KeyInfo, error) {
-	ks, err := a.keys.List(ctx)
+// KeyUses are the uses of signing keys: OpenID Connect tokens and SAML.
+var KeyUses = []string{storage.KeyUseOIDC, storage.KeyUseSAML}
+
+// keyManagers returns the managers of the uses named (all when none).
+func (a *Admin) keyManagers(uses []string) ([]*keys.Manager, error) {
+	if len(uses) == 0 {
+		uses = KeyUses
+	}
+	var out []*keys.Manager
+	for _, u := range uses {
+		switch u {
+		case storage.KeyUseOIDC:
+			out = append(out, a.keys)
+		case storage.KeyUseSAML:
+			out = append(out, a.samlKeys)
+		default:
+			return nil, &InvalidError{Field: "use", Reason: fmt.Sprintf("unknown key use %q (want %s or %s)", u, storage.KeyUseOIDC, storage.KeyUseSAML)}
+		}
+	}
+	return out, nil
+}
+
+// ListKeys lists the signing keys of the uses named (all when none): OIDC
+// keys first, then SAML keys.
+func (a *Admin) ListKeys(ctx context.Context, uses ...string) ([]KeyInfo, error) {
+	ms, err := a.keyManagers(uses)
 	if err != nil {
 		return nil, err
 	}
-	return keyInfos(ks), nil
+	var out []KeyInfo
+	for _, m := range ms {
+		ks, err := m.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, keyInfos(ks)...)
+	}
+	return out, nil
 }
 
-// RotateKeys rotates the signing keys now: the published next key starts
-// signing, the active one is retired but stays published until every token
-// it signed has expired. Running servers pick the change up within a minute.
-func (a *Admin) RotateKeys(ctx context.Context) ([]KeyInfo, error) {
-	if err := a.keys.Init(ctx); err != nil {
+// RotateKeys rotates the signing keys of the uses named (all when none)
+// now: the published next key starts signing, the active one is retired
+// but stays published until every token it signed has expired. Running
+// servers pick the change up within a minute. It returns the keys of those
+// uses.
+func (a *Admin) RotateKeys(ctx context.Context, uses ...string) ([]KeyInfo, error) {
+	ms, err := a.keyManagers(uses)
+	if err != nil {
 		return nil, err
 	}
-	if err := a.keys.Rotate(ctx); err != nil {
-		return nil, err
+	for _, m := range ms {
+		if err := m.Init(ctx); err != nil {
+			return nil, err
+		}
+		if err := m.Rotate(ctx); err != nil {
+			return nil, err
+		}
 	}
-	return a.ListKeys(ctx)
+	return a.ListKeys(ctx, uses...)
+}
+
+// validateBackchannelURI checks a backchannel_logout_uri: an absolute https
+// URL (http only on loopback hosts, for development) without fragment
+// (OpenID Connect Back-Channel Logout 1.0 §2.2).
+func validateBackchannelURI(raw string) error {
+	const field = "backchannel-logout-uri"
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q is not an absolute URL", raw)}
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q must not contain a fragment", raw)}
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		switch u.Hostname() {
+		case "localhost", "127.0.0.1", "::1":
+			return nil
+		}
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q: http is allowed only for localhost, 127.0.0.1 and ::1; use https", raw)}
+	}
+	return &InvalidError{Field: field, Reason: fmt.Sprintf("scheme %q is not allowed (want https)", u.Scheme)}
 }

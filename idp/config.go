@@ -3,6 +3,8 @@ package idp
 import (
 	"log/slog"
 	"time"
+
+	"github.com/cardsso/cardsso/policies/assurance"
 )
 
 // Config is everything a CardSSO node needs. The zero value of every field
@@ -26,6 +28,8 @@ type Config struct {
 	Password  PasswordConfig
 	Checks    ChecksConfig
 	Lockout   LockoutConfig
+	SAML      SAMLConfig
+	Logout    LogoutConfig
 
 	// Logger receives structured logs. Default: JSON to stderr at info.
 	Logger *slog.Logger
@@ -158,4 +162,42 @@ type PasswordConfig struct {
 	MemoryKiB uint32
 	Time      uint32
 	Threads   uint8
+}
+
+// SAMLConfig sets the SAML 2.0 identity provider (idp/saml).
+type SAMLConfig struct {
+	// AssertionLifetime is how long an assertion may be used
+	// (Conditions/NotOnOrAfter). Default 5m.
+	AssertionLifetime time.Duration
+	// MetadataValidity is how far ahead the metadata's validUntil lies.
+	// Default 8760h (a year): service providers that import a static copy
+	// should refresh it before then.
+	MetadataValidity time.Duration
+	// KeyRotationPeriod is how long a SAML signing key signs before the
+	// next one takes over. Default 17520h (two years), at least
+	// MetadataValidity, so that an SP which refreshes its copy when
+	// validUntil passes always holds the signing certificate (the metadata
+	// publishes the next certificate too).
+	KeyRotationPeriod time.Duration
+	// ACRAliases names levels in another framework, for
+	// RequestedAuthnContext and for the AuthnContextClassRef answering it.
+	// Nil means the eIDAS table of DESIGN.md §3 (low, low, substantial); a
+	// level missing from a non-nil table has no alias.
+	ACRAliases assurance.Aliases
+	// AssertAliases names the level by its alias also when the request asks
+	// for no class. Default false: urn:cardsso:loa:N.
+	AssertAliases bool
+}
+
+// LogoutConfig sets how ended sessions are announced to relying parties.
+type LogoutConfig struct {
+	// BackchannelTimeout bounds one delivery of an OIDC logout token.
+	// Default 5s.
+	BackchannelTimeout time.Duration
+	// BackchannelAttempts is how many times a delivery is tried (network
+	// errors and 5xx answers are tried again). Default 3.
+	BackchannelAttempts int
+	// BackchannelBackoff is the wait before the second attempt, doubled for
+	// each further one. Default 1s.
+	BackchannelBackoff time.Duration
 }

@@ -52,6 +52,14 @@ func withDefaults(cfg Config) Config {
 	cfg.Keys.RotationPeriod = or(cfg.Keys.RotationPeriod, 30*24*time.Hour)
 	cfg.Keys.RefreshInterval = or(cfg.Keys.RefreshInterval, time.Minute)
 	cfg.Checks.CardTTL = or(cfg.Checks.CardTTL, 24*time.Hour)
+	cfg.SAML.AssertionLifetime = or(cfg.SAML.AssertionLifetime, 5*time.Minute)
+	cfg.SAML.MetadataValidity = or(cfg.SAML.MetadataValidity, 365*24*time.Hour)
+	cfg.SAML.KeyRotationPeriod = or(cfg.SAML.KeyRotationPeriod, max(2*365*24*time.Hour, cfg.SAML.MetadataValidity))
+	cfg.Logout.BackchannelTimeout = or(cfg.Logout.BackchannelTimeout, 5*time.Second)
+	cfg.Logout.BackchannelBackoff = or(cfg.Logout.BackchannelBackoff, time.Second)
+	if cfg.Logout.BackchannelAttempts <= 0 {
+		cfg.Logout.BackchannelAttempts = 3
+	}
 	if cfg.Password == (PasswordConfig{}) {
 		d := password.Defaults()
 		cfg.Password = PasswordConfig{MemoryKiB: d.MemoryKiB, Time: d.Time, Threads: d.Threads}
@@ -88,6 +96,9 @@ func (c Config) check() error {
 	}
 	if c.Connector.Type != "simulator" && c.Connector.Type != "cardplatform" {
 		return &InvalidError{Field: "connector.type", Reason: fmt.Sprintf("unsupported %q", c.Connector.Type)}
+	}
+	if c.SAML.KeyRotationPeriod < c.SAML.MetadataValidity {
+		return &InvalidError{Field: "saml.key_rotation_period", Reason: fmt.Sprintf("%s is shorter than saml.metadata_validity %s: an SP holding a copy of the metadata could meet a key it does not know", c.SAML.KeyRotationPeriod, c.SAML.MetadataValidity)}
 	}
 	if err := c.Password.params().Validate(); err != nil {
 		return &InvalidError{Field: "password", Reason: err.Error()}

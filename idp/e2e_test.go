@@ -303,7 +303,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	var newKid string
 	for _, k := range keysAfter {
-		if k.State == "active" {
+		if k.State == "active" && k.Use == "oidc" {
 			newKid = k.ID
 		}
 	}

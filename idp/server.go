@@ -23,6 +23,7 @@ import (
 	"github.com/cardsso/cardsso/idp/keys"
 	"github.com/cardsso/cardsso/idp/login"
 	cardoidc "github.com/cardsso/cardsso/idp/oidc"
+	cardsaml "github.com/cardsso/cardsso/idp/saml"
 	"github.com/cardsso/cardsso/idp/session"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage/sqlstore"
@@ -37,6 +38,11 @@ type Server struct {
 	provider *cardoidc.Provider
 	metrics  *metrics
 	handler  http.Handler
+
+	// SAML identity provider (idp/saml) and the logout fan-out (logout.go).
+	saml     *cardsaml.Provider
+	samlKeys *keys.Manager
+	logout   *fanout
 
 	closeOnce sync.Once
 }
@@ -78,9 +84,19 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 
+	// --- SAML: signing keys (use saml) ---
+	s.samlKeys, err = newSAMLKeyManager(s.store, mk, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.samlKeys.Init(ctx); err != nil {
+		return nil, fmt.Errorf("saml signing keys: %w", err)
+	}
+	// --- end SAML ---
+
 	issuer, _ := url.Parse(cfg.Issuer)
 	secure := issuer.Scheme == "https"
-	sessions := session.New(s.store, session.Config{
+	sessions := session.New(samlSessionStore(s.store, mk, cfg), session.Config{
 		CookieName: cfg.Session.CookieName, Secure: secure,
 		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: cfg.Now,
 	})
@@ -118,9 +134,22 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("openid provider: %w", err)
 	}
+	// --- SAML identity provider and the logout fan-out to both protocols ---
+	s.logout = newFanout(s.store, oidcStore, cfg.Issuer, cfg.Logout, log)
+	defer func() {
+		if err != nil {
+			s.logout.close()
+		}
+	}()
+	s.saml, err = newSAMLProvider(cfg, s.store, mk, s.samlKeys, sessions, s.logout)
+	if err != nil {
+		return nil, err
+	}
+	// --- end SAML ---
 	pages, err = login.New(login.Config{
-		Store: s.store, Sessions: sessions, Providers: map[string]login.Provider{login.ProtocolOIDC: s.provider},
-		RealName: checks.realName, Card: checks.card, Face: checks.face, CardTTL: cfg.Checks.CardTTL,
+		Store: s.store, Sessions: sessions, SessionEnded: s.logout.sessionEnded, // SAML: the logout fan-out
+		Providers: map[string]login.Provider{login.ProtocolOIDC: s.provider, login.ProtocolSAML: s.saml},
+		RealName:  checks.realName, Card: checks.card, Face: checks.face, CardTTL: cfg.Checks.CardTTL,
 		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
 		Password: cfg.Password.params(), Secure: secure,
 		Observer: s.metrics, Logger: log, Now: cfg.Now,
@@ -148,6 +177,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	for _, p := range []string{"/login", "/login/", "/logout", "/logout/", "/account", "/account/"} {
 		mux.Handle(p, s.provider.IssuerInterceptor(loginMux))
 	}
+	s.saml.Register(mux) // SAML: /saml/metadata, /saml/sso, /saml/slo, /saml/idp-initiated …
 	mux.Handle("GET /.well-known/openid-configuration", s.provider.Discovery())
 	mux.Handle("GET "+s.provider.KeysPath(), s.provider.JWKS())
 	mux.Handle("/", s.provider.Handler())
@@ -234,6 +264,7 @@ func (s *Server) Addr() string { return s.cfg.Addr }
 func (s *Server) Background(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.keys.Run(ctx, s.cfg.Keys.RefreshInterval) })
+	wg.Go(func() { s.samlKeys.Run(ctx, s.cfg.Keys.RefreshInterval) })
 	wg.Go(func() { s.collect(ctx, 5*time.Minute) })
 	wg.Wait()
 }
@@ -294,7 +325,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the database. It is safe to call more than once.
 func (s *Server) Close() error {
 	var err error
-	s.closeOnce.Do(func() { err = s.store.Close() })
+	s.closeOnce.Do(func() {
+		s.logout.close() // logout tokens in flight
+		err = s.store.Close()
+	})
 	return err
 }
 
