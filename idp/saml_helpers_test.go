@@ -220,6 +220,20 @@ func (b *browser) postSAML(p page) page {
 	return p
 }
 
+// postOnce submits the SAML form of p and returns the answer.
+func (b *browser) postOnce(p page) page {
+	b.t.Helper()
+	f, ok := samlForm(b.t, p)
+	if !ok {
+		b.t.Fatalf("no SAML form on %s (status %d):\n%s", p.url, p.status, p.body)
+	}
+	action := f.action
+	if !strings.HasPrefix(action, "http") {
+		action = p.url.ResolveReference(&url.URL{Path: action}).String()
+	}
+	return b.post(action, f.fields)
+}
+
 // samlResponseOf decodes the SAMLResponse a page is about to post.
 func samlResponseOf(t *testing.T, p page) (string, []byte) {
 	t.Helper()
@@ -346,6 +360,10 @@ func newGoSP(t *testing.T, n *node, o goOpts) *goSP {
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
 	key, cert := spKeys()
+	nameIDFormat := saml2.NameIdFormatPersistent
+	if o.nameID == "transient" {
+		nameIDFormat = saml2.NameIdFormatTransient
+	}
 	ks := dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert})
 	s.sp = &saml2.SAMLServiceProvider{
 		IdentityProviderSSOURL:      ssoURL,
@@ -363,13 +381,14 @@ func newGoSP(t *testing.T, n *node, o goOpts) *goSP {
 		IDPCertificateStore:         certs,
 		SPKeyStore:                  ks,
 		SPSigningKeyStore:           ks,
-		NameIdFormat:                saml2.NameIdFormatPersistent,
+		NameIdFormat:                nameIDFormat,
 		Clock:                       dsig.NewRealClock(),
 	}
 	md, err := s.sp.MetadataWithSLO(24)
 	if err != nil {
 		t.Fatal(err)
 	}
+	md.ValidUntil = time.Now().Add(24 * time.Hour) // gosaml2 takes the hours as nanoseconds
 	if o.noEncryption {
 		var kept []types.KeyDescriptor
 		for _, kd := range md.SPSSODescriptor.KeyDescriptors {
