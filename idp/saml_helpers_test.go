@@ -136,6 +136,8 @@ func newCrewSP(t *testing.T, n *node, o spOpts) *crewSP {
 		URL: *root, Key: key, Certificate: cert, IDPMetadata: md,
 		SignRequest: o.sign, ForceAuthn: o.forceAuthn, RequestedAuthnContext: o.rac,
 		Binding: binding, SignLogout: true, AllowIDPInitiated: true,
+		// Every test SP is on 127.0.0.1, and cookies do not tell ports apart.
+		CookieName: "sp_" + strings.NewReplacer(".", "_", ":", "_").Replace(root.Host),
 		LogoutBindings: []string{saml.HTTPRedirectBinding},
 	})
 	if err != nil {
@@ -480,14 +482,15 @@ func goClassRef(info *saml2.AssertionInfo) string {
 	return a.AuthnStatement.AuthnContext.AuthnContextClassRef.Value
 }
 
-// redirectMessage decodes the SAMLRequest of an HTTP-Redirect URL.
-func redirectMessage(t *testing.T, raw string) []byte {
+// redirectMessageOf decodes the SAML message (param SAMLRequest or
+// SAMLResponse) of an HTTP-Redirect URL.
+func redirectMessageOf(t *testing.T, raw, param string) []byte {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := base64.StdEncoding.DecodeString(u.Query().Get("SAMLRequest"))
+	b, err := base64.StdEncoding.DecodeString(u.Query().Get(param))
 	if err != nil {
 		t.Fatal(err)
 	}
