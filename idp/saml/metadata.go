@@ -99,10 +99,13 @@ func ParseMetadata(data []byte, now time.Time) (SPMetadata, error) {
 	}
 	if err := CheckXML(data); err != nil {
 		var ie *InputError
-		if errors.As(err, &ie) && errors.Is(err, ErrDoctype) {
+		switch {
+		case errors.Is(err, ErrDoctype):
 			return md, metadataErr("", "a DOCTYPE or entity declaration is not accepted")
+		case errors.As(err, &ie) && ie.Detail != "":
+			return md, metadataErr("", "not well-formed XML (%s)", ie.Detail)
 		}
-		return md, metadataErr("", "%v", err)
+		return md, metadataErr("", "not well-formed XML (%v)", err)
 	}
 	var root struct{ XMLName xml.Name }
 	if err := xml.Unmarshal(data, &root); err != nil {
@@ -114,6 +117,18 @@ func ParseMetadata(data []byte, now time.Time) (SPMetadata, error) {
 			return md, metadataErr("", "an EntitiesDescriptor (federation metadata) holds many entities; register one EntityDescriptor")
 		}
 		return md, metadataErr("", "root element is {%s}%s; want an md:EntityDescriptor", root.XMLName.Space, root.XMLName.Local)
+	}
+	// Every endpoint Location as written, first: crewjam/saml blanks
+	// those of bindings it does not know and refuses the non-http(s) ones
+	// of those it knows without saying which.
+	names, locations, err := rawEndpoints(data)
+	if err != nil {
+		return md, err
+	}
+	for i, loc := range locations {
+		if err := checkLocation(loc); err != nil {
+			return md, metadataErr(names[i], "%v", err)
+		}
 	}
 	ed := &crewjam.EntityDescriptor{}
 	if err := xml.Unmarshal(data, ed); err != nil {
@@ -151,23 +166,6 @@ func ParseMetadata(data []byte, now time.Time) (SPMetadata, error) {
 		return md, metadataErr("SPSSODescriptor protocolSupportEnumeration", "does not list SAML 2.0 (urn:oasis:names:tc:SAML:2.0:protocol)")
 	}
 
-	// The raw Locations: crewjam/saml blanks those of bindings it does not
-	// know and refuses non-http(s) ones of those it knows; read them again
-	// so that every endpoint is judged.
-	rawACS, rawSLO, err := rawEndpoints(data)
-	if err != nil {
-		return md, err
-	}
-	for i, loc := range rawACS {
-		if err := checkLocation(loc); err != nil {
-			return md, metadataErr(fmt.Sprintf("AssertionConsumerService[%d] Location", i+1), "%v", err)
-		}
-	}
-	for i, loc := range rawSLO {
-		if err := checkLocation(loc); err != nil {
-			return md, metadataErr(fmt.Sprintf("SingleLogoutService[%d] Location", i+1), "%v", err)
-		}
-	}
 	for _, acs := range sp.AssertionConsumerServices {
 		if acs.Binding == crewjam.HTTPPostBinding && acs.Location != "" {
 			md.ACS = append(md.ACS, acs.Location)
@@ -234,8 +232,9 @@ func parseCertificate(b64 string) (*x509.Certificate, error) {
 }
 
 // rawEndpoints reads the Location (and ResponseLocation) of every
-// AssertionConsumerService and SingleLogoutService as written.
-func rawEndpoints(data []byte) (acs, slo []string, err error) {
+// AssertionConsumerService and SingleLogoutService as written, each named
+// for errors, e.g. "AssertionConsumerService[2] Location".
+func rawEndpoints(data []byte) (names, locations []string, err error) {
 	type endpoint struct {
 		Location         string `xml:"Location,attr"`
 		ResponseLocation string `xml:"ResponseLocation,attr"`
@@ -249,21 +248,21 @@ func rawEndpoints(data []byte) (acs, slo []string, err error) {
 	if err := xml.Unmarshal(data, &doc); err != nil {
 		return nil, nil, metadataErr("", "%v", err)
 	}
-	for _, sp := range doc.SP {
-		for _, e := range sp.ACS {
-			acs = append(acs, e.Location)
+	add := func(kind string, es []endpoint) {
+		for i, e := range es {
+			names = append(names, fmt.Sprintf("%s[%d] Location", kind, i+1))
+			locations = append(locations, e.Location)
 			if e.ResponseLocation != "" {
-				acs = append(acs, e.ResponseLocation)
-			}
-		}
-		for _, e := range sp.SLO {
-			slo = append(slo, e.Location)
-			if e.ResponseLocation != "" {
-				slo = append(slo, e.ResponseLocation)
+				names = append(names, fmt.Sprintf("%s[%d] ResponseLocation", kind, i+1))
+				locations = append(locations, e.ResponseLocation)
 			}
 		}
 	}
-	return acs, slo, nil
+	for _, sp := range doc.SP {
+		add("AssertionConsumerService", sp.ACS)
+		add("SingleLogoutService", sp.SLO)
+	}
+	return names, locations, nil
 }
 
 // checkLocation accepts an absolute https URL with a host, or http on a

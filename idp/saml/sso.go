@@ -42,8 +42,10 @@ const bindingIdP = "idp"
 // flow is what one HTTP request's handler tells the crewjam/saml callbacks
 // (SessionProvider, tracker) through the context.
 type flow struct {
-	// resume is the parked request the login completed.
+	// resume is the parked request the login completed; used is set once
+	// it has been handed over (and may be deleted).
 	resume *storage.AuthRequest
+	used   bool
 	// issuer and candidates: the SSO sessions a LogoutRequest may name.
 	issuer     string
 	candidates []candidate
@@ -353,11 +355,15 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 		p.internal(w, r, "saml continue", err)
 		return
 	}
-	r2 := replay(r, pk).WithContext(withFlow(ctx, &flow{resume: &ar}))
+	f := &flow{resume: &ar}
+	r2 := replay(r, pk).WithContext(withFlow(ctx, f))
 	if pk.Binding == bindingIdP {
 		idp.ServeIDPInitiated(w, r2, pk.SP, pk.RelayState)
 	} else {
 		idp.ServeSSO(w, r2)
+	}
+	if !f.used {
+		return
 	}
 	if err := p.cfg.Store.DeleteAuthRequest(ctx, ar.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		p.cfg.Logger.WarnContext(ctx, "saml: delete used auth request", "auth_request", ar.ID, "error", err)
@@ -391,6 +397,7 @@ func (p *Provider) resumed(w http.ResponseWriter, r *http.Request, req *crewjam.
 		}
 		return nil
 	}
+	flowOf(ctx).used = true
 	sp, err := p.cfg.Store.GetServiceProviderByEntityID(ctx, entityID)
 	if err != nil {
 		p.internal(w, r, "saml: load service provider", err)
