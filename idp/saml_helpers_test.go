@@ -137,7 +137,7 @@ func newCrewSP(t *testing.T, n *node, o spOpts) *crewSP {
 		SignRequest: o.sign, ForceAuthn: o.forceAuthn, RequestedAuthnContext: o.rac,
 		Binding: binding, SignLogout: true, AllowIDPInitiated: true,
 		// Every test SP is on 127.0.0.1, and cookies do not tell ports apart.
-		CookieName: "sp_" + strings.NewReplacer(".", "_", ":", "_").Replace(root.Host),
+		CookieName:     "sp_" + strings.NewReplacer(".", "_", ":", "_").Replace(root.Host),
 		LogoutBindings: []string{saml.HTTPRedirectBinding},
 	})
 	if err != nil {
