@@ -70,6 +70,7 @@ Redirect URIs are matched exactly. --redirect-uri and
 	f.StringSliceVar(&spec.AllowedClaims, "allow-claim", nil, "restricted `claim` scope the client may receive, e.g. cardsso.ssn (the full number); repeatable")
 	f.BoolVar(&spec.PublicSubject, "public-subject", false, "give the client the account's public sub instead of a pairwise one (OIDC Core 8)")
 	f.StringVar(&spec.SectorIdentifierURI, "sector-identifier-uri", "", "https `URL` whose host is the pairwise sector (needed when redirect URIs are on several hosts)")
+	f.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "`URI` that receives OpenID Connect Back-Channel Logout tokens when a session the client signed in through ends (https; http only on localhost)")
 	addJSONFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagRequired("id")
 	_ = cmd.MarkFlagRequired("redirect-uri")
@@ -287,6 +288,9 @@ func writeClient(w io.Writer, ci idp.ClientInfo) error {
 	if ci.SectorIdentifierURI != "" {
 		t.row("sector_identifier_uri", ci.SectorIdentifierURI)
 	}
+	if ci.BackchannelLogoutURI != "" {
+		t.row("backchannel_logout_uri", ci.BackchannelLogoutURI)
+	}
 	t.row("created_at", formatTime(ci.CreatedAt))
 	t.row("updated_at", formatTime(ci.UpdatedAt))
 	return t.flush()
@@ -356,6 +360,8 @@ func clientFlag(field string) string {
 		return "--first-party"
 	case "minacr":
 		return "--min-acr"
+	case "backchannellogouturi":
+		return "--backchannel-logout-uri"
 	case "allowclaim", "allowedclaims":
 		return "--allow-claim"
 	case "sectoridentifieruri":

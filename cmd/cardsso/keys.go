@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -12,7 +13,7 @@ import (
 func (c *cli) newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "List and rotate the token signing keys",
+		Short: "List and rotate the signing keys (OIDC tokens and SAML)",
 		RunE:  missingSubcommand,
 	}
 	cmd.AddCommand(c.newKeysListCmd(), c.newKeysRotateCmd())
@@ -20,22 +21,26 @@ func (c *cli) newKeysCmd() *cobra.Command {
 }
 
 func (c *cli) newKeysListCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		uses   []string
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the signing keys (never their private parts)",
 		Args:  cobra.NoArgs,
 	}
 	addJSONFlag(cmd, &asJSON)
+	addUseFlag(cmd, &uses)
 	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
 		a, err := c.openAdmin(cmd)
 		if err != nil {
 			return err
 		}
 		defer closeAdmin(a, &err)
-		keys, err := a.ListKeys(cmd.Context())
+		keys, err := a.ListKeys(cmd.Context(), uses...)
 		if err != nil {
-			return fmt.Errorf("list keys: %w", err)
+			return keysError("list keys", err)
 		}
 		return c.writeKeys(keys, asJSON)
 	})
@@ -43,7 +48,10 @@ func (c *cli) newKeysListCmd() *cobra.Command {
 }
 
 func (c *cli) newKeysRotateCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		uses   []string
+	)
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Rotate the signing keys now",
@@ -51,19 +59,26 @@ func (c *cli) newKeysRotateCmd() *cobra.Command {
 one is retired. A retired key stays published (JWKS) until every token it
 signed has expired, so tokens already issued keep verifying. Safe to run while
 nodes serve: they pick the new key up from the database within
-keys.refresh_interval (default 1m).`,
+keys.refresh_interval (default 1m).
+
+Both uses rotate unless --use names one: oidc (ID tokens, logout tokens) or
+saml (SAML responses, assertions, logout messages). Rotating the SAML key
+makes the published next certificate sign: service providers that imported
+the metadata since the previous rotation already trust it; others must
+import the metadata again.`,
 		Args: cobra.NoArgs,
 	}
 	addJSONFlag(cmd, &asJSON)
+	addUseFlag(cmd, &uses)
 	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
 		a, err := c.openAdmin(cmd)
 		if err != nil {
 			return err
 		}
 		defer closeAdmin(a, &err)
-		keys, err := a.RotateKeys(cmd.Context())
+		keys, err := a.RotateKeys(cmd.Context(), uses...)
 		if err != nil {
-			return fmt.Errorf("rotate keys: %w", err)
+			return keysError("rotate keys", err)
 		}
 		if !asJSON {
 			fmt.Fprintln(c.stdout, "Rotated the signing keys.")
@@ -90,9 +105,23 @@ func writeKeyTable(w io.Writer, keys []idp.KeyInfo) error {
 		return err
 	}
 	t := newTable(w)
-	t.row("KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "EXPIRES")
+	t.row("KID", "USE", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "EXPIRES")
 	for _, k := range keys {
-		t.row(k.ID, k.Algorithm, k.State, formatTime(k.CreatedAt), formatTimePtr(k.ActivatedAt), formatTimePtr(k.RetiredAt), formatTimePtr(k.ExpiresAt))
+		t.row(k.ID, k.Use, k.Algorithm, k.State, formatTime(k.CreatedAt), formatTimePtr(k.ActivatedAt), formatTimePtr(k.RetiredAt), formatTimePtr(k.ExpiresAt))
 	}
 	return t.flush()
+}
+
+// addUseFlag adds --use (oidc, saml; repeatable; default both).
+func addUseFlag(cmd *cobra.Command, v *[]string) {
+	cmd.Flags().StringSliceVar(v, "use", nil, "only the keys of this `use`: oidc or saml (default both)")
+}
+
+// keysError makes an unknown --use a usage error naming the flag.
+func keysError(what string, err error) error {
+	var ie *idp.InvalidError
+	if errors.As(err, &ie) && ie.Field == "use" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--use: %s", ie.Reason), hint: true}
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

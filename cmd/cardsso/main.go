@@ -121,6 +121,7 @@ Exit codes: 0 success, 1 failure, 2 bad configuration, flag or usage.`,
 		c.newServeCmd(),
 		c.newMigrateCmd(),
 		c.newClientsCmd(),
+		c.newSPsCmd(),
 		c.newKeysCmd(),
 	)
 	return root

@@ -47,7 +47,7 @@ func TestRunUsageErrors(t *testing.T) {
 		env  map[string]string
 		want string // the whole stderr line is "cardsso: " + this, up to any " (see ..." hint
 	}{
-		{"no command", nil, nil, `missing command for "cardsso" (want clients, keys, migrate or serve)`},
+		{"no command", nil, nil, `missing command for "cardsso" (want clients, keys, migrate, serve or sps)`},
 		{"unknown command", []string{"serv"}, nil, `unknown command "serv" for "cardsso"; did you mean: serve`},
 		{"unknown flag", []string{"serve", "--adr", "x"}, nil, "unknown flag: --adr"},
 		{"flag without value", []string{"serve", "--addr"}, nil, "flag needs an argument: --addr"},
@@ -115,13 +115,17 @@ func TestCommandContract(t *testing.T) {
 	want := map[string][]string{
 		"serve":                 {"addr", "issuer"},
 		"migrate":               {"json"},
-		"clients create":        {"id", "name", "redirect-uri", "post-logout-redirect-uri", "public", "secret", "first-party", "min-acr", "allow-claim", "public-subject", "sector-identifier-uri", "json"},
+		"clients create":        {"id", "name", "redirect-uri", "post-logout-redirect-uri", "public", "secret", "first-party", "min-acr", "allow-claim", "public-subject", "sector-identifier-uri", "backchannel-logout-uri", "json"},
 		"clients list":          {"json"},
 		"clients show":          {"json"},
 		"clients delete":        {},
 		"clients rotate-secret": {"json"},
-		"keys list":             {"json"},
-		"keys rotate":           {"json"},
+		"keys list":             {"json", "use"},
+		"keys rotate":           {"json", "use"},
+		"sps add":               {"metadata", "id", "name", "min-acr", "attributes", "nameid", "json"},
+		"sps list":              {"json"},
+		"sps show":              {"json"},
+		"sps delete":            {},
 	}
 	var got []string
 	var walk func(c *cobra.Command)
