@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/policies/assurance"
 )
 
 // fileConfig is the configuration as an operator writes it: the YAML file
@@ -40,6 +41,8 @@ type fileConfig struct {
 	Keys      keysConfig      `yaml:"keys"`
 	Password  passwordConfig  `yaml:"password"`
 	Checks    checksConfig    `yaml:"checks"`
+	SAML      samlConfig      `yaml:"saml"`
+	Logout    logoutConfig    `yaml:"logout"`
 	Log       logConfig       `yaml:"log"`
 
 	// sources records, by YAML path, which environment variable or flag set
@@ -140,6 +143,33 @@ type checksConfig struct {
 	CardTTL time.Duration `yaml:"card_ttl"`
 }
 
+// samlConfig is the SAML identity provider (idp.SAMLConfig).
+type samlConfig struct {
+	AssertionLifetime time.Duration  `yaml:"assertion_lifetime"`
+	MetadataValidity  time.Duration  `yaml:"metadata_validity"`
+	KeyRotationPeriod time.Duration  `yaml:"key_rotation_period"`
+	ACRAliases        samlACRAliases `yaml:"acr_aliases"`
+	AssertAliases     bool           `yaml:"assert_aliases"`
+}
+
+// samlACRAliases names each level in another framework; "none" for no
+// alias.
+type samlACRAliases struct {
+	LoA1 string `yaml:"loa1"`
+	LoA2 string `yaml:"loa2"`
+	LoA3 string `yaml:"loa3"`
+}
+
+// logoutConfig is how ended sessions are announced (idp.LogoutConfig).
+type logoutConfig struct {
+	BackchannelTimeout  time.Duration `yaml:"backchannel_timeout"`
+	BackchannelAttempts int           `yaml:"backchannel_attempts"`
+	BackchannelBackoff  time.Duration `yaml:"backchannel_backoff"`
+}
+
+// noAlias is the acr alias value that leaves a level without alias.
+const noAlias = "none"
+
 type logConfig struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"`
@@ -177,7 +207,14 @@ func defaultConfig() fileConfig {
 		Keys:     keysConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour, RefreshInterval: time.Minute},
 		Password: passwordConfig{MemoryKiB: minPasswordMemoryKiB, Time: minPasswordTime, Threads: minPasswordThreads},
 		Checks:   checksConfig{CardTTL: 24 * time.Hour},
-		Log:      logConfig{Level: "info", Format: "json"},
+		SAML: samlConfig{
+			AssertionLifetime: 5 * time.Minute, MetadataValidity: 8760 * time.Hour, KeyRotationPeriod: 17520 * time.Hour,
+			ACRAliases: samlACRAliases{
+				LoA1: "http://eidas.europa.eu/LoA/low", LoA2: "http://eidas.europa.eu/LoA/low", LoA3: "http://eidas.europa.eu/LoA/substantial",
+			},
+		},
+		Logout: logoutConfig{BackchannelTimeout: 5 * time.Second, BackchannelAttempts: 3, BackchannelBackoff: time.Second},
+		Log:    logConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -310,6 +347,16 @@ func settings() []setting {
 		{"password.time", "CARDSSO_PASSWORD_TIME", num(32, func(c *fileConfig, n uint64) { c.Password.Time = uint32(n) })},
 		{"password.threads", "CARDSSO_PASSWORD_THREADS", num(8, func(c *fileConfig, n uint64) { c.Password.Threads = uint8(n) })},
 		{"checks.card_ttl", "CARDSSO_CHECKS_CARD_TTL", dur(func(c *fileConfig) *time.Duration { return &c.Checks.CardTTL })},
+		{"saml.assertion_lifetime", "CARDSSO_SAML_ASSERTION_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.SAML.AssertionLifetime })},
+		{"saml.metadata_validity", "CARDSSO_SAML_METADATA_VALIDITY", dur(func(c *fileConfig) *time.Duration { return &c.SAML.MetadataValidity })},
+		{"saml.key_rotation_period", "CARDSSO_SAML_KEY_ROTATION_PERIOD", dur(func(c *fileConfig) *time.Duration { return &c.SAML.KeyRotationPeriod })},
+		{"saml.acr_aliases.loa1", "CARDSSO_SAML_ACR_ALIASES_LOA1", str(func(c *fileConfig) *string { return &c.SAML.ACRAliases.LoA1 })},
+		{"saml.acr_aliases.loa2", "CARDSSO_SAML_ACR_ALIASES_LOA2", str(func(c *fileConfig) *string { return &c.SAML.ACRAliases.LoA2 })},
+		{"saml.acr_aliases.loa3", "CARDSSO_SAML_ACR_ALIASES_LOA3", str(func(c *fileConfig) *string { return &c.SAML.ACRAliases.LoA3 })},
+		{"saml.assert_aliases", "CARDSSO_SAML_ASSERT_ALIASES", boolean(func(c *fileConfig) *bool { return &c.SAML.AssertAliases })},
+		{"logout.backchannel_timeout", "CARDSSO_LOGOUT_BACKCHANNEL_TIMEOUT", dur(func(c *fileConfig) *time.Duration { return &c.Logout.BackchannelTimeout })},
+		{"logout.backchannel_attempts", "CARDSSO_LOGOUT_BACKCHANNEL_ATTEMPTS", signed(func(c *fileConfig) *int { return &c.Logout.BackchannelAttempts })},
+		{"logout.backchannel_backoff", "CARDSSO_LOGOUT_BACKCHANNEL_BACKOFF", dur(func(c *fileConfig) *time.Duration { return &c.Logout.BackchannelBackoff })},
 		{"log.level", "CARDSSO_LOG_LEVEL", str(func(c *fileConfig) *string { return &c.Log.Level })},
 		{"log.format", "CARDSSO_LOG_FORMAT", str(func(c *fileConfig) *string { return &c.Log.Format })},
 	}
@@ -580,6 +627,11 @@ func (c *fileConfig) Validate() error {
 		{"keys.rotation_period", c.Keys.RotationPeriod},
 		{"keys.refresh_interval", c.Keys.RefreshInterval},
 		{"checks.card_ttl", c.Checks.CardTTL},
+		{"saml.assertion_lifetime", c.SAML.AssertionLifetime},
+		{"saml.metadata_validity", c.SAML.MetadataValidity},
+		{"saml.key_rotation_period", c.SAML.KeyRotationPeriod},
+		{"logout.backchannel_timeout", c.Logout.BackchannelTimeout},
+		{"logout.backchannel_backoff", c.Logout.BackchannelBackoff},
 	} {
 		if d.v <= 0 {
 			return c.invalid(d.path, "must be a positive duration, got %s", d.v)
@@ -605,6 +657,10 @@ func (c *fileConfig) Validate() error {
 		return c.invalid("password.threads", "%d is weaker than the minimum %d", c.Password.Threads, minPasswordThreads)
 	}
 
+	if err := c.validateSAML(); err != nil {
+		return err
+	}
+
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return c.invalid("log.level", "%v", err)
 	}
@@ -614,6 +670,45 @@ func (c *fileConfig) Validate() error {
 		return c.invalid("log.format", "unsupported %q (want json or text)", c.Log.Format)
 	}
 	return nil
+}
+
+// validateSAML checks the saml and logout sections.
+func (c *fileConfig) validateSAML() error {
+	if c.SAML.AssertionLifetime > time.Hour {
+		return c.invalid("saml.assertion_lifetime", "%s is longer than an hour: an assertion is a bearer credential", c.SAML.AssertionLifetime)
+	}
+	if c.SAML.KeyRotationPeriod < c.SAML.MetadataValidity {
+		return c.invalid("saml.key_rotation_period", "%s is shorter than saml.metadata_validity %s: an SP holding a copy of the metadata could meet a key it does not know",
+			c.SAML.KeyRotationPeriod, c.SAML.MetadataValidity)
+	}
+	for i, v := range []string{c.SAML.ACRAliases.LoA1, c.SAML.ACRAliases.LoA2, c.SAML.ACRAliases.LoA3} {
+		path := fmt.Sprintf("saml.acr_aliases.loa%d", i+1)
+		if v == noAlias {
+			continue
+		}
+		u, err := url.Parse(v)
+		switch {
+		case v == "" || err != nil || !u.IsAbs() || strings.ContainsAny(v, " \t\n"):
+			return c.invalid(path, "%q is not an absolute URI (or %q for no alias)", v, noAlias)
+		case strings.HasPrefix(v, "urn:cardsso:loa:"):
+			return c.invalid(path, "%q is one of CardSSO's own level names; an alias names the level in another framework (or %q)", v, noAlias)
+		}
+	}
+	if n := c.Logout.BackchannelAttempts; n < 1 || n > 10 {
+		return c.invalid("logout.backchannel_attempts", "want 1 to 10, got %d", n)
+	}
+	return nil
+}
+
+// acrAliases is the alias table of saml.acr_aliases.
+func (c *fileConfig) acrAliases() assurance.Aliases {
+	out := assurance.Aliases{}
+	for i, v := range []string{c.SAML.ACRAliases.LoA1, c.SAML.ACRAliases.LoA2, c.SAML.ACRAliases.LoA3} {
+		if v != "" && v != noAlias {
+			out[assurance.Level(i+1)] = v
+		}
+	}
+	return out
 }
 
 // validateCardPlatform checks connector.cardplatform (when connector.type is
@@ -848,6 +943,14 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 		},
 		Password: idp.PasswordConfig{MemoryKiB: c.Password.MemoryKiB, Time: c.Password.Time, Threads: c.Password.Threads},
 		Checks:   idp.ChecksConfig{CardTTL: c.Checks.CardTTL},
-		Logger:   logger,
+		SAML: idp.SAMLConfig{
+			AssertionLifetime: c.SAML.AssertionLifetime, MetadataValidity: c.SAML.MetadataValidity,
+			KeyRotationPeriod: c.SAML.KeyRotationPeriod, ACRAliases: c.acrAliases(), AssertAliases: c.SAML.AssertAliases,
+		},
+		Logout: idp.LogoutConfig{
+			BackchannelTimeout: c.Logout.BackchannelTimeout, BackchannelAttempts: c.Logout.BackchannelAttempts,
+			BackchannelBackoff: c.Logout.BackchannelBackoff,
+		},
+		Logger: logger,
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/policies/assurance"
 )
 
 // env is a fake environment for loadConfig.
@@ -64,6 +65,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Keys:     idp.KeyConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour, RefreshInterval: time.Minute},
 		Password: idp.PasswordConfig{MemoryKiB: 19456, Time: 2, Threads: 1},
 		Checks:   idp.ChecksConfig{CardTTL: 24 * time.Hour},
+		SAML: idp.SAMLConfig{AssertionLifetime: 5 * time.Minute, MetadataValidity: 8760 * time.Hour, KeyRotationPeriod: 17520 * time.Hour,
+			ACRAliases: assurance.EIDAS()},
+		Logout: idp.LogoutConfig{BackchannelTimeout: 5 * time.Second, BackchannelAttempts: 3, BackchannelBackoff: time.Second},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("idpConfig(defaults) =\n%+v\nwant\n%+v", got, want)
@@ -462,6 +466,15 @@ func TestValidate(t *testing.T) {
 		{"card_ttl", func(c *fileConfig) { c.Checks.CardTTL = time.Hour }, ""},
 		{"card_ttl zero", func(c *fileConfig) { c.Checks.CardTTL = 0 }, "config: checks.card_ttl: must be a positive duration, got 0s"},
 		{"card_ttl negative", func(c *fileConfig) { c.Checks.CardTTL = -time.Hour }, "config: checks.card_ttl: must be a positive duration"},
+
+		{"saml aliases off", func(c *fileConfig) { c.SAML.ACRAliases = samlACRAliases{LoA1: "none", LoA2: "none", LoA3: "none"} }, ""},
+		{"saml alias not a URI", func(c *fileConfig) { c.SAML.ACRAliases.LoA3 = "substantial" }, `config: saml.acr_aliases.loa3: "substantial" is not an absolute URI (or "none" for no alias)`},
+		{"saml alias of our own", func(c *fileConfig) { c.SAML.ACRAliases.LoA1 = "urn:cardsso:loa:2" }, "config: saml.acr_aliases.loa1: \"urn:cardsso:loa:2\" is one of CardSSO's own level names"},
+		{"saml assertion lifetime zero", func(c *fileConfig) { c.SAML.AssertionLifetime = 0 }, "config: saml.assertion_lifetime: must be a positive duration, got 0s"},
+		{"saml assertion lifetime long", func(c *fileConfig) { c.SAML.AssertionLifetime = 2 * time.Hour }, "config: saml.assertion_lifetime: 2h0m0s is longer than an hour"},
+		{"saml rotation shorter than metadata", func(c *fileConfig) { c.SAML.KeyRotationPeriod = 720 * time.Hour }, "config: saml.key_rotation_period: 720h0m0s is shorter than saml.metadata_validity 8760h0m0s"},
+		{"backchannel attempts zero", func(c *fileConfig) { c.Logout.BackchannelAttempts = 0 }, "config: logout.backchannel_attempts: want 1 to 10, got 0"},
+		{"backchannel timeout zero", func(c *fileConfig) { c.Logout.BackchannelTimeout = 0 }, "config: logout.backchannel_timeout: must be a positive duration"},
 
 		{"log level", func(c *fileConfig) { c.Log.Level = "trace" }, `config: log.level: unsupported "trace" (want debug, info, warn or error)`},
 		{"log format", func(c *fileConfig) { c.Log.Format = "logfmt" }, `config: log.format: unsupported "logfmt" (want json or text)`},
