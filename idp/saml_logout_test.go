@@ -267,3 +267,62 @@ func TestRPInitiatedLogoutFansOut(t *testing.T) {
 		t.Errorf("backchannel deliveries: %d; want 2 (a 503, then success)", calls)
 	}
 }
+
+// TestBackchannelTimeout: a back-channel receiver that does not answer is
+// given up on after logout.backchannel_attempts tries of
+// logout.backchannel_timeout each, while the citizen's logout page answers
+// at once.
+func TestBackchannelTimeout(t *testing.T) {
+	n := startNode(t, func(c *idp.Config) {
+		c.Logout = idp.LogoutConfig{BackchannelTimeout: time.Second, BackchannelAttempts: 2, BackchannelBackoff: 50 * time.Millisecond}
+	})
+	var mu sync.Mutex
+	calls := 0
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	br := newBrowser(t)
+	login := func(p page) page { return register(t, br, n, p, zhangSan, zhangSanSSN, goodPass) }
+	spec := idp.ClientSpec{ID: "slow", RedirectURIs: []string{"http://127.0.0.1:9701/cb"}, PostLogoutRedirectURIs: []string{"http://127.0.0.1:9701/cb/bye"},
+		FirstParty: true, BackchannelLogoutURI: hang.URL + "/bc"}
+	secret := registerClient(t, n, spec)
+	r := newRP(t, n, "slow", secret, "http://127.0.0.1:9701/cb")
+	br.stopAt = append(br.stopAt, "http://127.0.0.1:9701/cb")
+	v := oauth2.GenerateVerifier()
+	code := codeFrom(t, login(r.authorize(br, "s", "n", v)), "http://127.0.0.1:9701/cb", "s")
+	tok, err := r.conf.Exchange(context.Background(), code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	lo := br.get(r.eps.EndSession + "?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)},
+		"post_logout_redirect_uri": {"http://127.0.0.1:9701/cb/bye"}}.Encode())
+	if d := time.Since(started); d > 700*time.Millisecond || !strings.HasPrefix(lo.location, "http://127.0.0.1:9701/cb/bye") {
+		t.Errorf("logout answered after %s at %q; want at once, at the post-logout URI", d, lo.location)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		c := calls
+		mu.Unlock()
+		if c >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1200 * time.Millisecond) // no third try
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 {
+		t.Errorf("tries to a receiver that never answers: %d; want 2", calls)
+	}
+}
