@@ -12,6 +12,9 @@
 //	           │  /login… /logout…      idp/login (+ session)   │
 //	           │  /.well-known/… /authorize /oauth/… /keys …    │
 //	           │                        idp/oidc (zitadel op)    │
+//	           │  /saml/metadata /saml/sso /saml/slo …          │
+//	           │                        idp/saml (crewjam/saml)  │
 //	           └────────────────────────────────────────────────┘
-//	background: signing-key refresh and rotation, expired-row collection
+//	background: signing-key refresh and rotation (OIDC and SAML keys),
+//	expired-row collection; logout tokens to OIDC clients (logout.go)
 package idp
