@@ -138,3 +138,18 @@ func TestRS256IsConfigurable(t *testing.T) {
 		t.Errorf("algorithms %v; want [RS256]", d.Algs)
 	}
 }
+
+func TestDiscoveryAdvertisesClaimsAndBackchannel(t *testing.T) {
+	n := startNode(t)
+	resp, err := http.Get(n.issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`"claims_parameter_supported":true`, `"backchannel_logout_supported":true`, `"urn:cardsso:loa:3"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("discovery lacks %s:\n%s", want, body)
+		}
+	}
+}

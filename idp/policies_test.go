@@ -81,8 +81,9 @@ func TestACRValuesAndEssentialACR(t *testing.T) {
 	v := oauth2.GenerateVerifier()
 	exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
 	for name, opt := range map[string]oauth2.AuthCodeOption{
-		"acr_values": oauth2.SetAuthURLParam("acr_values", "urn:cardsso:loa:2"),
-		"claims":     oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"essential":true,"values":["urn:cardsso:loa:2","urn:cardsso:loa:3"]}}}`),
+		"acr_values":             oauth2.SetAuthURLParam("acr_values", "urn:cardsso:loa:2"),
+		"acr_values eIDAS alias": oauth2.SetAuthURLParam("acr_values", "http://eidas.europa.eu/LoA/substantial"),
+		"claims":                 oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"essential":true,"values":["urn:cardsso:loa:2","urn:cardsso:loa:3"]}}}`),
 	} {
 		p := r.authorize(br, "s", "n", oauth2.GenerateVerifier(), opt)
 		if p.url.Path != "/login/card" {

@@ -25,7 +25,6 @@ import (
 	cardoidc "github.com/cardsso/cardsso/idp/oidc"
 	cardsaml "github.com/cardsso/cardsso/idp/saml"
 	"github.com/cardsso/cardsso/idp/session"
-	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
@@ -117,7 +116,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		PairwiseKey:          mk.Derive(purposePairwise, 32),
 		Numbers:              mk,
 		CardTTL:              cfg.Checks.CardTTL,
-		Aliases:              assurance.EIDAS(),
+		Aliases:              samlAliases(cfg), // one alias table for both protocols (saml.acr_aliases)
 		AccessTokenLifetime:  cfg.Tokens.AccessTokenLifetime,
 		IDTokenLifetime:      cfg.Tokens.IDTokenLifetime,
 		RefreshTokenLifetime: cfg.Tokens.RefreshTokenLifetime,

@@ -43,7 +43,9 @@ func (d *discovery) document(r *http.Request) ([]byte, error) {
 	c.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
 	c.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
 	c.ACRValuesSupported = []string{"urn:cardsso:loa:1", "urn:cardsso:loa:2", "urn:cardsso:loa:3"}
-	c.ClaimsParameterSupported = false
+	c.ClaimsParameterSupported = true // acr and verified_claims (claims.go)
+	c.BackChannelLogoutSupported = true
+	c.BackChannelLogoutSessionSupported = false // logout tokens name the sub, not a sid
 	c.RequestParameterSupported = false
 	c.RequestURIParameterSupported = false
 	body, err := json.Marshal(c)
