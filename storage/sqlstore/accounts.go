@@ -72,7 +72,7 @@ func (s *Store) CreateAccount(ctx context.Context, a storage.Account) error {
 
 // GetAccount returns the account with this id.
 func (s *Store) GetAccount(ctx context.Context, id string) (storage.Account, error) {
-	return accounts.get(ctx, s, s.db, fmt.Sprintf("get account %q", id), "", "id = ?", id)
+	return accounts.get(ctx, s, nil, fmt.Sprintf("get account %q", id), "", "id = ?", id)
 }
 
 // GetAccountBySSNIndex finds an account by the blind index of its number (a
@@ -82,7 +82,7 @@ func (s *Store) GetAccountBySSNIndex(ctx context.Context, index []byte) (storage
 	if len(index) == 0 {
 		return storage.Account{}, notFound(op)
 	}
-	return accounts.get(ctx, s, s.db, op, "", "ssn_index = ?", index)
+	return accounts.get(ctx, s, nil, op, "", "ssn_index = ?", index)
 }
 
 // UpdateAccount runs update on the account inside a transaction and writes

@@ -101,7 +101,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r storage.AuthRequest) er
 
 // GetAuthRequest returns the auth request with this id unless it has expired.
 func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error) {
-	return authRequests.get(ctx, s, s.db, fmt.Sprintf("get auth request %q", id), "", "id = ?", id)
+	return authRequests.get(ctx, s, nil, fmt.Sprintf("get auth request %q", id), "", "id = ?", id)
 }
 
 // UpdateAuthRequest runs update on the (unexpired) auth request inside a
@@ -123,7 +123,7 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (stor
 	if len(codeHash) == 0 {
 		return storage.AuthRequest{}, notFound(op)
 	}
-	return authRequests.get(ctx, s, s.db, op, "", "code_hash = ?", codeHash)
+	return authRequests.get(ctx, s, nil, op, "", "code_hash = ?", codeHash)
 }
 
 // ClaimAuthCode marks the code with this hash used at now, in one statement

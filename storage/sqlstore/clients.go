@@ -66,12 +66,12 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 
 // GetClient returns the client with this id.
 func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
-	return clients.get(ctx, s, s.db, fmt.Sprintf("get client %q", id), "", "id = ?", id)
+	return clients.get(ctx, s, nil, fmt.Sprintf("get client %q", id), "", "id = ?", id)
 }
 
 // ListClients returns every client, ordered by id.
 func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
-	return clients.list(ctx, s, s.db, "list clients", "id")
+	return clients.list(ctx, s, nil, "list clients", "id")
 }
 
 // UpdateClient runs update on the client inside a transaction and writes the

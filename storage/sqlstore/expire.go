@@ -33,9 +33,9 @@ const expireBatch = 1000
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for _, e := range expiring {
-		q := s.db.Rebind(s.flavour.deleteExpired(e.table, e.key))
+		q := s.flavour.deleteExpired(e.table, e.key)
 		for {
-			res, err := s.db.ExecContext(ctx, q, millis(now), expireBatch)
+			res, err := s.exec(ctx, q, millis(now), expireBatch)
 			if err != nil {
 				return total, fmt.Errorf("sqlstore: delete expired %s: %w", e.table, err)
 			}
@@ -50,7 +50,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		}
 	}
 	// The SAML participants of sessions that are gone.
-	res, err := s.db.ExecContext(ctx, "DELETE FROM session_participants WHERE NOT EXISTS "+
+	res, err := s.exec(ctx, "DELETE FROM session_participants WHERE NOT EXISTS "+
 		"(SELECT 1 FROM sessions WHERE sessions.id = session_participants.session_id)")
 	if err != nil {
 		return total, fmt.Errorf("sqlstore: delete orphaned session participants: %w", err)

@@ -65,7 +65,7 @@ const signingKeyOrder = "created_at, id"
 
 // ListSigningKeys returns every signing key, oldest first.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
-	return signingKeys.list(ctx, s, s.db, "list signing keys", signingKeyOrder)
+	return signingKeys.list(ctx, s, nil, "list signing keys", signingKeyOrder)
 }
 
 // UpdateSigningKeys runs update on the whole set (oldest first) inside one
@@ -84,7 +84,7 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]storage.Sig
 		if q := s.flavour.lockSigningKeys; q != "" {
 			// No row would be no lock: an error, not a silent race.
 			var id int64
-			if err := tx.GetContext(ctx, &id, s.db.Rebind(q)); err != nil {
+			if err := s.queryRow(ctx, tx, &id, q); err != nil {
 				return fmt.Errorf("sqlstore: %s: lock: %w", op, err)
 			}
 		}
@@ -110,12 +110,12 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]storage.Sig
 			if keep[k.ID] {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM signing_keys WHERE id = ?"), k.ID); err != nil {
+			if _, err := s.txExec(ctx, tx, "DELETE FROM signing_keys WHERE id = ?", k.ID); err != nil {
 				return fmt.Errorf("sqlstore: %s: delete %q: %w", op, k.ID, err)
 			}
 		}
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind(upsertSigningKey), signingKeys.args(k)...); err != nil {
+			if _, err := s.txExec(ctx, tx, upsertSigningKey, signingKeys.args(k)...); err != nil {
 				return s.writeErr(fmt.Sprintf("%s: write %q", op, k.ID), err)
 			}
 		}

@@ -21,8 +21,8 @@ type consentRow struct {
 func (s *Store) GetConsent(ctx context.Context, accountID, clientID string) (storage.Consent, error) {
 	op := fmt.Sprintf("get consent of %q for %q", accountID, clientID)
 	var r consentRow
-	err := s.db.GetContext(ctx, &r, s.db.Rebind(
-		"SELECT account_id, client_id, scopes, granted_at FROM consents WHERE account_id = ? AND client_id = ?"),
+	err := s.queryRow(ctx, nil, &r,
+		"SELECT account_id, client_id, scopes, granted_at FROM consents WHERE account_id = ? AND client_id = ?",
 		accountID, clientID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.Consent{}, notFound(op)
@@ -43,9 +43,9 @@ func (s *Store) PutConsent(ctx context.Context, c storage.Consent) error {
 	if c.AccountID == "" || c.ClientID == "" {
 		return fmt.Errorf("sqlstore: %s: empty account or client id", op)
 	}
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO consents (account_id, client_id, scopes, granted_at)
+	_, err := s.exec(ctx, `INSERT INTO consents (account_id, client_id, scopes, granted_at)
 		VALUES (?, ?, ?, ?) ON CONFLICT (account_id, client_id) DO UPDATE SET scopes = excluded.scopes,
-		granted_at = excluded.granted_at`), c.AccountID, c.ClientID, encodeList(c.Scopes), millis(c.GrantedAt))
+		granted_at = excluded.granted_at`, c.AccountID, c.ClientID, encodeList(c.Scopes), millis(c.GrantedAt))
 	if err != nil {
 		return s.writeErr(op, err)
 	}
@@ -55,7 +55,7 @@ func (s *Store) PutConsent(ctx context.Context, c storage.Consent) error {
 // DeleteConsent removes the consent of (account, client).
 func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) error {
 	op := fmt.Sprintf("delete consent of %q for %q", accountID, clientID)
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM consents WHERE account_id = ? AND client_id = ?"), accountID, clientID)
+	res, err := s.exec(ctx, "DELETE FROM consents WHERE account_id = ? AND client_id = ?", accountID, clientID)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
@@ -85,7 +85,7 @@ func (s *Store) IncrementCounter(ctx context.Context, key string, window time.Du
 		Count int   `db:"count"`
 		Since int64 `db:"since"`
 	}
-	err := s.db.GetContext(ctx, &out, s.db.Rebind(q), key, n, n+w, cutoff, cutoff, n, cutoff, n+w, w)
+	err := s.writeRow(ctx, &out, q, key, n, n+w, cutoff, cutoff, n, cutoff, n+w, w)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
@@ -98,7 +98,7 @@ func (s *Store) GetCounter(ctx context.Context, key string, window time.Duration
 		Count int   `db:"count"`
 		Since int64 `db:"since"`
 	}
-	err := s.db.GetContext(ctx, &out, s.db.Rebind("SELECT count, since FROM counters WHERE id = ? AND since > ?"),
+	err := s.queryRow(ctx, nil, &out, "SELECT count, since FROM counters WHERE id = ? AND since > ?",
 		key, millis(now)-window.Milliseconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
@@ -111,7 +111,7 @@ func (s *Store) GetCounter(ctx context.Context, key string, window time.Duration
 
 // ResetCounter forgets key's count.
 func (s *Store) ResetCounter(ctx context.Context, key string) error {
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM counters WHERE id = ?"), key); err != nil {
+	if _, err := s.exec(ctx, "DELETE FROM counters WHERE id = ?", key); err != nil {
 		return fmt.Errorf("sqlstore: reset counter: %w", err)
 	}
 	return nil

@@ -69,7 +69,7 @@ func TestInTxRetries(t *testing.T) {
 				t.Errorf("writeErr(%v) does not wrap storage.ErrAlreadyExists", err)
 			}
 			// Only the last run may have written, and only if it succeeded.
-			list, err := clients.list(t.Context(), s, s.db, "list", "id")
+			list, err := clients.list(t.Context(), s, nil, "list", "id")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,17 +50,17 @@ func (s *Store) CreateServiceProvider(ctx context.Context, sp storage.ServicePro
 
 // GetServiceProvider returns the service provider with this id.
 func (s *Store) GetServiceProvider(ctx context.Context, id string) (storage.ServiceProvider, error) {
-	return serviceProviders.get(ctx, s, s.db, fmt.Sprintf("get service provider %q", id), "", "id = ?", id)
+	return serviceProviders.get(ctx, s, nil, fmt.Sprintf("get service provider %q", id), "", "id = ?", id)
 }
 
 // GetServiceProviderByEntityID returns the service provider with this entity id.
 func (s *Store) GetServiceProviderByEntityID(ctx context.Context, entityID string) (storage.ServiceProvider, error) {
-	return serviceProviders.get(ctx, s, s.db, fmt.Sprintf("get service provider by entity id %q", entityID), "", "entity_id = ?", entityID)
+	return serviceProviders.get(ctx, s, nil, fmt.Sprintf("get service provider by entity id %q", entityID), "", "entity_id = ?", entityID)
 }
 
 // ListServiceProviders lists every service provider by id.
 func (s *Store) ListServiceProviders(ctx context.Context) ([]storage.ServiceProvider, error) {
-	return serviceProviders.list(ctx, s, s.db, "list service providers", "id")
+	return serviceProviders.list(ctx, s, nil, "list service providers", "id")
 }
 
 // UpdateServiceProvider runs update on the service provider in a transaction.
@@ -97,7 +97,7 @@ func (s *Store) AddSessionParticipant(ctx context.Context, p storage.SessionPart
 		name_id_format = excluded.name_id_format, name_qualifier = excluded.name_qualifier,
 		sp_name_qualifier = excluded.sp_name_qualifier, session_index = excluded.session_index,
 		created_at = excluded.created_at`
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(q), p.SessionID, p.EntityID, p.NameID, p.NameIDFormat,
+	_, err := s.exec(ctx, q, p.SessionID, p.EntityID, p.NameID, p.NameIDFormat,
 		p.NameQualifier, p.SPNameQualifier, p.SessionIndex, millis(p.CreatedAt))
 	if err != nil {
 		return s.writeErr(op, err)
@@ -110,7 +110,7 @@ func (s *Store) ListSessionParticipants(ctx context.Context, sessionID string) (
 	var rows []participantRow
 	q := `SELECT session_id, entity_id, name_id, name_id_format, name_qualifier, sp_name_qualifier,
 		session_index, created_at FROM session_participants WHERE session_id = ? ORDER BY created_at, entity_id`
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), sessionID); err != nil {
+	if err := s.queryRows(ctx, nil, &rows, q, sessionID); err != nil {
 		return nil, fmt.Errorf("sqlstore: list session participants: %w", err)
 	}
 	out := make([]storage.SessionParticipant, len(rows))
@@ -134,7 +134,7 @@ func (s *Store) RecordOnce(ctx context.Context, key string, expiresAt time.Time)
 	}
 	q := `INSERT INTO once_keys (id, expires_at) VALUES (?, ?)
 		ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE once_keys.expires_at <= ?`
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(q), key, millis(expiresAt), millis(s.now()))
+	res, err := s.exec(ctx, q, key, millis(expiresAt), millis(s.now()))
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}

@@ -55,7 +55,7 @@ func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 
 // GetSession returns the session with this id unless it has expired.
 func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
-	return sessions.get(ctx, s, s.db, fmt.Sprintf("get session %q", id), "", "id = ?", id)
+	return sessions.get(ctx, s, nil, fmt.Sprintf("get session %q", id), "", "id = ?", id)
 }
 
 // UpdateSession runs update on the (unexpired) session inside a transaction
@@ -85,7 +85,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	var deleted int64
 	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		for _, q := range deleteSessionQueries {
-			res, err := tx.ExecContext(ctx, s.db.Rebind(q), id)
+			res, err := s.txExec(ctx, tx, q, id)
 			if err != nil {
 				return fmt.Errorf("sqlstore: %s: %w", op, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -30,12 +31,15 @@ type Config struct {
 	// the tables in that schema, which must exist).
 	DSN string
 
-	// Pool settings, as in database/sql; zero leaves database/sql's default
-	// (no limit on open connections, 2 idle ones, no lifetime limits). With
-	// ":memory:" the pool is always one connection that never closes. For
-	// PostgreSQL, MaxOpenConns times the number of nodes must stay below the
-	// server's max_connections, and MaxIdleConns near MaxOpenConns spares a
-	// busy node from reconnecting.
+	// Pool settings, as in database/sql, with these defaults for zero:
+	// MaxOpenConns is 8 for SQLite (one writer at a time anyway, and every
+	// connection keeps its own page cache and prepared statements) and
+	// unlimited for PostgreSQL; MaxIdleConns is MaxOpenConns (16 when that
+	// is unlimited), so a busy node does not close and reopen connections
+	// between requests (database/sql's own default keeps 2); no lifetime
+	// limits. With ":memory:" the pool is always one connection that never
+	// closes. For PostgreSQL, MaxOpenConns times the number of nodes must
+	// stay below the server's max_connections.
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
@@ -59,7 +63,20 @@ type Store struct {
 	// time.
 	migrations *goose.Provider
 	migrateMu  sync.Mutex
+	// queries caches prepared statements and rebound queries; writeGate
+	// lets one SQLite writer of this process at a time (nil for
+	// PostgreSQL). stmt.go says why.
+	queries   queries
+	writeGate chan struct{}
+	// oneConn: the pool is one connection (":memory:").
+	oneConn bool
 }
+
+// Pool defaults (Config says when they apply).
+const (
+	defaultSQLiteOpenConns = 8
+	defaultIdleConns       = 16
+)
 
 var _ storage.Store = (*Store)(nil)
 
@@ -91,10 +108,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 	} else {
-		db.SetMaxOpenConns(cfg.MaxOpenConns)
-		if cfg.MaxIdleConns > 0 {
-			db.SetMaxIdleConns(cfg.MaxIdleConns)
+		open, idle := cfg.MaxOpenConns, cfg.MaxIdleConns
+		if open == 0 && f == &sqliteFlavour {
+			open = defaultSQLiteOpenConns
 		}
+		if idle == 0 {
+			idle = open
+			if idle == 0 {
+				idle = defaultIdleConns
+			}
+		}
+		db.SetMaxOpenConns(open)
+		db.SetMaxIdleConns(idle)
 		db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 		db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
 	}
@@ -106,7 +131,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, flavour: f, now: now, migrationLock: c.migrationLock}
+	s := &Store{db: db, flavour: f, now: now, migrationLock: c.migrationLock, oneConn: c.oneConn}
+	if f == &sqliteFlavour {
+		s.writeGate = make(chan struct{}, 1)
+	}
 	if s.migrations, err = s.newMigrationProvider(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -150,6 +178,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database. With ":memory:" the database goes with it.
 func (s *Store) Close() error {
+	s.closeStmts()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlstore: close: %w", err)
 	}
@@ -188,6 +217,9 @@ const txAttempts = 5
 // So fn, and the updater an Update method calls in it, may run more than once
 // and must not have effects outside tx.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+	if s.prepared() {
+		defer s.prepareWanted(context.WithoutCancel(ctx))
+	}
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, op, fn)
 		if err == nil || attempt == txAttempts || !s.flavour.isRetryable(err) {
@@ -205,6 +237,11 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error)
 
 // tryTx is one attempt of inTx.
 func (s *Store) tryTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
+	unlock, err := s.lockWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	defer unlock()
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: begin: %w", op, err)
@@ -257,10 +294,77 @@ func fromMillisPtr(ms *int64) *time.Time {
 }
 
 // encodeList stores a string list as JSON; nil stays apart from empty ("null"
-// and "[]").
+// and "[]"). Lists of plain strings (scopes, client ids, amr values) are
+// written directly, byte for byte what encoding/json writes; anything
+// json.Marshal would escape goes through it.
 func encodeList(l []string) string {
-	b, _ := json.Marshal(l) // a []string always marshals
-	return string(b)
+	if l == nil {
+		return "null"
+	}
+	n := 2
+	for _, v := range l {
+		if !plainJSON(v) {
+			b, _ := json.Marshal(l) // a []string always marshals
+			return string(b)
+		}
+		n += len(v) + 3
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('[')
+	for i, v := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(v)
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// plainJSON reports whether v needs no escaping in a JSON string as
+// encoding/json writes it (printable ASCII other than " \ < > &).
+func plainJSON(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// decodeList reads what encodeList wrote. Lists of strings without escapes
+// are split directly; anything else goes through encoding/json.
+func decodeList(text string) ([]string, error) {
+	switch text {
+	case "null":
+		return nil, nil
+	case "[]":
+		return []string{}, nil
+	}
+	if len(text) >= 4 && text[0] == '[' && text[len(text)-1] == ']' && !strings.ContainsRune(text, '\\') {
+		inner := text[1 : len(text)-1]
+		out := make([]string, 0, strings.Count(inner, `","`)+1)
+		ok := true
+		for part := range strings.SplitSeq(inner, ",") {
+			if len(part) < 2 || part[0] != '"' || part[len(part)-1] != '"' || strings.ContainsRune(part[1:len(part)-1], '"') {
+				ok = false
+				break
+			}
+			out = append(out, part[1:len(part)-1])
+		}
+		if ok {
+			return out, nil
+		}
+	}
+	var l []string
+	if err := json.Unmarshal([]byte(text), &l); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // listColumn is a JSON list column to decode into dst.
@@ -272,8 +376,8 @@ type listColumn struct {
 
 func decodeLists(cols ...listColumn) error {
 	for _, c := range cols {
-		var l []string
-		if err := json.Unmarshal([]byte(c.text), &l); err != nil {
+		l, err := decodeList(c.text)
+		if err != nil {
 			return fmt.Errorf("column %s: %w", c.name, err)
 		}
 		*c.dst = l
@@ -290,8 +394,9 @@ func uniqueBytes(b []byte) []byte {
 	return b
 }
 
-// An entity is one table and the mapping between its rows (R, scanned by
-// sqlx) and the storage value type (T). The key column is the first.
+// An entity is one table and the mapping between its rows (R, a struct
+// with a field tagged db:"<column>" for every column) and the storage value
+// type (T). The key column is the first.
 type entity[T, R any] struct {
 	what    string // for error messages: "account"
 	table   string
@@ -302,9 +407,14 @@ type entity[T, R any] struct {
 	fromRow func(R) (T, error)
 	args    func(T) []any // one value per column, in order
 
-	selectFrom string // SELECT columns FROM table
-	insert     string
-	update     string // every column but the key, WHERE key = ?
+	selectFrom  string // SELECT columns FROM table
+	insert      string
+	update      string // every column but the key, WHERE key = ?
+	deleteQuery string // WHERE key = ?
+	// fields are the indexes of R's fields for the columns, in order: a
+	// row is scanned straight into them (sqlx would look every column up
+	// by name on every row).
+	fields []int
 }
 
 func newEntity[T, R any](e entity[T, R]) *entity[T, R] {
@@ -317,7 +427,42 @@ func newEntity[T, R any](e entity[T, R]) *entity[T, R] {
 		set = append(set, c+" = ?")
 	}
 	e.update = "UPDATE " + e.table + " SET " + strings.Join(set, ", ") + " WHERE " + e.columns[0] + " = ?"
+	e.deleteQuery = "DELETE FROM " + e.table + " WHERE " + e.columns[0] + " = ?"
+	rt := reflect.TypeFor[R]()
+	byTag := map[string]int{}
+	for i := range rt.NumField() {
+		if tag := rt.Field(i).Tag.Get("db"); tag != "" {
+			byTag[tag] = i
+		}
+	}
+	for _, c := range e.columns {
+		i, ok := byTag[c]
+		if !ok {
+			panic(fmt.Sprintf("sqlstore: %s row type %s has no field tagged db:%q", e.what, rt, c))
+		}
+		e.fields = append(e.fields, i)
+	}
 	return &e
+}
+
+// scanOne reads one row of q (the entity's columns, in order) into a new R;
+// sql.ErrNoRows when there is none. write: q changes the row (UPDATE …
+// RETURNING) and runs behind the write gate when not in a transaction.
+func (e *entity[T, R]) scanOne(ctx context.Context, s *Store, tx *sqlx.Tx, write bool, q string, args ...any) (R, error) {
+	var r R
+	v := reflect.ValueOf(&r).Elem()
+	ptrs := make([]any, len(e.fields))
+	for i, f := range e.fields {
+		ptrs[i] = v.Field(f).Addr().Interface()
+	}
+	if write && tx == nil {
+		unlock, err := s.lockWrite(ctx)
+		if err != nil {
+			return r, err
+		}
+		defer unlock()
+	}
+	return r, s.scanRow(ctx, tx, ptrs, q, args...)
 }
 
 // create inserts v. An empty key is refused.
@@ -333,28 +478,28 @@ func (e *entity[T, R]) create(ctx context.Context, s *Store, op string, v T) err
 			return fmt.Errorf("sqlstore: %s: empty %s", op, e.columns[0])
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(e.insert), args...); err != nil {
+	if _, err := s.exec(ctx, e.insert, args...); err != nil {
 		return s.writeErr(op, err)
 	}
 	return nil
 }
 
-// get reads the one (live) row where the condition holds; suffix ends the
-// query (the flavour's forUpdate, or "").
-func (e *entity[T, R]) get(ctx context.Context, s *Store, q sqlx.QueryerContext, op, suffix, where string, args ...any) (T, error) {
-	return e.getAt(ctx, s, q, s.now(), op, suffix, where, args...)
+// get reads the one (live) row where the condition holds, in tx when it is
+// not nil; suffix ends the query (the flavour's forUpdate, or "").
+func (e *entity[T, R]) get(ctx context.Context, s *Store, tx *sqlx.Tx, op, suffix, where string, args ...any) (T, error) {
+	return e.getAt(ctx, s, tx, s.now(), op, suffix, where, args...)
 }
 
 // getAt is get with rows live when they expire after now.
-func (e *entity[T, R]) getAt(ctx context.Context, s *Store, q sqlx.QueryerContext, now time.Time, op, suffix, where string, args ...any) (T, error) {
+func (e *entity[T, R]) getAt(ctx context.Context, s *Store, tx *sqlx.Tx, now time.Time, op, suffix, where string, args ...any) (T, error) {
 	var zero T
 	query := e.selectFrom + " WHERE " + where
 	if e.expires {
 		query += " AND expires_at > ?"
 		args = append(args, millis(now))
 	}
-	var row R
-	if err := sqlx.GetContext(ctx, q, &row, s.db.Rebind(query+suffix), args...); err != nil {
+	row, err := e.scanOne(ctx, s, tx, false, query+suffix, args...)
+	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return zero, notFound(op)
 		}
@@ -387,7 +532,7 @@ func (e *entity[T, R]) updateByID(ctx context.Context, s *Store, id string, idOf
 		}
 		args := e.args(v)
 		args = append(args[1:], args[0])
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(e.update), args...); err != nil {
+		if _, err := s.txExec(ctx, tx, e.update, args...); err != nil {
 			return s.writeErr(op, err)
 		}
 		return nil
@@ -405,8 +550,7 @@ func (e *entity[T, R]) claim(ctx context.Context, s *Store, op, keyColumn, usedC
 	if len(key) == 0 {
 		return zero, notFound(op)
 	}
-	var row R
-	err := sqlx.GetContext(ctx, s.db, &row, s.db.Rebind(e.claimQuery(keyColumn, usedColumn)), millis(now), key, millis(now))
+	row, err := e.scanOne(ctx, s, nil, true, e.claimQuery(keyColumn, usedColumn), millis(now), key, millis(now))
 	switch {
 	case err == nil:
 		v, err := e.fromRow(row)
@@ -420,7 +564,7 @@ func (e *entity[T, R]) claim(ctx context.Context, s *Store, op, keyColumn, usedC
 	// Nothing claimed: used before, expired or unknown. A row that is live
 	// but unused now was not claimable a moment ago (its code was issued
 	// meanwhile): not found as well.
-	v, err := e.getAt(ctx, s, s.db, now, op, "", keyColumn+" = ? AND "+usedColumn+" IS NOT NULL", key)
+	v, err := e.getAt(ctx, s, nil, now, op, "", keyColumn+" = ? AND "+usedColumn+" IS NOT NULL", key)
 	if err != nil {
 		return zero, err
 	}
@@ -436,7 +580,7 @@ func (e *entity[T, R]) claimQuery(keyColumn, usedColumn string) string {
 
 // deleteByKey deletes the row with this key, expired or not.
 func (e *entity[T, R]) deleteByKey(ctx context.Context, s *Store, op string, key any) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM "+e.table+" WHERE "+e.columns[0]+" = ?"), key)
+	res, err := s.exec(ctx, e.deleteQuery, key)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
@@ -450,10 +594,10 @@ func (e *entity[T, R]) deleteByKey(ctx context.Context, s *Store, op string, key
 	return nil
 }
 
-// list reads every row, in the given order.
-func (e *entity[T, R]) list(ctx context.Context, s *Store, q sqlx.QueryerContext, op, orderBy string) ([]T, error) {
+// list reads every row, in the given order, in tx when it is not nil.
+func (e *entity[T, R]) list(ctx context.Context, s *Store, tx *sqlx.Tx, op, orderBy string) ([]T, error) {
 	var rows []R
-	if err := sqlx.SelectContext(ctx, q, &rows, e.selectFrom+" ORDER BY "+orderBy); err != nil {
+	if err := s.queryRows(ctx, tx, &rows, e.selectFrom+" ORDER BY "+orderBy); err != nil {
 		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 	out := make([]T, 0, len(rows))

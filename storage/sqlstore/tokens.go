@@ -67,7 +67,7 @@ func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) er
 
 // GetAccessToken returns the access token with this id unless it has expired.
 func (s *Store) GetAccessToken(ctx context.Context, id string) (storage.AccessToken, error) {
-	return accessTokens.get(ctx, s, s.db, "get access token", "", "id = ?", id)
+	return accessTokens.get(ctx, s, nil, "get access token", "", "id = ?", id)
 }
 
 // DeleteAccessToken deletes the access token, expired or not.
@@ -139,7 +139,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (storage.Refre
 	if len(hash) == 0 {
 		return storage.RefreshToken{}, notFound(op)
 	}
-	return refreshTokens.get(ctx, s, s.db, op, "", "hash = ?", hash)
+	return refreshTokens.get(ctx, s, nil, op, "", "hash = ?", hash)
 }
 
 // ClaimRefreshToken marks the token with this hash used at now, in one
@@ -175,7 +175,7 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 	op := fmt.Sprintf("revoke grant %q", grantID)
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		for _, q := range revokeGrantQueries {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind(q), grantID); err != nil {
+			if _, err := s.txExec(ctx, tx, q, grantID); err != nil {
 				return fmt.Errorf("sqlstore: %s: %w", op, err)
 			}
 		}

@@ -1,0 +1,234 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// How queries reach the database. Every query of the store goes through
+// these helpers, written once with ? placeholders:
+//
+//   - SQLite (mattn/go-sqlite3) compiles a statement on every call unless it
+//     is prepared, and compiling costs as much as running a point lookup.
+//     Queries are prepared once (database/sql then keeps each prepared on
+//     every pooled connection it runs on) and reused, in transactions too.
+//   - PostgreSQL through pgx caches prepared statements per connection by
+//     itself (its default exec mode), so a query is one round trip already;
+//     the store only caches the Rebind of each query.
+//   - Writes on SQLite take the store's write gate first: one writer at a
+//     time in this process. SQLite allows one writer per database anyway,
+//     and a writer that finds the lock taken waits in SQLite's busy handler,
+//     which sleeps (1, 2, 5, 10 … 100 ms) instead of queueing: under load
+//     most of the time went to those sleeps. Queued in Go, writers run back
+//     to back. The busy timeout still covers other processes (the CLI).
+//     Reads never take the gate (WAL: readers do not wait for the writer).
+
+// queries caches what the store derives from a query string.
+type queries struct {
+	rebound sync.Map // query → the driver's placeholders (PostgreSQL)
+	stmts   sync.Map // query → *sqlx.Stmt (SQLite)
+	wanted  sync.Map // query → true: ran unprepared in a transaction
+	mu      sync.Mutex
+}
+
+// prepareWanted prepares the queries transactions ran unprepared. Call it
+// holding no connection.
+func (s *Store) prepareWanted(ctx context.Context) {
+	s.queries.wanted.Range(func(k, _ any) bool {
+		s.queries.wanted.Delete(k)
+		_, _ = s.stmt(ctx, k.(string)) // on failure the query keeps running unprepared
+		return true
+	})
+}
+
+// prepared reports whether the flavour runs queries as prepared statements
+// kept by the store.
+func (s *Store) prepared() bool { return s.flavour == &sqliteFlavour }
+
+// rebind returns the query with the driver's placeholders, computed once.
+func (s *Store) rebind(q string) string {
+	if v, ok := s.queries.rebound.Load(q); ok {
+		return v.(string)
+	}
+	r := s.db.Rebind(q)
+	s.queries.rebound.Store(q, r)
+	return r
+}
+
+// stmt returns the prepared statement of q (SQLite), preparing it on the
+// pool the first time.
+func (s *Store) stmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	if st, ok := s.cachedStmt(q); ok {
+		return st, nil
+	}
+	s.queries.mu.Lock()
+	defer s.queries.mu.Unlock()
+	if v, ok := s.queries.stmts.Load(q); ok {
+		return v.(*sqlx.Stmt), nil
+	}
+	st, err := s.db.PreparexContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.queries.stmts.Store(q, st)
+	return st, nil
+}
+
+// closeStmts closes the prepared statements (before the pool closes).
+func (s *Store) closeStmts() {
+	s.queries.stmts.Range(func(k, v any) bool {
+		_ = v.(*sqlx.Stmt).Close()
+		s.queries.stmts.Delete(k)
+		return true
+	})
+}
+
+// lockWrite takes the write gate (SQLite) until the returned func is called.
+func (s *Store) lockWrite(ctx context.Context) (func(), error) {
+	if s.writeGate == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writeGate <- struct{}{}:
+		return func() { <-s.writeGate }, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// stmtIn returns q's prepared statement for use in tx (or on the pool when
+// tx is nil), preparing it the first time; nil means run q unprepared. A
+// transaction never prepares on the pool: that needs a second connection,
+// which a bounded pool may not have while transactions hold the others
+// (deadlock). It notes q instead, and inTx prepares it once the transaction
+// is over.
+func (s *Store) stmtIn(ctx context.Context, tx *sqlx.Tx, q string) (*sqlx.Stmt, error) {
+	st, ok := s.cachedStmt(q)
+	if !ok {
+		if tx != nil {
+			s.queries.wanted.Store(q, true)
+			return nil, nil
+		}
+		var err error
+		if st, err = s.stmt(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	if tx != nil {
+		return tx.StmtxContext(ctx, st), nil
+	}
+	return st, nil
+}
+
+func (s *Store) cachedStmt(q string) (*sqlx.Stmt, bool) {
+	v, ok := s.queries.stmts.Load(q)
+	if !ok {
+		return nil, false
+	}
+	return v.(*sqlx.Stmt), true
+}
+
+// queryRow reads one row into dest (sql.ErrNoRows when there is none), in
+// tx when it is not nil.
+func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+	var st *sqlx.Stmt
+	if s.prepared() {
+		var err error
+		if st, err = s.stmtIn(ctx, tx, q); err != nil {
+			return err
+		}
+	}
+	switch {
+	case st != nil:
+		return st.GetContext(ctx, dest, args...)
+	case tx != nil:
+		return tx.GetContext(ctx, dest, s.rebind(q), args...)
+	default:
+		return s.db.GetContext(ctx, dest, s.rebind(q), args...)
+	}
+}
+
+// scanRow reads one row of q into ptrs (sql.ErrNoRows when there is none),
+// in tx when it is not nil.
+func (s *Store) scanRow(ctx context.Context, tx *sqlx.Tx, ptrs []any, q string, args ...any) error {
+	var st *sqlx.Stmt
+	if s.prepared() {
+		var err error
+		if st, err = s.stmtIn(ctx, tx, q); err != nil {
+			return err
+		}
+	}
+	switch {
+	case st != nil:
+		return st.QueryRowContext(ctx, args...).Scan(ptrs...)
+	case tx != nil:
+		return tx.QueryRowContext(ctx, s.rebind(q), args...).Scan(ptrs...)
+	default:
+		return s.db.QueryRowContext(ctx, s.rebind(q), args...).Scan(ptrs...)
+	}
+}
+
+// queryRows reads every row into dest (a slice), in tx when it is not nil.
+func (s *Store) queryRows(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+	var st *sqlx.Stmt
+	if s.prepared() {
+		var err error
+		if st, err = s.stmtIn(ctx, tx, q); err != nil {
+			return err
+		}
+	}
+	switch {
+	case st != nil:
+		return st.SelectContext(ctx, dest, args...)
+	case tx != nil:
+		return tx.SelectContext(ctx, dest, s.rebind(q), args...)
+	default:
+		return s.db.SelectContext(ctx, dest, s.rebind(q), args...)
+	}
+}
+
+// txExec runs a write in tx.
+func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
+	if s.prepared() {
+		st, err := s.stmtIn(ctx, tx, q)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil {
+			return st.ExecContext(ctx, args...)
+		}
+	}
+	return tx.ExecContext(ctx, s.rebind(q), args...)
+}
+
+// exec runs one write statement on its own (autocommit), behind the write
+// gate.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	unlock, err := s.lockWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if !s.prepared() {
+		return s.db.ExecContext(ctx, s.rebind(q), args...)
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// writeRow runs one write statement that returns a row (UPDATE …
+// RETURNING, an upsert RETURNING) behind the write gate, into dest.
+func (s *Store) writeRow(ctx context.Context, dest any, q string, args ...any) error {
+	unlock, err := s.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.queryRow(ctx, nil, dest, q, args...)
+}
