@@ -47,8 +47,8 @@ func TestRunUsageErrors(t *testing.T) {
 		env  map[string]string
 		want string // the whole stderr line is "cardsso: " + this, up to any " (see ..." hint
 	}{
-		{"no command", nil, nil, `missing command for "cardsso" (want clients, keys, migrate, serve or sps)`},
-		{"unknown command", []string{"serv"}, nil, `unknown command "serv" for "cardsso"; did you mean: serve`},
+		{"no command", nil, nil, `missing command for "cardsso" (want clients, keys, migrate, seed, serve or sps)`},
+		{"unknown command", []string{"serv"}, nil, `unknown command "serv" for "cardsso"; did you mean: serve seed`},
 		{"unknown flag", []string{"serve", "--adr", "x"}, nil, "unknown flag: --adr"},
 		{"flag without value", []string{"serve", "--addr"}, nil, "flag needs an argument: --addr"},
 		{"bad bool", []string{"clients", "list", "--json=maybe"}, nil, `invalid argument "maybe" for "--json" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
@@ -113,7 +113,8 @@ func TestRunHelpAndVersion(t *testing.T) {
 func TestCommandContract(t *testing.T) {
 	root := newRootCmd(&bytes.Buffer{}, &bytes.Buffer{})
 	want := map[string][]string{
-		"serve":                 {"addr", "issuer"},
+		"serve":                 {"addr", "issuer", "pprof-addr"},
+		"seed":                  {"accounts", "first", "password", "sessions", "session-lifetime", "clients", "citizens-file", "citizens-count", "batch", "json"},
 		"migrate":               {"json"},
 		"clients create":        {"id", "name", "redirect-uri", "post-logout-redirect-uri", "public", "secret", "first-party", "min-acr", "allow-claim", "public-subject", "sector-identifier-uri", "backchannel-logout-uri", "json"},
 		"clients list":          {"json"},

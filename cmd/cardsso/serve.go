@@ -12,7 +12,7 @@ import (
 )
 
 func (c *cli) newServeCmd() *cobra.Command {
-	var addr, issuer string
+	var addr, issuer, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a CardSSO node",
@@ -27,6 +27,7 @@ own). SIGINT or SIGTERM shuts it down gracefully.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen `address` (host:port)")
 	cmd.Flags().StringVar(&issuer, "issuer", "http://localhost:8080", "issuer `URL` (what relying parties discover and tokens carry)")
+	cmd.Flags().StringVar(&pprofAddr, "pprof-addr", "", "serve the Go profiler (/debug/pprof/) on this loopback `address`, e.g. 127.0.0.1:6060; off when empty")
 	cmd.RunE = runE(func(cmd *cobra.Command, args []string) error {
 		fc, err := c.config(cmd,
 			flagSetting{Path: "addr", Flag: "--addr", Value: addr},
@@ -39,6 +40,13 @@ own). SIGINT or SIGTERM shuts it down gracefully.`,
 		// zitadel/oidc logs through the default logger: the process's
 		// default is the node's logger.
 		slog.SetDefault(logger)
+		if pprofAddr != "" {
+			stop, err := servePprof(pprofAddr, logger)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		return serve(cmd, fc.idpConfig(logger), logger)
 	})
 	return cmd
