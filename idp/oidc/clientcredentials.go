@@ -70,7 +70,7 @@ func (s *Storage) introspectCC(ctx context.Context, resp *oidc.IntrospectionResp
 	if !strings.HasPrefix(tokenID, "cc:") {
 		return errors.New("token inactive")
 	}
-	c, err := s.cfg.Store.GetClient(ctx, subject)
+	c, err := s.Client(ctx, subject)
 	if err != nil {
 		noteFault(ctx, err)
 		return errors.New("token inactive")

@@ -18,23 +18,56 @@ import (
 
 type faultKey struct{}
 
+// requestState is what the storage methods called for one request at the
+// token, userinfo or introspection endpoint note for each other.
+type requestState struct {
+	// fault: the store failed.
+	fault atomic.Bool
+	// kept is the auth request whose code this token request redeemed and
+	// kept for replay detection in the same transaction as its tokens, so
+	// the library's DeleteAuthRequest that follows has nothing to do.
+	kept atomic.Pointer[string]
+}
+
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(faultKey{}).(*requestState)
+	return st
+}
+
 // noteFault records in ctx that the store failed; err that is ErrNotFound
 // is not a fault.
 func noteFault(ctx context.Context, err error) {
 	if err == nil || errors.Is(err, storage.ErrNotFound) {
 		return
 	}
-	if f, ok := ctx.Value(faultKey{}).(*atomic.Bool); ok {
-		f.Store(true)
+	if st := stateOf(ctx); st != nil {
+		st.fault.Store(true)
 	}
+}
+
+// noteKept records that the auth request id was redeemed and kept.
+func noteKept(ctx context.Context, id string) {
+	if st := stateOf(ctx); st != nil {
+		st.kept.Store(&id)
+	}
+}
+
+// wasKept reports whether noteKept recorded id in this request.
+func wasKept(ctx context.Context, id string) bool {
+	st := stateOf(ctx)
+	if st == nil {
+		return false
+	}
+	k := st.kept.Load()
+	return k != nil && *k == id
 }
 
 // reportFaults wraps the token, userinfo and introspection endpoints.
 func reportFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f := new(atomic.Bool)
-		r = r.WithContext(context.WithValue(r.Context(), faultKey{}, f))
-		next.ServeHTTP(&faultWriter{ResponseWriter: w, fault: f}, r)
+		st := new(requestState)
+		r = r.WithContext(context.WithValue(r.Context(), faultKey{}, st))
+		next.ServeHTTP(&faultWriter{ResponseWriter: w, fault: &st.fault}, r)
 	})
 }
 

@@ -63,7 +63,12 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 			"at_hash", "c_hash", "name", "ssn_masked", "card_region", "card_status", "ssn", "verified_claims",
 		},
 	}
+	crypto, err := newTokenCrypto(cfg.CryptoKey)
+	if err != nil {
+		return nil, err
+	}
 	opts := []op.Option{
+		op.WithCrypto(crypto),
 		op.WithCORSOptions(&cors.Options{
 			AllowedMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost},
 			AllowedHeaders:  []string{"Accept", "Accept-Language", "Authorization", "Content-Type"},
@@ -146,7 +151,7 @@ func (p *Provider) ReturnError(w http.ResponseWriter, r *http.Request, authReque
 // release after the release policy, and whether its client is first party
 // (no consent asked).
 func (p *Provider) ConsentScopes(ctx context.Context, req storage.AuthRequest) ([]string, bool, error) {
-	c, err := p.storage.cfg.Store.GetClient(ctx, req.ClientID)
+	c, err := p.storage.Client(ctx, req.ClientID)
 	if err != nil {
 		return nil, false, err
 	}
@@ -155,7 +160,7 @@ func (p *Provider) ConsentScopes(ctx context.Context, req storage.AuthRequest) (
 
 // DisplayName is the client's registered name (its id when it has none).
 func (p *Provider) DisplayName(ctx context.Context, clientID string) string {
-	c, err := p.storage.cfg.Store.GetClient(ctx, clientID)
+	c, err := p.storage.Client(ctx, clientID)
 	if err != nil || c.Name == "" {
 		return clientID
 	}

@@ -71,13 +71,19 @@ type StorageConfig struct {
 	AuthRequestLifetime  time.Duration
 	CodeLifetime         time.Duration
 
+	// ClientCacheTTL is how long a client is served from memory before it
+	// is read from storage again (clientcache.go); zero means
+	// DefaultClientCacheTTL, negative turns the cache off.
+	ClientCacheTTL time.Duration
+
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
 // Storage implements op.Storage over storage.Store.
 type Storage struct {
-	cfg StorageConfig
+	cfg     StorageConfig
+	clients *clientCache
 }
 
 var (
@@ -94,8 +100,21 @@ func NewStorage(cfg StorageConfig) *Storage {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Storage{cfg: cfg}
+	if cfg.ClientCacheTTL == 0 {
+		cfg.ClientCacheTTL = DefaultClientCacheTTL
+	}
+	return &Storage{cfg: cfg, clients: newClientCache(cfg.Store, cfg.ClientCacheTTL, cfg.Now)}
 }
+
+// Client returns a registered client, served from memory for up to
+// ClientCacheTTL (clientcache.go). Its slices are shared: do not modify them.
+func (s *Storage) Client(ctx context.Context, id string) (storage.Client, error) {
+	return s.clients.get(ctx, id)
+}
+
+// InvalidateClient makes the next Client(id) read storage: call it after
+// changing a client in this process.
+func (s *Storage) InvalidateClient(id string) { s.clients.invalidate(id) }
 
 func (s *Storage) now() time.Time { return s.cfg.Now().UTC() }
 
@@ -108,7 +127,7 @@ func hashValue(v string) []byte {
 // checks the library leaves to us: the redirect URI is registered exactly,
 // PKCE uses S256 only, and public clients must use PKCE.
 func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
-	c, err := s.cfg.Store.GetClient(ctx, req.ClientID)
+	c, err := s.Client(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client").WithParent(err)
 	}
@@ -169,7 +188,7 @@ func (s *Storage) withSubject(ctx context.Context, a *authRequest) (*authRequest
 	if a.r.AccountID == "" {
 		return a, nil
 	}
-	c, err := s.cfg.Store.GetClient(ctx, a.r.ClientID)
+	c, err := s.Client(ctx, a.r.ClientID)
 	if err != nil {
 		return nil, fmt.Errorf("client of auth request: %w", err)
 	}
@@ -208,6 +227,9 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	h := hashValue(code)
 	now := s.now()
+	if cs, ok := s.cfg.Store.(CodeSaver); ok {
+		return cs.SaveAuthCode(ctx, id, h, now.Add(s.cfg.CodeLifetime), now)
+	}
 	return s.cfg.Store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
 		if !r.Done {
 			return r, errors.New("auth request is not authenticated")
@@ -226,7 +248,10 @@ func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // while so that a replayed code is recognised and revokes its tokens; the
 // background collector removes it afterwards.
 func (s *Storage) DeleteAuthRequest(ctx context.Context, id string) error {
-	keep := max(s.cfg.AccessTokenLifetime, s.cfg.AuthRequestLifetime)
+	if wasKept(ctx, id) {
+		return nil // redeemed and kept with its tokens (issueAtOnce)
+	}
+	keep := s.keepRedeemed()
 	now := s.now()
 	err := s.cfg.Store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
 		if r.CodeUsedAt == nil {
@@ -246,6 +271,32 @@ func (s *Storage) DeleteAuthRequest(ctx context.Context, id string) error {
 }
 
 var errNotRedeemed = errors.New("code not redeemed")
+
+// keepRedeemed is how long a redeemed auth request is kept, so that a
+// replayed code is recognised and revokes what the first redemption issued.
+func (s *Storage) keepRedeemed() time.Duration {
+	return max(s.cfg.AccessTokenLifetime, s.cfg.AuthRequestLifetime)
+}
+
+// CodeSaver is a store capability (storage/sqlstore has it): attach a code
+// to a completed auth request in one statement, as SaveAuthCode would in a
+// transaction.
+type CodeSaver interface {
+	SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt, now time.Time) error
+}
+
+// TokenIssuer is a store capability (storage/sqlstore has it): claim a code
+// or a refresh token and store the tokens issued for it in one
+// transaction, instead of three writes (claim, access token, refresh
+// token), each its own commit. A code's request is kept until keepUntil at
+// the same time, which DeleteAuthRequest would do next. The claim errors
+// are those of ClaimAuthCode and ClaimRefreshToken.
+type TokenIssuer interface {
+	ClaimAuthCodeAndIssue(ctx context.Context, codeHash []byte, now, keepUntil time.Time,
+		issue func(storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error)) (storage.AuthRequest, error)
+	ClaimRefreshTokenAndIssue(ctx context.Context, hash []byte, now time.Time,
+		issue func(storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error)) (storage.RefreshToken, error)
+}
 
 // grant is what a new token pair inherits.
 type grant struct {
@@ -274,11 +325,7 @@ func (s *Storage) claim(ctx context.Context, req op.TokenRequest, currentRefresh
 		case err != nil:
 			return grant{}, oidc.ErrServerError().WithParent(err)
 		}
-		return grant{
-			id: got.ID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
-			scopes: got.Scopes, audience: []string{got.ClientID}, amr: got.AMR,
-			authTime: got.AuthTime, acr: got.ACR,
-		}, nil
+		return grantOfCode(got), nil
 	case *refreshRequest:
 		got, err := s.cfg.Store.ClaimRefreshToken(ctx, hashValue(currentRefresh), now)
 		switch {
@@ -290,14 +337,92 @@ func (s *Storage) claim(ctx context.Context, req op.TokenRequest, currentRefresh
 		case err != nil:
 			return grant{}, oidc.ErrServerError().WithParent(err)
 		}
-		return grant{
-			id: got.GrantID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
-			scopes: r.t.Scopes, audience: got.Audience, amr: got.AMR,
-			authTime: got.AuthTime, acr: got.ACR,
-		}, nil
+		return grantOfRefresh(got, r.t.Scopes), nil
 	default:
 		return grant{}, oidc.ErrUnsupportedGrantType()
 	}
+}
+
+// grantOfCode is what tokens issued for a redeemed code inherit.
+func grantOfCode(got storage.AuthRequest) grant {
+	return grant{
+		id: got.ID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
+		scopes: got.Scopes, audience: []string{got.ClientID}, amr: got.AMR,
+		authTime: got.AuthTime, acr: got.ACR,
+	}
+}
+
+// grantOfRefresh is what tokens issued for a rotated refresh token inherit
+// (with the scopes of this request, which may narrow them).
+func grantOfRefresh(got storage.RefreshToken, scopes []string) grant {
+	return grant{
+		id: got.GrantID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
+		scopes: scopes, audience: got.Audience, amr: got.AMR,
+		authTime: got.AuthTime, acr: got.ACR,
+	}
+}
+
+// claimError maps a failed claim to the OAuth answer, revoking what the
+// first use of a reused code or refresh token issued.
+func (s *Storage) claimError(ctx context.Context, err error, grantID, what, gone string) error {
+	switch {
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		s.revokeGrant(ctx, grantID, what+" used twice")
+		return oidc.ErrInvalidGrant().WithDescription("%s already used", what)
+	case errors.Is(err, storage.ErrNotFound):
+		return oidc.ErrInvalidGrant().WithDescription("%s %s", what, gone)
+	default:
+		return oidc.ErrServerError().WithParent(err)
+	}
+}
+
+// issueAtOnce claims the code or refresh token of req and stores the new
+// access token (and, withRefresh, a new refresh token) in one transaction
+// of a TokenIssuer store. It returns the access token and the new refresh
+// token's value.
+func (s *Storage) issueAtOnce(ctx context.Context, ti TokenIssuer, req op.TokenRequest, currentRefresh string, withRefresh bool) (storage.AccessToken, string, error) {
+	now := s.now()
+	var (
+		at           storage.AccessToken
+		refreshValue string
+	)
+	build := func(g grant) (storage.AccessToken, *storage.RefreshToken, error) {
+		at = s.accessTokenOf(g, now)
+		if !withRefresh {
+			return at, nil, nil
+		}
+		value, rt, err := s.refreshTokenOf(g, now)
+		if err != nil {
+			return at, nil, err
+		}
+		refreshValue = value
+		return at, &rt, nil
+	}
+	switch r := req.(type) {
+	case *authRequest:
+		if r.codeHash == nil {
+			return at, "", oidc.ErrInvalidGrant().WithDescription("no authorization code")
+		}
+		got, err := ti.ClaimAuthCodeAndIssue(ctx, r.codeHash, now, now.Add(s.keepRedeemed()),
+			func(a storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error) {
+				return build(grantOfCode(a))
+			})
+		if err != nil {
+			return at, "", s.claimError(ctx, err, got.ID, "authorization code", "expired or unknown")
+		}
+		noteKept(ctx, got.ID)
+	case *refreshRequest:
+		got, err := ti.ClaimRefreshTokenAndIssue(ctx, hashValue(currentRefresh), now,
+			func(t storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
+				return build(grantOfRefresh(t, r.t.Scopes))
+			})
+		if err != nil {
+			return at, "", s.claimError(ctx, err, got.GrantID, "refresh token", "expired or revoked")
+		}
+	default:
+		return at, "", oidc.ErrUnsupportedGrantType()
+	}
+	return at, refreshValue, nil
 }
 
 // isCC reports a client credentials request, whose token is not stored.
@@ -311,14 +436,33 @@ func (s *Storage) revokeGrant(ctx context.Context, grantID, why string) {
 	s.cfg.Logger.WarnContext(ctx, "grant revoked", "reason", why, "grant", grantID)
 }
 
-func (s *Storage) newAccessToken(ctx context.Context, g grant) (storage.AccessToken, error) {
-	now := s.now()
-	t := storage.AccessToken{
+// accessTokenOf is a new access token of the grant.
+func (s *Storage) accessTokenOf(g grant, now time.Time) storage.AccessToken {
+	return storage.AccessToken{
 		ID: rand.Text(), GrantID: g.id, ClientID: g.clientID, AccountID: g.accountID,
 		SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
 		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
 	}
+}
+
+// refreshTokenOf is a new refresh token of the grant and its value.
+func (s *Storage) refreshTokenOf(g grant, now time.Time) (string, storage.RefreshToken, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", storage.RefreshToken{}, err
+	}
+	value := base64.RawURLEncoding.EncodeToString(raw[:])
+	return value, storage.RefreshToken{
+		Hash: hashValue(value), ID: rand.Text(), GrantID: g.id, ClientID: g.clientID,
+		AccountID: g.accountID, SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
+		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenLifetime),
+	}, nil
+}
+
+func (s *Storage) newAccessToken(ctx context.Context, g grant) (storage.AccessToken, error) {
+	t := s.accessTokenOf(g, s.now())
 	if err := s.cfg.Store.CreateAccessToken(ctx, t); err != nil {
 		return t, oidc.ErrServerError().WithParent(fmt.Errorf("create access token: %w", err))
 	}
@@ -331,6 +475,13 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if isCC(req) {
 		id, exp := s.newCCToken()
 		return id, exp, nil
+	}
+	if ti, ok := s.cfg.Store.(TokenIssuer); ok {
+		t, _, err := s.issueAtOnce(ctx, ti, req, "", false)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return t.ID, t.ExpiresAt, nil
 	}
 	g, err := s.claim(ctx, req, "")
 	if err != nil {
@@ -346,6 +497,13 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 // CreateAccessAndRefreshTokens issues an access token and a new refresh
 // token, claiming the code or rotating the presented refresh token.
 func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, currentRefresh string) (string, string, time.Time, error) {
+	if ti, ok := s.cfg.Store.(TokenIssuer); ok {
+		t, value, err := s.issueAtOnce(ctx, ti, req, currentRefresh, true)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		return t.ID, value, t.ExpiresAt, nil
+	}
 	g, err := s.claim(ctx, req, currentRefresh)
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -354,17 +512,9 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	value, rt, err := s.refreshTokenOf(g, s.now())
+	if err != nil {
 		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
-	}
-	value := base64.RawURLEncoding.EncodeToString(raw[:])
-	now := s.now()
-	rt := storage.RefreshToken{
-		Hash: hashValue(value), ID: rand.Text(), GrantID: g.id, ClientID: g.clientID,
-		AccountID: g.accountID, SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
-		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenLifetime),
 	}
 	if err := s.cfg.Store.CreateRefreshToken(ctx, rt); err != nil {
 		return "", "", time.Time{}, oidc.ErrServerError().WithParent(fmt.Errorf("create refresh token: %w", err))
@@ -384,7 +534,7 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, value string) 
 		s.revokeGrant(ctx, t.GrantID, "refresh token reused")
 		return nil, op.ErrInvalidRefreshToken
 	}
-	c, err := s.cfg.Store.GetClient(ctx, t.ClientID)
+	c, err := s.Client(ctx, t.ClientID)
 	if err != nil {
 		return nil, op.ErrInvalidRefreshToken
 	}
@@ -496,7 +646,7 @@ func (s *Storage) KeySet(context.Context) ([]op.Key, error) {
 // GetClientByClientID loads a client. An unknown client is a plain error
 // (the library answers invalid_client), a database fault a server error.
 func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
-	c, err := s.cfg.Store.GetClient(ctx, id)
+	c, err := s.Client(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fmt.Errorf("client %q: %w", id, err)
 	}
@@ -510,7 +660,7 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 // AuthorizeClientIDSecret checks a confidential client's secret against its
 // keyed hash in constant time.
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
-	c, err := s.cfg.Store.GetClient(ctx, id)
+	c, err := s.Client(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return errors.New("unknown client")
 	}
@@ -534,7 +684,7 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 
 // SetUserinfoFromRequest fills the ID token's claims.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	c, err := s.cfg.Store.GetClient(ctx, req.GetClientID())
+	c, err := s.Client(ctx, req.GetClientID())
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
@@ -616,7 +766,7 @@ func (s *Storage) liveToken(ctx context.Context, tokenID, subject string) (stora
 		noteFault(ctx, err)
 		return t, storage.Client{}, errors.New("access token invalid or revoked")
 	}
-	c, err := s.cfg.Store.GetClient(ctx, t.ClientID)
+	c, err := s.Client(ctx, t.ClientID)
 	noteFault(ctx, err)
 	if err != nil || s.subjectOf(c, t.AccountID) != subject {
 		return t, c, errors.New("access token invalid or revoked")

@@ -81,7 +81,7 @@ func (s *Storage) HintMatches(ctx context.Context, hint, accountID string) bool 
 	if !ok || sub == "" {
 		return false
 	}
-	c, err := s.cfg.Store.GetClient(ctx, clientID)
+	c, err := s.Client(ctx, clientID)
 	if err != nil {
 		return false
 	}

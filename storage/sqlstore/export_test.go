@@ -66,6 +66,8 @@ func (s *Store) Lookups() []Lookup {
 		{sessions.selectFrom + " WHERE id = ?" + live + lock, []any{id, ms}},
 		{sessions.update, update(sessions.args(storage.Session{ID: id}))},
 		{"DELETE FROM signing_keys WHERE id = ?", []any{id}},
+		{claimCodeKeepQuery, []any{ms, ms, key, ms}},
+		{saveAuthCodeQuery, []any{key, ms, id, true, ms}},
 	}
 	if q := s.flavour.lockSigningKeys; q != "" {
 		l = append(l, Lookup{q, nil})

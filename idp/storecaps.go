@@ -1,0 +1,13 @@
+package idp
+
+import (
+	cardoidc "github.com/cardsso/cardsso/idp/oidc"
+	"github.com/cardsso/cardsso/storage/sqlstore"
+)
+
+// The store's capabilities beyond storage.Store that the protocol packages
+// use when present (fewer writes per request; docs/performance.md).
+var (
+	_ cardoidc.TokenIssuer = (*sqlstore.Store)(nil)
+	_ cardoidc.CodeSaver   = (*sqlstore.Store)(nil)
+)

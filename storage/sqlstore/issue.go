@@ -1,0 +1,159 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/cardsso/cardsso/storage"
+)
+
+// Token issue in one transaction. A token response claims a code or a
+// refresh token and stores a new access token, and with refresh a new
+// refresh token: three writes, each its own commit when made through the
+// storage.Store methods. A commit is most of a write's cost (SQLite: the WAL
+// append and its locks, all under the one write lock; PostgreSQL: a WAL
+// flush the client waits for), so these methods make the claim and the
+// inserts one transaction. They are capabilities beyond storage.Store,
+// which idp/oidc uses when the store has them; the Store methods stay the
+// contract and the fallback.
+
+// errNothingClaimed: the claim statement matched no row.
+var errNothingClaimed = errors.New("nothing claimed")
+
+// claimCodeKeepQuery claims a code (code_used_at = arg 1) and keeps its
+// request until arg 2 without its login state, for the code (arg 3) unused
+// and unexpired at arg 4.
+var claimCodeKeepQuery = "UPDATE auth_requests SET code_used_at = ?, login_state = NULL, expires_at = ? " +
+	"WHERE code_hash = ? AND code_used_at IS NULL AND expires_at > ? RETURNING " + strings.Join(authRequests.columns, ", ")
+
+// ClaimAuthCodeAndIssue claims the code with this hash as ClaimAuthCode
+// does, and in the same transaction keeps its request until keepUntil
+// without its login state (what a redeemed request keeps, so that a replayed
+// code is recognised) and stores the tokens issue returns for it. A code
+// claimed before gives its request and storage.ErrAlreadyUsed; an unknown or
+// expired code storage.ErrNotFound; then, and when issue fails, nothing is
+// written.
+func (s *Store) ClaimAuthCodeAndIssue(ctx context.Context, codeHash []byte, now, keepUntil time.Time, issue func(storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error)) (storage.AuthRequest, error) {
+	const op = "claim auth code and issue"
+	if len(codeHash) == 0 {
+		return storage.AuthRequest{}, notFound(op)
+	}
+	return claimAndIssue(ctx, s, authRequests, op, "code_hash", "code_used_at", codeHash, now, issue,
+		claimCodeKeepQuery, millis(now), millis(keepUntil), codeHash, millis(now))
+}
+
+// ClaimRefreshTokenAndIssue claims the refresh token with this hash as
+// ClaimRefreshToken does (rotation), and in the same transaction stores the
+// tokens issue returns for it (as in ClaimAuthCodeAndIssue). A token
+// claimed before gives it back with
+// storage.ErrAlreadyUsed; an unknown or expired one storage.ErrNotFound;
+// then, and when issue fails, nothing is written.
+func (s *Store) ClaimRefreshTokenAndIssue(ctx context.Context, hash []byte, now time.Time, issue func(storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error)) (storage.RefreshToken, error) {
+	const op = "claim refresh token and issue"
+	if len(hash) == 0 {
+		return storage.RefreshToken{}, notFound(op)
+	}
+	return claimAndIssue(ctx, s, refreshTokens, op, "hash", "used_at", hash, now, issue,
+		refreshTokens.claimQuery("hash", "used_at"), millis(now), hash, millis(now))
+}
+
+func claimAndIssue[T, R any](ctx context.Context, s *Store, e *entity[T, R], op, keyColumn, usedColumn string,
+	key []byte, now time.Time, issue func(T) (storage.AccessToken, *storage.RefreshToken, error), claimQuery string, claimArgs ...any) (T, error) {
+	var claimed T
+	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		row, err := e.scanOne(ctx, s, tx, true, claimQuery, claimArgs...)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return errNothingClaimed
+			}
+			return fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
+		v, err := e.fromRow(row)
+		if err != nil {
+			return fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
+		at, rt, err := issue(v)
+		if err != nil {
+			return fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
+		if err := txInsert(ctx, s, tx, accessTokens, op, at); err != nil {
+			return err
+		}
+		if rt != nil {
+			if err := txInsert(ctx, s, tx, refreshTokens, op, *rt); err != nil {
+				return err
+			}
+		}
+		claimed = v
+		return nil
+	})
+	if !errors.Is(err, errNothingClaimed) {
+		return claimed, err
+	}
+	// Nothing claimed: used before, expired or unknown (as in claim).
+	v, err := e.getAt(ctx, s, nil, now, op, "", keyColumn+" = ? AND "+usedColumn+" IS NOT NULL", key)
+	if err != nil {
+		return v, err
+	}
+	return v, fmt.Errorf("sqlstore: %s: %w", op, storage.ErrAlreadyUsed)
+}
+
+// txInsert inserts v in tx; an empty key is refused as in create.
+func txInsert[T, R any](ctx context.Context, s *Store, tx *sqlx.Tx, e *entity[T, R], op string, v T) error {
+	args := e.args(v)
+	switch k := args[0].(type) {
+	case string:
+		if k == "" {
+			return fmt.Errorf("sqlstore: %s: empty %s %s", op, e.what, e.columns[0])
+		}
+	case []byte:
+		if len(k) == 0 {
+			return fmt.Errorf("sqlstore: %s: empty %s %s", op, e.what, e.columns[0])
+		}
+	}
+	if _, err := s.txExec(ctx, tx, e.insert, args...); err != nil {
+		return s.writeErr(op+": "+e.what, err)
+	}
+	return nil
+}
+
+// saveAuthCodeQuery sets the code (arg 1) and expiry (arg 2) of the request
+// (arg 3) if it is done (arg 4, true), its code unredeemed, and it is
+// unexpired at arg 5.
+const saveAuthCodeQuery = "UPDATE auth_requests SET code_hash = ?, expires_at = ? " +
+	"WHERE id = ? AND done = ? AND code_used_at IS NULL AND expires_at > ?"
+
+// ErrNotCompleted is the answer of SaveAuthCode for a request that is
+// unknown, expired, not done (the citizen has not authenticated) or whose
+// code was redeemed: it gets no code.
+var ErrNotCompleted = errors.New("sqlstore: auth request not found, not authenticated or already redeemed")
+
+// SaveAuthCode attaches a code (its hash) to a completed auth request, valid
+// until expiresAt, in one statement that only a done, unredeemed request
+// unexpired at now matches (what UpdateAuthRequest with the same checks
+// does in a transaction). No match gives ErrNotCompleted; a code hash
+// another request holds storage.ErrAlreadyExists.
+func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt, now time.Time) error {
+	op := fmt.Sprintf("save auth code of %q", id)
+	if len(codeHash) == 0 {
+		return fmt.Errorf("sqlstore: %s: empty code hash", op)
+	}
+	res, err := s.exec(ctx, saveAuthCodeQuery, codeHash, millis(expiresAt), id, true, millis(now))
+	if err != nil {
+		return s.writeErr(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w (%s)", ErrNotCompleted, op)
+	}
+	return nil
+}

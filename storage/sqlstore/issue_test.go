@@ -1,0 +1,190 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cardsso/cardsso/storage"
+	"github.com/cardsso/cardsso/storage/sqlstore"
+	"github.com/cardsso/cardsso/storage/storagetest"
+)
+
+// The token issue capabilities (issue.go), on both flavours.
+func TestIssue(t *testing.T) {
+	flavours := map[string]func(t *testing.T) *sqlstore.Store{
+		"sqlite": func(t *testing.T) *sqlstore.Store { return open(t, sqlstore.Config{DSN: tempFile(t)}) },
+	}
+	if storagetest.PostgresConfigured() {
+		flavours["postgres"] = func(t *testing.T) *sqlstore.Store { return openPostgres(t, storagetest.FreshPostgres(t)) }
+	} else {
+		t.Logf("%s is not set: the PostgreSQL cases do not run", storagetest.PostgresEnv)
+	}
+	for name, openStore := range flavours {
+		t.Run(name, func(t *testing.T) {
+			t.Run("ClaimAuthCodeAndIssue", func(t *testing.T) { testClaimAuthCodeAndIssue(t, openStore(t)) })
+			t.Run("ClaimRefreshTokenAndIssue", func(t *testing.T) { testClaimRefreshTokenAndIssue(t, openStore(t)) })
+			t.Run("SaveAuthCode", func(t *testing.T) { testSaveAuthCode(t, openStore(t)) })
+		})
+	}
+}
+
+var errIssue = errors.New("issue failed")
+
+func testClaimAuthCodeAndIssue(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	code := hotHash("code-1")
+	req := hotAuthRequest(now, code)
+	req.LoginState = []byte(`{"auth":{}}`)
+	if err := s.CreateAuthRequest(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	at := hotAccessToken(now)
+	at.GrantID = req.ID
+	rt := storage.RefreshToken{Hash: hotHash("rt-1"), ID: "rt-1", GrantID: req.ID, ClientID: "portal", ExpiresAt: now.Add(time.Hour)}
+
+	// A failing issue writes nothing: the code stays claimable.
+	_, err := s.ClaimAuthCodeAndIssue(ctx, code, now, now.Add(time.Hour), func(storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error) {
+		return at, nil, errIssue
+	})
+	if !errors.Is(err, errIssue) {
+		t.Fatalf("ClaimAuthCodeAndIssue with a failing issue = %v; want %v", err, errIssue)
+	}
+	if got, err := s.GetAuthRequest(ctx, req.ID); err != nil || got.CodeUsedAt != nil {
+		t.Fatalf("after a failed issue: GetAuthRequest = %+v, %v; want the code unused", got.CodeUsedAt, err)
+	}
+
+	keep := now.Add(30 * time.Minute)
+	var seen storage.AuthRequest
+	got, err := s.ClaimAuthCodeAndIssue(ctx, code, now, keep, func(a storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error) {
+		seen = a
+		return at, &rt, nil
+	})
+	if err != nil || got.ID != req.ID || seen.ID != req.ID || got.CodeUsedAt == nil {
+		t.Fatalf("ClaimAuthCodeAndIssue = %+v, %v; want request %s claimed", got, err, req.ID)
+	}
+	kept, err := s.GetAuthRequest(ctx, req.ID)
+	if err != nil || kept.LoginState != nil || !kept.ExpiresAt.Equal(keep) || kept.CodeUsedAt == nil {
+		t.Fatalf("kept request = state %q expires %v used %v, %v; want no state, expiry %v, used", kept.LoginState, kept.ExpiresAt, kept.CodeUsedAt, err, keep)
+	}
+	if _, err := s.GetAccessToken(ctx, at.ID); err != nil {
+		t.Errorf("GetAccessToken(issued) = %v", err)
+	}
+	if _, err := s.GetRefreshToken(ctx, rt.Hash); err != nil {
+		t.Errorf("GetRefreshToken(issued) = %v", err)
+	}
+
+	// A second claim: already used, with the request, nothing written.
+	at2 := hotAccessToken(now)
+	got, err = s.ClaimAuthCodeAndIssue(ctx, code, now, keep, func(storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error) {
+		return at2, nil, nil
+	})
+	if !errors.Is(err, storage.ErrAlreadyUsed) || got.ID != req.ID {
+		t.Fatalf("second ClaimAuthCodeAndIssue = %q, %v; want %s and ErrAlreadyUsed", got.ID, err, req.ID)
+	}
+	if _, err := s.GetAccessToken(ctx, at2.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetAccessToken(second issue) = %v; want ErrNotFound", err)
+	}
+	if _, err := s.ClaimAuthCodeAndIssue(ctx, hotHash("unknown"), now, keep, nil); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("ClaimAuthCodeAndIssue(unknown) = %v; want ErrNotFound", err)
+	}
+	// An expired code is not claimed.
+	old := hotAuthRequest(now.Add(-time.Hour), hotHash("code-old"))
+	old.ExpiresAt = now.Add(-time.Minute)
+	if err := s.CreateAuthRequest(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimAuthCodeAndIssue(ctx, old.CodeHash, now, keep, nil); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("ClaimAuthCodeAndIssue(expired) = %v; want ErrNotFound", err)
+	}
+}
+
+func testClaimRefreshTokenAndIssue(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	old := storage.RefreshToken{Hash: hotHash("old"), ID: "old", GrantID: "grant", ClientID: "portal", ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateRefreshToken(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	at := hotAccessToken(now)
+	next := storage.RefreshToken{Hash: hotHash("next"), ID: "next", GrantID: "grant", ClientID: "portal", ExpiresAt: now.Add(time.Hour)}
+	got, err := s.ClaimRefreshTokenAndIssue(ctx, old.Hash, now, func(r storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
+		if r.GrantID != "grant" {
+			t.Errorf("issue got grant %q; want grant", r.GrantID)
+		}
+		return at, &next, nil
+	})
+	if err != nil || got.ID != "old" || got.UsedAt == nil {
+		t.Fatalf("ClaimRefreshTokenAndIssue = %+v, %v; want old, used", got, err)
+	}
+	if _, err := s.GetAccessToken(ctx, at.ID); err != nil {
+		t.Errorf("GetAccessToken(issued) = %v", err)
+	}
+	if n, err := s.GetRefreshToken(ctx, next.Hash); err != nil || n.UsedAt != nil {
+		t.Errorf("GetRefreshToken(next) = %+v, %v; want it unused", n, err)
+	}
+	got, err = s.ClaimRefreshTokenAndIssue(ctx, old.Hash, now, func(storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
+		return hotAccessToken(now), nil, nil
+	})
+	if !errors.Is(err, storage.ErrAlreadyUsed) || got.GrantID != "grant" {
+		t.Errorf("reused: ClaimRefreshTokenAndIssue = %+v, %v; want the token and ErrAlreadyUsed", got, err)
+	}
+	// A duplicate new token (the same hash) fails the whole transaction.
+	third := storage.RefreshToken{Hash: hotHash("third"), ID: "third", GrantID: "grant", ClientID: "portal", ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateRefreshToken(ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ClaimRefreshTokenAndIssue(ctx, next.Hash, now, func(storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
+		return hotAccessToken(now), &third, nil
+	})
+	if !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("issue of an existing refresh token = %v; want ErrAlreadyExists", err)
+	}
+	if n, err := s.GetRefreshToken(ctx, next.Hash); err != nil || n.UsedAt != nil {
+		t.Errorf("after the failed issue, GetRefreshToken(next) = %+v, %v; want it unused", n, err)
+	}
+}
+
+func testSaveAuthCode(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	pending := hotAuthRequest(now, nil)
+	pending.Done = false
+	pending.ExpiresAt = now.Add(time.Hour)
+	done := hotAuthRequest(now, nil)
+	done.ExpiresAt = now.Add(time.Hour)
+	for _, r := range []storage.AuthRequest{pending, done} {
+		if err := s.CreateAuthRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SaveAuthCode(ctx, pending.ID, hotHash("c0"), now.Add(time.Minute), now); !errors.Is(err, sqlstore.ErrNotCompleted) {
+		t.Errorf("SaveAuthCode(not done) = %v; want ErrNotCompleted", err)
+	}
+	if err := s.SaveAuthCode(ctx, "unknown", hotHash("c0"), now.Add(time.Minute), now); !errors.Is(err, sqlstore.ErrNotCompleted) {
+		t.Errorf("SaveAuthCode(unknown) = %v; want ErrNotCompleted", err)
+	}
+	exp := now.Add(time.Minute)
+	if err := s.SaveAuthCode(ctx, done.ID, hotHash("c1"), exp, now); err != nil {
+		t.Fatalf("SaveAuthCode(done) = %v", err)
+	}
+	got, err := s.GetAuthRequestByCode(ctx, hotHash("c1"))
+	if err != nil || got.ID != done.ID || !got.ExpiresAt.Equal(exp) {
+		t.Fatalf("GetAuthRequestByCode = %q expires %v, %v; want %s expiring %v", got.ID, got.ExpiresAt, err, done.ID, exp)
+	}
+	other := hotAuthRequest(now, nil)
+	other.ExpiresAt = now.Add(time.Hour)
+	if err := s.CreateAuthRequest(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveAuthCode(ctx, other.ID, hotHash("c1"), exp, now); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("SaveAuthCode(a code another request holds) = %v; want ErrAlreadyExists", err)
+	}
+	if _, err := s.ClaimAuthCode(ctx, hotHash("c1"), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveAuthCode(ctx, done.ID, hotHash("c2"), exp, now); !errors.Is(err, sqlstore.ErrNotCompleted) {
+		t.Errorf("SaveAuthCode(redeemed) = %v; want ErrNotCompleted", err)
+	}
+}
