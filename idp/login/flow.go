@@ -53,6 +53,26 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request, id string) {
 		http.Redirect(w, r, LoginURL(id), http.StatusSeeOther)
 		return
 	}
+	h.proceed(w, r, req, st, false, nil)
+}
+
+// proceed is next for a request already loaded, with its login state st.
+// When unsaved, st is not in storage yet: it is saved only if a step page
+// follows (the step pages read it from storage); a login that finishes at
+// once (single sign-on, a password login that needs nothing more) writes
+// the request once, when it completes. sess, when not nil, is the
+// browser's live session as the caller just read it.
+func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, st state, unsaved bool, sess *storage.Session) {
+	ctx := r.Context()
+	id := req.ID
+	if unsaved {
+		b, err := encodeState(st)
+		if err != nil {
+			h.internal(w, r, "encode login state", err)
+			return
+		}
+		req.LoginState = b // as the steps would read it back
+	}
 	acct, err := h.cfg.Store.GetAccount(ctx, st.Auth.AccountID)
 	if err != nil {
 		h.internal(w, r, "load account", err)
@@ -94,6 +114,12 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request, id string) {
 			h.provider(req).ReturnError(w, r, req.ID, code, "")
 			return
 		}
+		if unsaved {
+			if err := h.saveState(ctx, id, st); err != nil {
+				h.internal(w, r, "save login state", err)
+				return
+			}
+		}
 		if st.Auth.FromSession {
 			h.cfg.Observer.Login("sso", "step_up")
 		}
@@ -103,19 +129,26 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request, id string) {
 	if st.Auth.FromSession {
 		h.cfg.Observer.Login("sso", "success")
 	}
-	h.finish(w, r, req, st.Auth, acct)
+	h.finish(w, r, req, st.Auth, acct, sess)
 }
 
 // finish records the authentication in the SSO session (a new one, the
 // citizen's current one, or the stepped-up one) with its level, and
-// completes the request.
-func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, a *authState, acct storage.Account) {
+// completes the request. known, when not nil, is the browser's live session
+// as this request read it already.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, a *authState, acct storage.Account, known *storage.Session) {
 	ctx := r.Context()
 	now := h.cfg.Now().UTC()
 	level := assurance.Compute(cardCheck(acct), h.cfg.CardTTL, a.FacePassed, now)
 	acr, amr, authTime := level.ACR(), a.AMR, a.AuthTime
-	cur, live, err := h.cfg.Sessions.Current(r)
-	if err != nil {
+	var (
+		cur  storage.Session
+		live bool
+		err  error
+	)
+	if known != nil {
+		cur, live = *known, true
+	} else if cur, live, err = h.cfg.Sessions.Current(r); err != nil {
 		h.internal(w, r, "read session", err)
 		return
 	}

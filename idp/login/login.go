@@ -110,6 +110,9 @@ type Config struct {
 	Links MAC
 	// Password is the argon2id cost for new hashes.
 	Password password.Params
+	// Hashes bounds the argon2id hashes running at once (each holds
+	// Password.MemoryKiB); nil means one per core (GOMAXPROCS).
+	Hashes *password.Limiter
 	// Secure marks cookies Secure (https issuer).
 	Secure bool
 	// CheckTimeout bounds one connector call. Default 10s.
@@ -140,6 +143,7 @@ type Config struct {
 // Handler serves the login and logout pages.
 type Handler struct {
 	cfg       Config
+	hashes    *password.Limiter
 	forms     *ipLimiter
 	tmpl      map[string]*template.Template
 	msgs      catalog
@@ -187,11 +191,15 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("login messages: %w", err)
 	}
-	dummy, err := password.Hash("not a password of anyone", cfg.Password, cfg.Rand)
+	dummy, err := password.Dummy(cfg.Password, cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, tmpl: tmpl, msgs: msgs, dummyHash: dummy,
+	hashes := cfg.Hashes
+	if hashes == nil {
+		hashes = password.NewLimiter(0)
+	}
+	return &Handler{cfg: cfg, hashes: hashes, tmpl: tmpl, msgs: msgs, dummyHash: dummy,
 		forms: newIPLimiter(cfg.Lockout.FormRate, cfg.Lockout.FormBurst)}, nil
 }
 
@@ -345,11 +353,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		// decide whether anything is missing (a higher level, consent).
 		st.Auth = &authState{AccountID: sess.AccountID, AuthTime: sess.AuthTime, AMR: sess.AMR,
 			SessionID: sess.ID, FromSession: true, FacePassed: slices.Contains(sess.AMR, assurance.AMRFace)}
-		if err := h.saveState(r.Context(), req.ID, st); err != nil {
-			h.internal(w, r, "save login state", err)
-			return
-		}
-		h.next(w, r, req.ID)
+		h.proceed(w, r, req, st, true, &sess)
 		return
 	}
 	if slices.Contains(req.Prompt, "none") {
@@ -423,7 +427,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, req storage.A
 	if req.Protocol == ProtocolSAML {
 		participant = "saml:" + req.ClientID
 	}
-	if err := h.cfg.Sessions.Join(ctx, s.ID, participant); err != nil {
+	if err := h.cfg.Sessions.Touch(ctx, s, participant); err != nil {
 		h.internal(w, r, "join session", err)
 		return
 	}

@@ -77,14 +77,14 @@ func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, storage.ErrNotFound):
 		// Same work and same answer as a wrong password: no oracle for
 		// whether a number is registered.
-		_, _ = password.Verify(pw, h.dummyHash)
+		_, _ = h.hashes.Verify(ctx, pw, h.dummyHash)
 		h.wrongCredentials(w, r, req, num, index, values)
 		return
 	case err != nil:
 		h.internal(w, r, "find account", err)
 		return
 	}
-	ok, err = password.Verify(pw, acct.PasswordHash)
+	ok, err = h.hashes.Verify(ctx, pw, acct.PasswordHash)
 	if err != nil {
 		h.internal(w, r, "verify password", err)
 		return
@@ -123,7 +123,7 @@ func (h *Handler) wrongCredentials(w http.ResponseWriter, r *http.Request, req s
 // rehash upgrades a password hash made with older parameters; a failure
 // only means the upgrade waits for the next login.
 func (h *Handler) rehash(ctx context.Context, accountID, pw string) {
-	encoded, err := password.Hash(pw, h.cfg.Password, h.cfg.Rand)
+	encoded, err := h.hashes.Hash(ctx, pw, h.cfg.Password, h.cfg.Rand)
 	if err != nil {
 		return
 	}
@@ -316,7 +316,7 @@ func (h *Handler) postSetup(w http.ResponseWriter, r *http.Request) {
 		h.renderSetup(w, r, req, pd, http.StatusBadRequest, key)
 		return
 	}
-	encoded, err := password.Hash(pw, h.cfg.Password, h.cfg.Rand)
+	encoded, err := h.hashes.Hash(ctx, pw, h.cfg.Password, h.cfg.Rand)
 	if err != nil {
 		h.internal(w, r, "hash password", err)
 		return
@@ -348,9 +348,5 @@ func (h *Handler) postSetup(w http.ResponseWriter, r *http.Request) {
 // still needs.
 func (h *Handler) primary(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, accountID string, amr []string) {
 	st := state{Auth: &authState{AccountID: accountID, AuthTime: h.cfg.Now().UTC(), AMR: amr}}
-	if err := h.saveState(r.Context(), req.ID, st); err != nil {
-		h.internal(w, r, "save login state", err)
-		return
-	}
-	h.next(w, r, req.ID)
+	h.proceed(w, r, req, st, true, nil)
 }

@@ -100,6 +100,26 @@ func Hash(password string, p Params, rnd io.Reader) (string, error) {
 	return encode(p, salt, key(password, salt, p, KeySize)), nil
 }
 
+// Dummy returns an encoded hash with parameters p, a random salt and a
+// random key, without running argon2id: Verify against it costs what
+// Verify against a real hash with p costs, and (with overwhelming
+// probability) no password matches it. Use it to answer an unknown account
+// with the same work as a wrong password, without spending a hash (and its
+// memory) at start-up.
+func Dummy(p Params, rnd io.Reader) (string, error) {
+	if err := p.Validate(); err != nil {
+		return "", err
+	}
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	b := make([]byte, SaltSize+KeySize)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return "", fmt.Errorf("password: read salt: %w", err)
+	}
+	return encode(p, b[:SaltSize], b[SaltSize:]), nil
+}
+
 // Verify reports whether password matches encoded, a hash made by Hash
 // (with any parameters up to MaxMemoryKiB and MaxTime, including ones weaker
 // than the current minimum: use NeedsRehash to upgrade them at login). The

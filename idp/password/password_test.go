@@ -2,6 +2,7 @@ package password
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -254,4 +255,39 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestDummy(t *testing.T) {
+	d, err := Dummy(Defaults(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := Verify("any password", d); ok || err != nil {
+		t.Errorf("Verify(any, Dummy) = %v, %v; want false, nil", ok, err)
+	}
+	if NeedsRehash(d, Defaults()) {
+		t.Errorf("NeedsRehash(Dummy(Defaults())) = true; want a hash of the current shape")
+	}
+	if _, err := Dummy(Params{MemoryKiB: 1024, Time: 1, Threads: 1}, nil); !errors.Is(err, ErrWeakParams) {
+		t.Errorf("Dummy(weak) = %v; want ErrWeakParams", err)
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	l := NewLimiter(1)
+	h, err := l.Hash(context.Background(), "correct horse 42", Defaults(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := l.Verify(context.Background(), "correct horse 42", h); !ok || err != nil {
+		t.Errorf("Limiter.Verify(right) = %v, %v; want true", ok, err)
+	}
+	// A caller waiting for the only slot gives up when its context ends.
+	l.sem <- struct{}{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ok, err := l.Verify(ctx, "correct horse 42", h); ok || !errors.Is(err, context.Canceled) {
+		t.Errorf("Limiter.Verify(cancelled while full) = %v, %v; want false, context.Canceled", ok, err)
+	}
+	<-l.sem
 }

@@ -117,6 +117,22 @@ func (m *Manager) Reauthenticated(ctx context.Context, id string, authTime time.
 	return out, err
 }
 
+// joinRefresh is how stale LastSeenAt may be before Touch writes it again.
+// The idle timeout (hours) is judged on LastSeenAt, so a minute of
+// imprecision is nothing, and single sign-on into a portal the session
+// already knows costs no write.
+const joinRefresh = time.Minute
+
+// Touch is Join for a session the caller has just read (s): when the client
+// is already in it and it was seen within the last minute, there is nothing
+// to write.
+func (m *Manager) Touch(ctx context.Context, s storage.Session, clientID string) error {
+	if slices.Contains(s.Clients, clientID) && m.cfg.Now().Sub(s.LastSeenAt) < joinRefresh {
+		return nil
+	}
+	return m.Join(ctx, s.ID, clientID)
+}
+
 // Join records that a client signed in through the session and marks it used.
 func (m *Manager) Join(ctx context.Context, id, clientID string) error {
 	now := m.cfg.Now().UTC()
