@@ -1,6 +1,11 @@
 package idp
 
 import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -13,6 +18,49 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
 	checks   *prometheus.CounterVec
+
+	// byRequest caches the counter and histogram of each (route, method,
+	// code): WithLabelValues hashes the labels and takes a lock on every
+	// call, on every request.
+	byRequest sync.Map // requestLabels → requestMetrics
+}
+
+type requestLabels struct {
+	route, method string
+	code          int
+}
+
+type requestMetrics struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+// knownMethods are the methods counted by name; others count as OTHER, so
+// made-up methods cannot grow the label set without bound.
+var knownMethods = map[string]string{
+	http.MethodGet: http.MethodGet, http.MethodHead: http.MethodHead, http.MethodPost: http.MethodPost,
+	http.MethodPut: http.MethodPut, http.MethodPatch: http.MethodPatch, http.MethodDelete: http.MethodDelete,
+	http.MethodOptions: http.MethodOptions,
+}
+
+// observe counts a request and records its latency.
+func (m *metrics) observe(route, method string, code int, d time.Duration) {
+	if known, ok := knownMethods[method]; ok {
+		method = known
+	} else {
+		method = "OTHER"
+	}
+	key := requestLabels{route, method, code}
+	v, ok := m.byRequest.Load(key)
+	if !ok {
+		v, _ = m.byRequest.LoadOrStore(key, requestMetrics{
+			count:   m.requests.WithLabelValues(route, method, strconv.Itoa(code)),
+			latency: m.latency.WithLabelValues(route),
+		})
+	}
+	rm := v.(requestMetrics)
+	rm.count.Inc()
+	rm.latency.Observe(d.Seconds())
 }
 
 func newMetrics() *metrics {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -101,8 +100,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			route := routeOf(r)
 			d := time.Since(start)
-			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
-			s.metrics.latency.WithLabelValues(route).Observe(d.Seconds())
+			s.metrics.observe(route, r.Method, code, d)
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
 				slog.Int("status", code), slog.Duration("duration", d))
