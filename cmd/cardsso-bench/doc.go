@@ -1,0 +1,39 @@
+// Command cardsso-bench is a closed-loop load generator for OpenID
+// Providers: CardSSO, or a peer such as node-oidc-provider, on loopback or
+// at any URL.
+//
+// N workers each run one workload in a loop, as fast as the server answers
+// them (closed loop: a worker sends its next request only after the last
+// one was answered), first for a warm-up that is not counted, then for the
+// measured duration. It reports iterations per second, the p50/p90/p99
+// latency of an iteration, errors (any non-2xx answer where a 2xx is due,
+// any protocol failure: a missing code, a wrong state, an ID token that does
+// not verify) and, given the server's pid, its resident memory (VmRSS from
+// /proc, sampled during the run; the maximum is reported).
+//
+//	setup (not timed): discovery, JWKS, per-worker browsers and tokens
+//	  └─ run × --runs: warm-up (--warmup) → measure (--duration) → stats
+//	median over the runs → table or --json
+//
+// Workloads (one iteration each):
+//
+//	discovery           GET /.well-known/openid-configuration
+//	jwks                GET jwks_uri
+//	client-credentials  POST token endpoint, grant_type=client_credentials
+//	sso-code-flow       a browser with a live SSO session: authorize with
+//	                    PKCE S256 → redirects → code → token exchange, ID
+//	                    token verified (signature with the cached JWKS, iss,
+//	                    aud, exp, nonce)
+//	refresh             POST grant_type=refresh_token; every worker keeps its
+//	                    own chain and uses the rotated token next time
+//	introspect          POST introspection_endpoint with a user access token
+//	login               a returning citizen in a fresh browser: authorize →
+//	                    login form → number + password → code → token
+//	                    exchange, ID token verified (CardSSO only: it needs
+//	                    the login form and a citizens file from `cardsso seed`)
+//
+// The generator's own work is kept small (the JWKS is fetched once, ID
+// token verification is one ES256 verify), but it shares the machine's cores
+// with the server when both run on one host: docs/performance.md says how
+// the published numbers were made.
+package main

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Worker runs one iteration of a workload per Do. Its state (a browser's
+// cookie jar, a refresh token chain) is its own: Do is never called
+// concurrently on one Worker.
+type Worker interface {
+	Do(ctx context.Context) error
+}
+
+// phases of a run.
+const (
+	phaseWarmup int32 = iota
+	phaseMeasure
+	phaseStop
+)
+
+// Result is one run of one workload.
+type Result struct {
+	Iterations int64         `json:"iterations"`
+	Requests   int64         `json:"http_requests"`
+	Errors     int64         `json:"errors"`
+	Duration   time.Duration `json:"duration_ns"`
+	RPS        float64       `json:"rps"`
+	P50        time.Duration `json:"p50_ns"`
+	P90        time.Duration `json:"p90_ns"`
+	P99        time.Duration `json:"p99_ns"`
+	Max        time.Duration `json:"max_ns"`
+	// RSSBeforeKiB is the server's VmRSS before the warm-up, RSSMaxKiB the
+	// largest sample during the measured part; 0 without --pid.
+	RSSBeforeKiB int64 `json:"rss_before_kib,omitempty"`
+	RSSMaxKiB    int64 `json:"rss_max_kib,omitempty"`
+	// ServerCPU is the CPU time (user + system) the server process used
+	// during the measured part, and ServerCPUPerIter that divided by the
+	// iterations: what an iteration costs the server, whatever else runs on
+	// the machine. 0 without --pid.
+	ServerCPU        time.Duration `json:"server_cpu_ns,omitempty"`
+	ServerCPUPerIter time.Duration `json:"server_cpu_per_iteration_ns,omitempty"`
+	// ErrorSamples are the first distinct error messages.
+	ErrorSamples []string `json:"error_samples,omitempty"`
+}
+
+// errorLog keeps a count and a few distinct messages.
+type errorLog struct {
+	mu      sync.Mutex
+	n       atomic.Int64
+	samples []string
+}
+
+const maxErrorSamples = 5
+
+func (e *errorLog) add(err error) {
+	e.n.Add(1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	msg := err.Error()
+	if len(e.samples) < maxErrorSamples && !slices.Contains(e.samples, msg) {
+		e.samples = append(e.samples, msg)
+	}
+}
+
+// run drives workers for warmup and then for d, and returns what the
+// measured part saw. An iteration counts when it started and ended within the
+// measured window; errors count in the same window.
+func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int, reqs *atomic.Int64) Result {
+	var phase atomic.Int32
+	var measureStart, measureEnd atomic.Int64
+	lat := make([][]time.Duration, len(workers))
+	errs := &errorLog{}
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var res Result
+	if pid > 0 {
+		res.RSSBeforeKiB, _ = rssKiB(pid)
+	}
+	for i, w := range workers {
+		wg.Go(func() {
+			samples := make([]time.Duration, 0, 4096)
+			for {
+				p := phase.Load()
+				if p == phaseStop {
+					break
+				}
+				start := time.Now()
+				err := w.Do(ctx)
+				end := time.Now()
+				if p != phaseMeasure {
+					continue
+				}
+				if end.UnixNano() > measureEnd.Load() && measureEnd.Load() != 0 {
+					continue // finished after the window
+				}
+				if start.UnixNano() < measureStart.Load() {
+					continue
+				}
+				if err != nil {
+					if ctx.Err() == nil {
+						errs.add(err)
+					}
+					continue
+				}
+				samples = append(samples, end.Sub(start))
+			}
+			lat[i] = samples
+		})
+	}
+
+	sleepCtx(ctx, warmup)
+	start := time.Now()
+	measureStart.Store(start.UnixNano())
+	phase.Store(phaseMeasure)
+	reqsStart := reqs.Load()
+	cpuStart, _ := cpuTime(pid)
+	var rssMax atomic.Int64
+	stopRSS := make(chan struct{})
+	rssDone := make(chan struct{})
+	go func() {
+		defer close(rssDone)
+		if pid <= 0 {
+			return
+		}
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v, err := rssKiB(pid); err == nil && v > rssMax.Load() {
+				rssMax.Store(v)
+			}
+			select {
+			case <-stopRSS:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	sleepCtx(ctx, d)
+	end := time.Now()
+	measureEnd.Store(end.UnixNano())
+	phase.Store(phaseStop)
+	res.Requests = reqs.Load() - reqsStart
+	if cpuEnd, err := cpuTime(pid); err == nil && pid > 0 {
+		res.ServerCPU = cpuEnd - cpuStart
+	}
+	close(stopRSS)
+	<-rssDone
+	// Iterations still in flight end on their own; a stuck server is cut
+	// off after a grace period.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cancel()
+		<-done
+	}
+
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	res.Duration = end.Sub(start)
+	res.Iterations = int64(len(all))
+	res.Errors = errs.n.Load()
+	res.ErrorSamples = errs.samples
+	res.RPS = float64(len(all)) / res.Duration.Seconds()
+	res.P50, res.P90, res.P99 = quantile(all, 0.50), quantile(all, 0.90), quantile(all, 0.99)
+	if len(all) > 0 {
+		res.Max = all[len(all)-1]
+	}
+	res.RSSMaxKiB = rssMax.Load()
+	if res.Iterations > 0 {
+		res.ServerCPUPerIter = res.ServerCPU / time.Duration(res.Iterations)
+	}
+	return res
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on Linux
+// everywhere in practice).
+const clockTicks = 100
+
+// cpuTime is the user + system CPU time of a process (/proc/<pid>/stat).
+func cpuTime(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		return 0, errors.New("no pid")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command (field 2) may hold spaces; fields after it are plain.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("bad /proc stat")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("bad /proc stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("bad /proc stat")
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// quantile of sorted samples (nearest rank).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.5) - 1
+	i = min(max(i, 0), len(sorted)-1)
+	return sorted[i]
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// rssKiB reads VmRSS of a process from /proc/<pid>/status.
+func rssKiB(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// Summary is the median of several runs of one workload.
+type Summary struct {
+	Target   string   `json:"target,omitempty"`
+	Workload string   `json:"workload"`
+	Workers  int      `json:"workers"`
+	Runs     []Result `json:"runs"`
+	// Medians over the runs (each figure on its own); errors are summed and
+	// RSS is the largest of the runs.
+	RPS          float64       `json:"rps"`
+	P50          time.Duration `json:"p50_ns"`
+	P90          time.Duration `json:"p90_ns"`
+	P99          time.Duration `json:"p99_ns"`
+	Errors       int64         `json:"errors"`
+	RSSBeforeKiB int64         `json:"rss_before_kib,omitempty"`
+	RSSMaxKiB    int64         `json:"rss_max_kib,omitempty"`
+	// ServerCPUPerIter is the median of the runs' server CPU per iteration.
+	ServerCPUPerIter time.Duration `json:"server_cpu_per_iteration_ns,omitempty"`
+	// RequestsPerIteration is how many HTTP requests one iteration made on
+	// average (a code flow is several).
+	RequestsPerIteration float64 `json:"requests_per_iteration"`
+	// Notes say what the numbers depend on (argon2id parameters, …).
+	Notes []string `json:"notes,omitempty"`
+}
+
+func summarize(target, workload string, workers int, runs []Result) Summary {
+	s := Summary{Target: target, Workload: workload, Workers: workers, Runs: runs}
+	med := func(get func(Result) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = get(r)
+		}
+		slices.Sort(v)
+		if len(v) == 0 {
+			return 0
+		}
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	s.RPS = med(func(r Result) float64 { return r.RPS })
+	s.P50 = time.Duration(med(func(r Result) float64 { return float64(r.P50) }))
+	s.P90 = time.Duration(med(func(r Result) float64 { return float64(r.P90) }))
+	s.P99 = time.Duration(med(func(r Result) float64 { return float64(r.P99) }))
+	s.ServerCPUPerIter = time.Duration(med(func(r Result) float64 { return float64(r.ServerCPUPerIter) }))
+	var iters, reqs int64
+	for i, r := range runs {
+		iters += r.Iterations
+		reqs += r.Requests
+		s.Errors += r.Errors
+		s.RSSMaxKiB = max(s.RSSMaxKiB, r.RSSMaxKiB)
+		if i == 0 {
+			s.RSSBeforeKiB = r.RSSBeforeKiB
+		}
+	}
+	if iters > 0 {
+		s.RequestsPerIteration = float64(reqs) / float64(iters)
+	}
+	return s
+}

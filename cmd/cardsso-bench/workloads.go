@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Citizen is a returning citizen's login: number and password.
+type Citizen struct {
+	Number, Password string
+}
+
+// readCitizens reads a citizens file as `cardsso seed --citizens-file`
+// writes it: one citizen a line, number TAB password; blank lines and lines
+// starting with # are skipped.
+func readCitizens(path string) ([]Citizen, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Citizen
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		num, pw, ok := strings.Cut(line, "\t")
+		if !ok || num == "" || pw == "" {
+			return nil, fmt.Errorf("%s:%d: want number<TAB>password", path, n)
+		}
+		out = append(out, Citizen{num, pw})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no citizens", path)
+	}
+	return out, nil
+}
+
+// Env is what workloads are built from.
+type Env struct {
+	T *Target
+	// Citizens sign in where a provider shows a login form (CardSSO);
+	// worker i uses Citizens[i % len].
+	Citizens []Citizen
+	// SetupParams are extra authorization request parameters for the
+	// flows that set a worker up (e.g. prompt=consent, which
+	// node-oidc-provider needs to issue a refresh token).
+	SetupParams url.Values
+	// RefreshScope is the scope of the flows that obtain refresh and
+	// access tokens for the refresh and introspect workloads.
+	RefreshScope string
+	// SourceIPs are the loopback source addresses the login workload
+	// spreads its browsers over (a login form limits posts per client IP,
+	// as it should: a million citizens do not share one address).
+	SourceIPs []net.IP
+	Workers   int
+	// IntrospectRefresh introspects refresh tokens instead of access tokens.
+	IntrospectRefresh bool
+
+	// The login workload's citizens and source addresses, taken in turn.
+	loginOnce sync.Once
+	loginRTs  []*http.Transport
+	loginNext atomic.Uint64
+}
+
+// workloads by name: each makes one worker.
+var workloads = map[string]func(ctx context.Context, e *Env, i int) (Worker, error){
+	"discovery": func(_ context.Context, e *Env, _ int) (Worker, error) {
+		return &getWorker{c: plainClient(e), url: strings.TrimSuffix(e.T.Issuer, "/") + "/.well-known/openid-configuration"}, nil
+	},
+	"jwks": func(_ context.Context, e *Env, _ int) (Worker, error) {
+		return &getWorker{c: plainClient(e), url: e.T.Discovery.JWKSURI}, nil
+	},
+	"client-credentials": func(_ context.Context, e *Env, _ int) (Worker, error) {
+		return &ccWorker{c: plainClient(e)}, nil
+	},
+	"sso-code-flow": newSSOWorker,
+	"refresh":       newRefreshWorker,
+	"introspect":    newIntrospectWorker,
+	"login":         newLoginWorker,
+}
+
+// workloadOrder is the order of `--workload all`.
+var workloadOrder = []string{"discovery", "jwks", "client-credentials", "sso-code-flow", "refresh", "introspect", "login"}
+
+func plainClient(e *Env) *client {
+	c := &client{}
+	c.init(e.T, e.T.transport, nil)
+	return c
+}
+
+// getWorker GETs a URL and wants 200 (or 304).
+type getWorker struct {
+	c   *client
+	url string
+}
+
+func (w *getWorker) Do(ctx context.Context) error {
+	_, err := w.c.getOK(ctx, w.url)
+	return err
+}
+
+// ccWorker runs the client credentials grant.
+type ccWorker struct{ c *client }
+
+func (w *ccWorker) Do(ctx context.Context) error {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if w.c.t.CCScope != "" {
+		form.Set("scope", w.c.t.CCScope)
+	}
+	_, err := w.c.token(ctx, form)
+	return err
+}
+
+// signIn runs one code flow in browser b up to the code, logging the
+// citizen in through the form when the provider shows one.
+func signIn(ctx context.Context, b *client, cit Citizen, extra url.Values) (string, flow, error) {
+	u, f := b.authorizeURL(extra)
+	code, err := b.follow(ctx, u, f)
+	var page *errPage
+	if !errors.As(err, &page) {
+		return code, f, err
+	}
+	code, err = submitLogin(ctx, b, page, cit, f)
+	return code, f, err
+}
+
+var (
+	passwordForm = regexp.MustCompile(`(?s)<form[^>]*action="(/login/password)"[^>]*>(.*?)</form>`)
+	hiddenInput  = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`)
+)
+
+// submitLogin fills CardSSO's returning-citizen form (number + password) on
+// page and follows the answer to the code.
+func submitLogin(ctx context.Context, b *client, page *errPage, cit Citizen, f flow) (string, error) {
+	m := passwordForm.FindSubmatch(page.body)
+	if m == nil {
+		return "", page
+	}
+	form := url.Values{}
+	for _, h := range hiddenInput.FindAllSubmatch(m[2], -1) {
+		form.Set(string(h[1]), html.UnescapeString(string(h[2])))
+	}
+	if form.Get("csrf_token") == "" || form.Get("authRequestID") == "" {
+		return "", errors.New("login form without csrf_token or authRequestID")
+	}
+	if cit.Number == "" {
+		return "", errors.New("the provider shows a login form: give --citizens (from cardsso seed --citizens-file)")
+	}
+	form.Set("ssn", cit.Number)
+	form.Set("password", cit.Password)
+	base, err := url.Parse(page.url)
+	if err != nil {
+		return "", err
+	}
+	action, _ := base.Parse(string(m[1]))
+	resp, body, err := b.postForm(ctx, action.String(), form, false)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+		return "", &statusError{"POST", action.String(), resp.StatusCode, snippet(body)}
+	}
+	next, err := resp.Location()
+	if err != nil {
+		return "", errors.New("login answered without Location")
+	}
+	if strings.HasPrefix(next.String(), b.t.Redirect) {
+		return codeOf(next, f)
+	}
+	return b.follow(ctx, next.String(), f)
+}
+
+func (e *Env) citizen(i int) Citizen {
+	if len(e.Citizens) == 0 {
+		return Citizen{}
+	}
+	return e.Citizens[i%len(e.Citizens)]
+}
+
+// ssoWorker is a browser with a live SSO session: every iteration is a
+// whole code flow that the session answers without a form.
+type ssoWorker struct{ b *client }
+
+func newSSOWorker(ctx context.Context, e *Env, i int) (Worker, error) {
+	b := newBrowser(e.T, e.T.transport)
+	code, f, err := signIn(ctx, b, e.citizen(i), nil)
+	if err != nil {
+		return nil, fmt.Errorf("worker %d: sign in: %w", i, err)
+	}
+	if _, err := b.exchange(ctx, code, f); err != nil {
+		return nil, fmt.Errorf("worker %d: first exchange: %w", i, err)
+	}
+	w := &ssoWorker{b: b}
+	// One flow must now complete from the session alone.
+	if err := w.Do(ctx); err != nil {
+		return nil, fmt.Errorf("worker %d: SSO flow: %w", i, err)
+	}
+	return w, nil
+}
+
+func (w *ssoWorker) Do(ctx context.Context) error {
+	u, f := w.b.authorizeURL(nil)
+	code, err := w.b.follow(ctx, u, f)
+	if err != nil {
+		return err
+	}
+	_, err = w.b.exchange(ctx, code, f)
+	return err
+}
+
+// tokensFor signs worker i in with the refresh scope and returns its tokens.
+func tokensFor(ctx context.Context, e *Env, i int) (tokenResponse, error) {
+	b := newBrowser(e.T, e.T.transport)
+	extra := url.Values{"scope": {e.RefreshScope}}
+	for k, v := range e.SetupParams {
+		extra[k] = v
+	}
+	code, f, err := signIn(ctx, b, e.citizen(i), extra)
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("worker %d: sign in: %w", i, err)
+	}
+	tr, err := b.exchange(ctx, code, f)
+	if err != nil {
+		return tr, fmt.Errorf("worker %d: exchange: %w", i, err)
+	}
+	return tr, nil
+}
+
+// refreshWorker rotates its own refresh token chain.
+type refreshWorker struct {
+	c       *client
+	refresh string
+}
+
+func newRefreshWorker(ctx context.Context, e *Env, i int) (Worker, error) {
+	tr, err := tokensFor(ctx, e, i)
+	if err != nil {
+		return nil, err
+	}
+	if tr.RefreshToken == "" {
+		return nil, fmt.Errorf("worker %d: no refresh token (scope %q; node-oidc-provider needs --setup-params prompt=consent)", i, e.RefreshScope)
+	}
+	return &refreshWorker{c: plainClient(e), refresh: tr.RefreshToken}, nil
+}
+
+func (w *refreshWorker) Do(ctx context.Context) error {
+	tr, err := w.c.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {w.refresh}})
+	if err != nil {
+		return err
+	}
+	if tr.RefreshToken == "" {
+		return errors.New("refresh answer without a new refresh token (no rotation)")
+	}
+	w.refresh = tr.RefreshToken
+	return nil
+}
+
+// introspectWorker introspects its own user token: the access token, or
+// with --introspect refresh the refresh token (node-oidc-provider refuses
+// to introspect its JWT access tokens).
+type introspectWorker struct {
+	c     *client
+	token string
+}
+
+func newIntrospectWorker(ctx context.Context, e *Env, i int) (Worker, error) {
+	tr, err := tokensFor(ctx, e, i)
+	if err != nil {
+		return nil, err
+	}
+	w := &introspectWorker{c: plainClient(e), token: tr.AccessToken}
+	if e.IntrospectRefresh {
+		if tr.RefreshToken == "" {
+			return nil, fmt.Errorf("worker %d: no refresh token to introspect", i)
+		}
+		w.token = tr.RefreshToken
+	}
+	return w, w.Do(ctx)
+}
+
+func (w *introspectWorker) Do(ctx context.Context) error {
+	ep := w.c.t.Discovery.IntrospectionEndpoint
+	resp, body, err := w.c.postForm(ctx, ep, url.Values{"token": {w.token}}, true)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &statusError{"POST", ep, resp.StatusCode, snippet(body)}
+	}
+	var r struct {
+		Active bool `json:"active"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Errorf("introspection answer: %w", err)
+	}
+	if !r.Active {
+		return errors.New("introspection: token not active")
+	}
+	return nil
+}
+
+// loginWorker is a returning citizen in a fresh browser each iteration:
+// login form, number + password, code, token exchange. At a provider that
+// logs its browsers in without a form (the node-oidc-provider peer's
+// auto-login interaction), it is a code flow with a fresh login that costs
+// no password hash.
+type loginWorker struct{ e *Env }
+
+func newLoginWorker(_ context.Context, e *Env, _ int) (Worker, error) {
+	e.loginOnce.Do(func() {
+		for _, ip := range e.SourceIPs {
+			e.loginRTs = append(e.loginRTs, newTransport(4, ip))
+		}
+		if len(e.loginRTs) == 0 {
+			e.loginRTs = []*http.Transport{e.T.transport}
+		}
+	})
+	return &loginWorker{e: e}, nil
+}
+
+func (w *loginWorker) Do(ctx context.Context) error {
+	n := w.e.loginNext.Add(1)
+	b := newBrowser(w.e.T, w.e.loginRTs[n%uint64(len(w.e.loginRTs))])
+	code, f, err := signIn(ctx, b, w.e.citizen(int(n%(1<<31))), nil)
+	if err != nil {
+		return err
+	}
+	_, err = b.exchange(ctx, code, f)
+	return err
+}
