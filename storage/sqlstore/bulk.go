@@ -41,7 +41,7 @@ func bulkCreate[T, R any](ctx context.Context, s *Store, e *entity[T, R], op str
 	if s.flavour == &postgresFlavour {
 		return bulkCopy(ctx, s, e, op, vs)
 	}
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, e.insert)
 		if err != nil {
 			return fmt.Errorf("sqlstore: %s: %w", op, err)

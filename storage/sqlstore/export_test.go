@@ -16,7 +16,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 
 // InTx is inTx.
 func (s *Store) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	return s.inTx(ctx, "test", fn)
+	return s.inTx(ctx, "test", func(_ context.Context, tx *sqlx.Tx) error { return fn(tx) })
 }
 
 // MigrationLockKey is the PostgreSQL advisory lock key of a schema's

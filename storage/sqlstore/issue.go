@@ -66,7 +66,7 @@ func (s *Store) ClaimRefreshTokenAndIssue(ctx context.Context, hash []byte, now 
 func claimAndIssue[T, R any](ctx context.Context, s *Store, e *entity[T, R], op, keyColumn, usedColumn string,
 	key []byte, now time.Time, issue func(T) (storage.AccessToken, *storage.RefreshToken, error), claimQuery string, claimArgs ...any) (T, error) {
 	var claimed T
-	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
 		row, err := e.scanOne(ctx, s, tx, true, claimQuery, claimArgs...)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {

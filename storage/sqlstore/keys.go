@@ -80,7 +80,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 // once (see inTx), so it must not have other effects.
 func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]storage.SigningKey) ([]storage.SigningKey, error)) error {
 	const op = "update signing keys"
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
 		if q := s.flavour.lockSigningKeys; q != "" {
 			// No row would be no lock: an error, not a silent race.
 			var id int64

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -26,6 +27,9 @@ func TestInTxRetries(t *testing.T) {
 	f.isRetryable = postgresFlavour.isRetryable
 	f.isUniqueViolation = postgresFlavour.isUniqueViolation
 	s.flavour = &f
+	// The retries are PostgreSQL's path: without the SQLite writer.
+	s.writer.close()
+	s.writer = nil
 
 	deadlock := &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
 	serialization := &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
@@ -48,7 +52,7 @@ func TestInTxRetries(t *testing.T) {
 				t.Fatal(err)
 			}
 			runs := 0
-			err := s.inTx(t.Context(), "test", func(tx *sqlx.Tx) error {
+			err := s.inTx(t.Context(), "test", func(_ context.Context, tx *sqlx.Tx) error {
 				runs++
 				if _, err := tx.Exec("INSERT INTO clients (id, name, is_public, redirect_uris, post_logout_redirect_uris, first_party, min_acr, created_at, updated_at) VALUES (?, '', false, '[]', '[]', false, '', 0, 0)",
 					fmt.Sprint("run-", runs)); err != nil {

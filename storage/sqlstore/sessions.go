@@ -83,7 +83,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 		return notFound(op)
 	}
 	var deleted int64
-	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
 		for _, q := range deleteSessionQueries {
 			res, err := s.txExec(ctx, tx, q, id)
 			if err != nil {

@@ -63,11 +63,11 @@ type Store struct {
 	// time.
 	migrations *goose.Provider
 	migrateMu  sync.Mutex
-	// queries caches prepared statements and rebound queries; writeGate
-	// lets one SQLite writer of this process at a time (nil for
-	// PostgreSQL). stmt.go says why.
-	queries   queries
-	writeGate chan struct{}
+	// queries caches prepared statements and rebound queries (stmt.go);
+	// writer runs every SQLite write, in batches (writer.go; nil for
+	// PostgreSQL).
+	queries queries
+	writer  *writer
 	// oneConn: the pool is one connection (":memory:").
 	oneConn bool
 }
@@ -133,7 +133,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, flavour: f, now: now, migrationLock: c.migrationLock, oneConn: c.oneConn}
 	if f == &sqliteFlavour {
-		s.writeGate = make(chan struct{}, 1)
+		defer func() { s.writer = newWriter(s) }() // after the migrations
 	}
 	if s.migrations, err = s.newMigrationProvider(); err != nil {
 		_ = db.Close()
@@ -178,6 +178,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database. With ":memory:" the database goes with it.
 func (s *Store) Close() error {
+	if s.writer != nil {
+		s.writer.close()
+	}
 	s.closeStmts()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlstore: close: %w", err)
@@ -205,20 +208,23 @@ func (s *Store) writeErr(op string, err error) error {
 // aborted as retryable (a deadlock, a serialization failure).
 const txAttempts = 5
 
-// inTx runs fn in a transaction, committed when fn returns nil and rolled back
-// otherwise. fn must use only tx: with ":memory:" the pool has one connection.
-// With SQLite the transaction is BEGIN IMMEDIATE (the DSN's _txlock), so it
-// holds the write lock from its start: keep fn short and free of I/O other
-// than tx.
+// inTx runs fn in a transaction, committed when fn returns nil and rolled
+// back otherwise; fn gets the context its statements run with. fn must use
+// only tx: with ":memory:" the pool has one connection.
 //
-// When the database aborts the transaction as retryable (PostgreSQL: deadlock
-// detected, serialization failure), nothing was written and inTx runs fn again
-// from the start, up to txAttempts times in all, after a short random pause.
-// So fn, and the updater an Update method calls in it, may run more than once
-// and must not have effects outside tx.
-func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
-	if s.prepared() {
-		defer s.prepareWanted(context.WithoutCancel(ctx))
+// With SQLite, fn runs in the writer's transaction (writer.go), inside a
+// savepoint when other writes share it, and the transaction holds the write
+// lock from its start (BEGIN IMMEDIATE): keep fn short and free of I/O other
+// than tx, and never write through the Store from inside it (deadlock).
+//
+// With PostgreSQL, when the database aborts the transaction as retryable
+// (deadlock detected, serialization failure), nothing was written and inTx
+// runs fn again from the start, up to txAttempts times in all, after a
+// short random pause. So fn, and the updater an Update method calls in it,
+// may run more than once and must not have effects outside tx.
+func (s *Store) inTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
+	if s.writer != nil {
+		return s.writer.do(ctx, op, fn)
 	}
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, op, fn)
@@ -236,18 +242,13 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error)
 }
 
 // tryTx is one attempt of inTx.
-func (s *Store) tryTx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error) error {
-	unlock, err := s.lockWrite(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlstore: %s: %w", op, err)
-	}
-	defer unlock()
+func (s *Store) tryTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: begin: %w", op, err)
 	}
 	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -455,12 +456,10 @@ func (e *entity[T, R]) scanOne(ctx context.Context, s *Store, tx *sqlx.Tx, write
 	for i, f := range e.fields {
 		ptrs[i] = v.Field(f).Addr().Interface()
 	}
-	if write && tx == nil {
-		unlock, err := s.lockWrite(ctx)
-		if err != nil {
-			return r, err
-		}
-		defer unlock()
+	if write && tx == nil && s.writer != nil {
+		return r, s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
+			return s.scanRow(ctx, tx, ptrs, q, args...)
+		})
 	}
 	return r, s.scanRow(ctx, tx, ptrs, q, args...)
 }
@@ -518,7 +517,7 @@ func (e *entity[T, R]) getAt(ctx context.Context, s *Store, tx *sqlx.Tx, now tim
 // and is returned wrapped. update may run more than once (see inTx).
 func (e *entity[T, R]) updateByID(ctx context.Context, s *Store, id string, idOf func(T) string, update func(T) (T, error)) error {
 	op := fmt.Sprintf("update %s %q", e.what, id)
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
 		old, err := e.get(ctx, s, tx, op, s.flavour.forUpdate, e.columns[0]+" = ?", id)
 		if err != nil {
 			return err

@@ -18,13 +18,12 @@ import (
 //   - PostgreSQL through pgx caches prepared statements per connection by
 //     itself (its default exec mode), so a query is one round trip already;
 //     the store only caches the Rebind of each query.
-//   - Writes on SQLite take the store's write gate first: one writer at a
-//     time in this process. SQLite allows one writer per database anyway,
-//     and a writer that finds the lock taken waits in SQLite's busy handler,
-//     which sleeps (1, 2, 5, 10 … 100 ms) instead of queueing: under load
-//     most of the time went to those sleeps. Queued in Go, writers run back
-//     to back. The busy timeout still covers other processes (the CLI).
-//     Reads never take the gate (WAL: readers do not wait for the writer).
+//   - Writes on SQLite go to the store's writer (writer.go), one
+//     transaction at a time for the whole process. SQLite allows one writer
+//     per database anyway, and a writer that finds the lock taken waits in
+//     SQLite's busy handler, which sleeps (1, 2, 5, 10 … 100 ms) instead of
+//     queueing: under load most of the time went to those sleeps. Reads
+//     never wait for it (WAL: readers do not wait for the writer).
 
 // queries caches what the store derives from a query string.
 type queries struct {
@@ -84,19 +83,6 @@ func (s *Store) closeStmts() {
 		s.queries.stmts.Delete(k)
 		return true
 	})
-}
-
-// lockWrite takes the write gate (SQLite) until the returned func is called.
-func (s *Store) lockWrite(ctx context.Context) (func(), error) {
-	if s.writeGate == nil {
-		return func() {}, nil
-	}
-	select {
-	case s.writeGate <- struct{}{}:
-		return func() { <-s.writeGate }, nil
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	}
 }
 
 // stmtIn returns q's prepared statement for use in tx (or on the pool when
@@ -204,31 +190,28 @@ func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) 
 	return tx.ExecContext(ctx, s.rebind(q), args...)
 }
 
-// exec runs one write statement on its own (autocommit), behind the write
-// gate.
+// exec runs one write statement on its own: for SQLite in the writer's
+// transaction (writer.go), for PostgreSQL as its own transaction.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	unlock, err := s.lockWrite(ctx)
-	if err != nil {
-		return nil, err
+	if s.writer != nil {
+		var res sql.Result
+		err := s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
+			var err error
+			res, err = s.txExec(ctx, tx, q, args...)
+			return err
+		})
+		return res, err
 	}
-	defer unlock()
-	if !s.prepared() {
-		return s.db.ExecContext(ctx, s.rebind(q), args...)
-	}
-	st, err := s.stmt(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(ctx, args...)
+	return s.db.ExecContext(ctx, s.rebind(q), args...)
 }
 
 // writeRow runs one write statement that returns a row (UPDATE …
-// RETURNING, an upsert RETURNING) behind the write gate, into dest.
+// RETURNING, an upsert RETURNING) into dest, as exec does.
 func (s *Store) writeRow(ctx context.Context, dest any, q string, args ...any) error {
-	unlock, err := s.lockWrite(ctx)
-	if err != nil {
-		return err
+	if s.writer != nil {
+		return s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
+			return s.queryRow(ctx, tx, dest, q, args...)
+		})
 	}
-	defer unlock()
 	return s.queryRow(ctx, nil, dest, q, args...)
 }

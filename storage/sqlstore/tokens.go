@@ -173,7 +173,7 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 		return nil
 	}
 	op := fmt.Sprintf("revoke grant %q", grantID)
-	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
 		for _, q := range revokeGrantQueries {
 			if _, err := s.txExec(ctx, tx, q, grantID); err != nil {
 				return fmt.Errorf("sqlstore: %s: %w", op, err)

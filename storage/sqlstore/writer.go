@@ -1,0 +1,234 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+)
+
+// The SQLite writer: group commit.
+//
+// SQLite lets one connection write at a time, and most of a write's cost is
+// its transaction rather than its statements: taking and releasing the
+// locks (fcntl calls on the database and its -shm file) and appending every
+// page the transaction changed to the WAL at commit. So every write of a
+// Store goes to one goroutine, which runs the writes that are waiting
+// together in one transaction, each inside a savepoint of its own:
+//
+//	write 1 ─┐                   BEGIN IMMEDIATE
+//	write 2 ─┼─▶ queue ─▶ writer   SAVEPOINT w; write 1; RELEASE w
+//	write 3 ─┘                     SAVEPOINT w; write 2 (fails): ROLLBACK TO w; RELEASE w
+//	                               SAVEPOINT w; write 3; RELEASE w
+//	                             COMMIT ─▶ each caller gets its own result
+//
+// A write that fails is rolled back to its savepoint and fails alone; the
+// others commit. A caller is answered only after the commit, so a write
+// that returned nil is as durable as before (synchronous=NORMAL in WAL: it
+// survives a crash of the process). Under light load a batch is one write,
+// as before; under load the batch grows to what queued while the last one
+// committed (at most writeBatchMax), and the cost of a commit is shared.
+// An error that makes SQLite abandon the whole transaction (I/O, disk full,
+// out of memory, interrupt, busy) fails every write of the batch. Writes
+// run with their callers' contexts detached from cancellation: a caller
+// that goes away after its write started cannot interrupt the batch (an
+// interrupt rolls the whole transaction back); a caller whose context ended
+// while it queued is answered with that error and its write is not run.
+//
+// Other processes (the CLI) write through their own Store; between
+// processes SQLite's write lock and busy timeout still apply.
+
+// writeBatchMax bounds the writes of one transaction.
+const writeBatchMax = 64
+
+type writeJob struct {
+	ctx context.Context
+	op  string
+	fn  func(ctx context.Context, tx *sqlx.Tx) error
+	res chan error
+}
+
+type writer struct {
+	s     *Store
+	jobs  chan *writeJob
+	stop  chan struct{}
+	ended chan struct{}
+}
+
+var errStoreClosed = errors.New("sqlstore: store closed")
+
+func newWriter(s *Store) *writer {
+	w := &writer{s: s, jobs: make(chan *writeJob, writeBatchMax), stop: make(chan struct{}), ended: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// do runs fn in the writer's transaction and returns its result once the
+// transaction has committed (or fn's own error).
+func (w *writer) do(ctx context.Context, op string, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
+	j := &writeJob{ctx: ctx, op: op, fn: fn, res: make(chan error, 1)}
+	select {
+	case w.jobs <- j:
+	case <-w.stop:
+		return errStoreClosed
+	case <-ctx.Done():
+		return fmt.Errorf("sqlstore: %s: %w", op, context.Cause(ctx))
+	}
+	return <-j.res // answered even when the store closes meanwhile
+}
+
+// close stops the writer after the batch in progress; writes still queued
+// fail with errStoreClosed.
+func (w *writer) close() {
+	close(w.stop)
+	<-w.ended
+}
+
+func (w *writer) run() {
+	defer close(w.ended)
+	batch := make([]*writeJob, 0, writeBatchMax)
+	results := make([]error, 0, writeBatchMax)
+	for {
+		var first *writeJob
+		select {
+		case first = <-w.jobs:
+		case <-w.stop:
+			w.drain()
+			return
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < writeBatchMax {
+			select {
+			case j := <-w.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		results = w.commit(batch, results[:0])
+		for i, j := range batch {
+			j.res <- results[i]
+			batch[i] = nil
+		}
+		if w.s.prepared() {
+			w.s.prepareWanted(context.Background())
+		}
+	}
+}
+
+// drain fails the writes still queued at close.
+func (w *writer) drain() {
+	for {
+		select {
+		case j := <-w.jobs:
+			j.res <- errStoreClosed
+		default:
+			return
+		}
+	}
+}
+
+// commit runs a batch in one transaction and returns each write's result.
+func (w *writer) commit(batch []*writeJob, results []error) []error {
+	s := w.s
+	ctx := context.Background()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		for _, j := range batch {
+			results = append(results, fmt.Errorf("sqlstore: %s: begin: %w", j.op, err))
+		}
+		return results
+	}
+	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
+	var aborted error
+	ran := 0
+	for _, j := range batch {
+		if aborted != nil {
+			results = append(results, aborted)
+			continue
+		}
+		if err := j.ctx.Err(); err != nil {
+			results = append(results, fmt.Errorf("sqlstore: %s: %w", j.op, context.Cause(j.ctx)))
+			continue
+		}
+		err := w.runOne(tx, j, len(batch) > 1)
+		if abandonsTx(err) {
+			aborted = err
+		}
+		if err == nil {
+			ran++
+		}
+		results = append(results, err)
+	}
+	if aborted != nil {
+		// SQLite rolled the transaction back: nothing of the batch stays,
+		// and later statements would have run outside it.
+		for i := range results {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("sqlstore: %s: transaction abandoned by an earlier write's failure: %w", batch[i].op, aborted)
+			}
+		}
+		return results
+	}
+	if ran == 0 {
+		return results // nothing to commit; the deferred rollback ends it
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = s.writeErr(batch[i].op+": commit", err)
+			}
+		}
+	}
+	return results
+}
+
+// errSavepoint marks a failed savepoint statement: the transaction's state
+// is unknown, so the batch is abandoned.
+var errSavepoint = errors.New("savepoint statement failed")
+
+// runOne runs a write in tx, inside a savepoint when it shares the
+// transaction, rolled back to it when the write fails.
+func (w *writer) runOne(tx *sqlx.Tx, j *writeJob, shared bool) error {
+	ctx := context.WithoutCancel(j.ctx)
+	if !shared {
+		return j.fn(ctx, tx)
+	}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return fmt.Errorf("sqlstore: %s: %w: %w", j.op, errSavepoint, err)
+	}
+	err := j.fn(ctx, tx)
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+			return errors.Join(err, fmt.Errorf("sqlstore: %s: rollback to %w: %w", j.op, errSavepoint, rerr))
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, "RELEASE w"); rerr != nil {
+		return errors.Join(err, fmt.Errorf("sqlstore: %s: release %w: %w", j.op, errSavepoint, rerr))
+	}
+	return err
+}
+
+// abandonsTx reports whether err is one after which SQLite may have rolled
+// the whole transaction back (https://sqlite.org/lang_transaction.html,
+// "Response To Errors Within A Transaction"), or a savepoint statement
+// failed.
+func abandonsTx(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, errSavepoint) {
+		return true
+	}
+	var e sqlite3.Error
+	if errors.As(err, &e) {
+		switch e.Code {
+		case sqlite3.ErrIoErr, sqlite3.ErrFull, sqlite3.ErrNomem, sqlite3.ErrInterrupt, sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrCorrupt:
+			return true
+		}
+	}
+	return false
+}
