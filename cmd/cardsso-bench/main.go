@@ -88,7 +88,7 @@ Flags:
 	fs.StringVar(&o.ccScope, "cc-scope", "", "`scope` asked for in the client credentials grant")
 	fs.StringVar(&o.setupParams, "setup-params", "", "extra authorization `parameters` (query form, e.g. prompt=consent) for the flows that set workers up")
 	fs.StringVar(&o.citizens, "citizens", "", "citizens `file` (number TAB password per line, from cardsso seed --citizens-file) for providers with a login form")
-	fs.IntVar(&o.sourceIPs, "source-ips", 64, "the login workload spreads its browsers over this many loopback source addresses (127.0.0.2 …); 0 uses the default address")
+	fs.IntVar(&o.sourceIPs, "source-ips", 64, "browsers (the login workload, and the sign-ins that set workers up) spread over this many loopback source addresses (127.0.0.2 …); 0 uses the default address")
 	fs.StringVar(&o.introspect, "introspect", "access", "`token` the introspect workload introspects: access or refresh")
 	fs.Func("note", "a `note` for the report (repeatable), e.g. the argon2id parameters", func(s string) error {
 		o.notes = append(o.notes, s)

@@ -69,12 +69,13 @@ type Env struct {
 	// SourceIPs are the loopback source addresses the login workload
 	// spreads its browsers over (a login form limits posts per client IP,
 	// as it should: a million citizens do not share one address).
-	SourceIPs []net.IP
+	SourceIPs []net.IP // browsers spread over them (sign-ins at setup too)
 	Workers   int
 	// IntrospectRefresh introspects refresh tokens instead of access tokens.
 	IntrospectRefresh bool
 
-	// The login workload's citizens and source addresses, taken in turn.
+	// Browsers' transports, one per source address, and the login
+	// workload's turn.
 	loginOnce sync.Once
 	loginRTs  []*http.Transport
 	loginNext atomic.Uint64
@@ -200,7 +201,7 @@ func (e *Env) citizen(i int) Citizen {
 type ssoWorker struct{ b *client }
 
 func newSSOWorker(ctx context.Context, e *Env, i int) (Worker, error) {
-	b := newBrowser(e.T, e.T.transport)
+	b := newBrowser(e.T, e.browserTransport(uint64(i)))
 	code, f, err := signIn(ctx, b, e.citizen(i), nil)
 	if err != nil {
 		return nil, fmt.Errorf("worker %d: sign in: %w", i, err)
@@ -228,7 +229,7 @@ func (w *ssoWorker) Do(ctx context.Context) error {
 
 // tokensFor signs worker i in with the refresh scope and returns its tokens.
 func tokensFor(ctx context.Context, e *Env, i int) (tokenResponse, error) {
-	b := newBrowser(e.T, e.T.transport)
+	b := newBrowser(e.T, e.browserTransport(uint64(i)))
 	extra := url.Values{"scope": {e.RefreshScope}}
 	for k, v := range e.SetupParams {
 		extra[k] = v
@@ -325,6 +326,12 @@ func (w *introspectWorker) Do(ctx context.Context) error {
 type loginWorker struct{ e *Env }
 
 func newLoginWorker(_ context.Context, e *Env, _ int) (Worker, error) {
+	return &loginWorker{e: e}, nil
+}
+
+// browserTransport is the transport of browser n: the source addresses are
+// taken in turn (the default address without --source-ips).
+func (e *Env) browserTransport(n uint64) *http.Transport {
 	e.loginOnce.Do(func() {
 		for _, ip := range e.SourceIPs {
 			e.loginRTs = append(e.loginRTs, newTransport(4, ip))
@@ -333,12 +340,12 @@ func newLoginWorker(_ context.Context, e *Env, _ int) (Worker, error) {
 			e.loginRTs = []*http.Transport{e.T.transport}
 		}
 	})
-	return &loginWorker{e: e}, nil
+	return e.loginRTs[n%uint64(len(e.loginRTs))]
 }
 
 func (w *loginWorker) Do(ctx context.Context) error {
 	n := w.e.loginNext.Add(1)
-	b := newBrowser(w.e.T, w.e.loginRTs[n%uint64(len(w.e.loginRTs))])
+	b := newBrowser(w.e.T, w.e.browserTransport(n))
 	code, f, err := signIn(ctx, b, w.e.citizen(int(n%(1<<31))), nil)
 	if err != nil {
 		return err

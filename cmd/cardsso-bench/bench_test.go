@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cardsso/cardsso/idp"
+)
+
+// TestWorkloads runs every workload briefly against a CardSSO node started
+// in-process, with a seeded citizen and a bench client registered as the
+// README says: each must complete iterations without an error.
+func TestWorkloads(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := idp.Config{
+		Issuer: "http://" + ln.Addr().String(), DataDir: dir,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := idp.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = srv.Close()
+	})
+
+	a, err := idp.OpenAdmin(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+	if _, _, err := a.CreateClient(context.Background(), idp.ClientSpec{
+		ID: "bench", RedirectURIs: []string{"http://127.0.0.1:9999/cb"}, Secret: secret, FirstParty: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var citizens bytes.Buffer
+	if _, err := a.Seed(context.Background(), idp.SeedSpec{Accounts: 3, Password: "Bench-pass-2026", Citizens: &citizens, CitizensCount: 3}); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Close()
+	file := filepath.Join(dir, "citizens.txt")
+	if err := os.WriteFile(file, citizens.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	o := options{
+		issuer: cfg.Issuer, workers: 2, duration: 400 * time.Millisecond, runs: 1, pid: os.Getpid(),
+		clientID: "bench", secret: secret, redirect: "http://127.0.0.1:9999/cb",
+		scope: "openid profile", refreshScope: "openid profile offline_access", introspect: "access",
+		citizens: file, sourceIPs: 4,
+	}
+	sums, err := bench(context.Background(), o, workloadOrder, io.Discard)
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	for _, s := range sums {
+		r := s.Runs[0]
+		if r.Iterations == 0 || s.Errors != 0 {
+			t.Errorf("%s: %d iterations, %d errors %q; want some and none", s.Workload, r.Iterations, s.Errors, r.ErrorSamples)
+		}
+		if r.RSSMaxKiB == 0 || r.P50 <= 0 || r.P99 < r.P50 {
+			t.Errorf("%s: RSS %d KiB, p50 %v, p99 %v; want RSS sampled and ordered latencies", s.Workload, r.RSSMaxKiB, r.P50, r.P99)
+		}
+	}
+	// Requests in flight at the window's edges make the ratio approximate.
+	want := map[string]float64{"sso-code-flow": 4, "refresh": 1, "discovery": 1}
+	for _, s := range sums {
+		if n, ok := want[s.Workload]; ok && math.Abs(s.RequestsPerIteration-n) > 0.25 {
+			t.Errorf("%s: %.2f requests per iteration; want %.0f", s.Workload, s.RequestsPerIteration, n)
+		}
+	}
+	var table bytes.Buffer
+	printTable(&table, sums)
+	if !bytes.Contains(table.Bytes(), []byte("sso-code-flow")) {
+		t.Errorf("table lacks a workload:\n%s", table.String())
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	for _, args := range [][]string{{"--workers", "0"}, {"--runs", "0"}, {"--introspect", "id"}, {"extra"}, {"--source-ips", "300"}} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) = nil; want an error", args)
+		}
+	}
+	o, err := parseFlags([]string{"--workload", "all"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names, err := o.workloadNames(); err != nil || len(names) != len(workloadOrder) {
+		t.Errorf("workloadNames(all) = %q, %v", names, err)
+	}
+	o.workload = "discovery,nope"
+	if _, err := o.workloadNames(); err == nil {
+		t.Error("workloadNames(nope) = nil; want an error")
+	}
+}
