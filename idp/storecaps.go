@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"github.com/cardsso/cardsso/idp/login"
 	cardoidc "github.com/cardsso/cardsso/idp/oidc"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
@@ -10,4 +11,5 @@ import (
 var (
 	_ cardoidc.TokenIssuer = (*sqlstore.Store)(nil)
 	_ cardoidc.CodeSaver   = (*sqlstore.Store)(nil)
+	_ login.Completer      = (*sqlstore.Store)(nil)
 )

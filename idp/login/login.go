@@ -60,6 +60,16 @@ type Store interface {
 	UpdateAccount(ctx context.Context, id string, update func(storage.Account) (storage.Account, error)) error
 }
 
+// Completer is a store capability (storage/sqlstore has it): record the
+// authentication that completes an auth request in one statement, as
+// UpdateAuthRequest would in a transaction: set Done, AccountID,
+// SessionID, AuthTime, ACR and AMR and drop the login state, unless the
+// request was completed for another account (an error) or is gone
+// (storage.ErrNotFound).
+type Completer interface {
+	CompleteAuthRequest(ctx context.Context, id, accountID, sessionID string, authTime time.Time, acr string, amr []string, now time.Time) error
+}
+
 // Sealer protects social security numbers (idp/keys.MasterKey).
 type Sealer interface {
 	Seal(plaintext, associatedData []byte) ([]byte, error)
@@ -405,16 +415,21 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, req storage.A
 		http.Redirect(w, r, selfPath, http.StatusSeeOther)
 		return
 	}
-	err := h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
-		if a.Done && a.AccountID != s.AccountID {
-			return a, errors.New("auth request completed for another account")
-		}
-		a.Done = true
-		a.AccountID, a.SessionID = s.AccountID, s.ID
-		a.AuthTime, a.ACR, a.AMR = s.AuthTime, s.ACR, s.AMR
-		a.LoginState = nil
-		return a, nil
-	})
+	var err error
+	if c, ok := h.cfg.Store.(Completer); ok {
+		err = c.CompleteAuthRequest(ctx, req.ID, s.AccountID, s.ID, s.AuthTime, s.ACR, s.AMR, h.cfg.Now())
+	} else {
+		err = h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+			if a.Done && a.AccountID != s.AccountID {
+				return a, errors.New("auth request completed for another account")
+			}
+			a.Done = true
+			a.AccountID, a.SessionID = s.AccountID, s.ID
+			a.AuthTime, a.ACR, a.AMR = s.AuthTime, s.ACR, s.AMR
+			a.LoginState = nil
+			return a, nil
+		})
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		h.message(w, r, http.StatusBadRequest, "err.title", "err.expired", "")
 		return

@@ -68,6 +68,7 @@ func (s *Store) Lookups() []Lookup {
 		{"DELETE FROM signing_keys WHERE id = ?", []any{id}},
 		{claimCodeKeepQuery, []any{ms, ms, key, ms}},
 		{saveAuthCodeQuery, []any{key, ms, id, true, ms}},
+		{completeAuthRequestQuery, []any{true, id, id, ms, id, id, id, ms, false, id}},
 	}
 	if q := s.flavour.lockSigningKeys; q != "" {
 		l = append(l, Lookup{q, nil})

@@ -157,3 +157,41 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 	}
 	return nil
 }
+
+// completeAuthRequestQuery marks a request done (arg 1, true) for account
+// arg 2 in session arg 3 with auth_time, acr, amr (args 4-6), dropping its
+// login state, if it is live at arg 8 and not done (arg 9, false) or done
+// for the same account (arg 10).
+const completeAuthRequestQuery = "UPDATE auth_requests SET done = ?, account_id = ?, session_id = ?, auth_time = ?, acr = ?, amr = ?, " +
+	"login_state = NULL WHERE id = ? AND expires_at > ? AND (done = ? OR account_id = ?)"
+
+// ErrOtherAccount is the answer of CompleteAuthRequest for a request
+// completed before for another account.
+var ErrOtherAccount = errors.New("sqlstore: auth request completed for another account")
+
+// CompleteAuthRequest records the authentication that completes an auth
+// request (Done, AccountID, SessionID, AuthTime, ACR, AMR; the login state
+// is dropped) in one statement, what UpdateAuthRequest with the same checks
+// does in a transaction: an unknown or expired request gives
+// storage.ErrNotFound, one completed before for another account
+// ErrOtherAccount.
+func (s *Store) CompleteAuthRequest(ctx context.Context, id, accountID, sessionID string, authTime time.Time, acr string, amr []string, now time.Time) error {
+	op := fmt.Sprintf("complete auth request %q", id)
+	res, err := s.exec(ctx, completeAuthRequestQuery, true, accountID, sessionID, millis(authTime), acr, encodeList(amr),
+		id, millis(now), false, accountID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	// Nothing changed: tell a missing request from another account's.
+	if _, err := authRequests.getAt(ctx, s, nil, now, op, "", "id = ?", id); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", ErrOtherAccount, op)
+}

@@ -25,6 +25,7 @@ func TestIssue(t *testing.T) {
 			t.Run("ClaimAuthCodeAndIssue", func(t *testing.T) { testClaimAuthCodeAndIssue(t, openStore(t)) })
 			t.Run("ClaimRefreshTokenAndIssue", func(t *testing.T) { testClaimRefreshTokenAndIssue(t, openStore(t)) })
 			t.Run("SaveAuthCode", func(t *testing.T) { testSaveAuthCode(t, openStore(t)) })
+			t.Run("CompleteAuthRequest", func(t *testing.T) { testCompleteAuthRequest(t, openStore(t)) })
 		})
 	}
 }
@@ -186,5 +187,42 @@ func testSaveAuthCode(t *testing.T, s *sqlstore.Store) {
 	}
 	if err := s.SaveAuthCode(ctx, done.ID, hotHash("c2"), exp, now); !errors.Is(err, sqlstore.ErrNotCompleted) {
 		t.Errorf("SaveAuthCode(redeemed) = %v; want ErrNotCompleted", err)
+	}
+}
+
+func testCompleteAuthRequest(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := hotAuthRequest(now, nil)
+	r.Done, r.AccountID, r.SessionID, r.ACR, r.AMR = false, "", "", "", nil
+	r.LoginState = []byte(`{"auth":{}}`)
+	r.ExpiresAt = now.Add(time.Hour)
+	if err := s.CreateAuthRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	auth := now.Add(-time.Minute)
+	if err := s.CompleteAuthRequest(ctx, r.ID, "acct", "sess", auth, "urn:cardsso:loa:1", []string{"pwd"}, now); err != nil {
+		t.Fatalf("CompleteAuthRequest = %v", err)
+	}
+	got, err := s.GetAuthRequest(ctx, r.ID)
+	if err != nil || !got.Done || got.AccountID != "acct" || got.SessionID != "sess" || !got.AuthTime.Equal(auth) ||
+		got.ACR != "urn:cardsso:loa:1" || len(got.AMR) != 1 || got.LoginState != nil {
+		t.Fatalf("completed request = %+v, %v", got, err)
+	}
+	// Again for the same account (another session): fine; for another: refused.
+	if err := s.CompleteAuthRequest(ctx, r.ID, "acct", "sess2", auth, "urn:cardsso:loa:2", nil, now); err != nil {
+		t.Errorf("CompleteAuthRequest(same account) = %v", err)
+	}
+	if err := s.CompleteAuthRequest(ctx, r.ID, "other", "sess3", auth, "urn:cardsso:loa:1", nil, now); !errors.Is(err, sqlstore.ErrOtherAccount) {
+		t.Errorf("CompleteAuthRequest(other account) = %v; want ErrOtherAccount", err)
+	}
+	if got, _ := s.GetAuthRequest(ctx, r.ID); got.AccountID != "acct" || got.SessionID != "sess2" {
+		t.Errorf("after the refused completion: account %q session %q; want acct, sess2", got.AccountID, got.SessionID)
+	}
+	if err := s.CompleteAuthRequest(ctx, "unknown", "acct", "s", auth, "", nil, now); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CompleteAuthRequest(unknown) = %v; want ErrNotFound", err)
+	}
+	if err := s.CompleteAuthRequest(ctx, r.ID, "acct", "s", auth, "", nil, now.Add(2*time.Hour)); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CompleteAuthRequest(expired) = %v; want ErrNotFound", err)
 	}
 }
