@@ -54,7 +54,7 @@ own). SIGINT or SIGTERM shuts it down gracefully.`,
 
 func serve(cmd *cobra.Command, cfg idp.Config, logger *slog.Logger) (err error) {
 	ctx := cmd.Context()
-	setMemoryLimit(cfg, logger)
+	tuneGC(cfg, logger)
 	srv, err := idp.New(ctx, cfg)
 	if err != nil {
 		return startError("start", err)
