@@ -121,7 +121,8 @@ type Config struct {
 	// Password is the argon2id cost for new hashes.
 	Password password.Params
 	// Hashes bounds the argon2id hashes running at once (each holds
-	// Password.MemoryKiB); nil means one per core (GOMAXPROCS).
+	// Password.MemoryKiB); nil means one per core (GOMAXPROCS), returning
+	// the heap to the system 10 s after a burst of logins.
 	Hashes *password.Limiter
 	// Secure marks cookies Secure (https issuer).
 	Secure bool
@@ -208,6 +209,7 @@ func New(cfg Config) (*Handler, error) {
 	hashes := cfg.Hashes
 	if hashes == nil {
 		hashes = password.NewLimiter(0)
+		hashes.ReturnIdleMemory(10 * time.Second)
 	}
 	return &Handler{cfg: cfg, hashes: hashes, tmpl: tmpl, msgs: msgs, dummyHash: dummy,
 		forms: newIPLimiter(cfg.Lockout.FormRate, cfg.Lockout.FormBurst)}, nil

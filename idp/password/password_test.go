@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // weak are cheap parameters for tests that need many hashes; only encode
@@ -290,4 +291,18 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("Limiter.Verify(cancelled while full) = %v, %v; want false, context.Canceled", ok, err)
 	}
 	<-l.sem
+}
+
+func TestLimiterReturnsIdleMemory(t *testing.T) {
+	l := NewLimiter(2)
+	l.ReturnIdleMemory(10 * time.Millisecond)
+	if _, err := l.Hash(context.Background(), "correct horse 42", Defaults(), nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the timer has fired: no data race, no hang
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight != 0 || l.timer == nil {
+		t.Errorf("after a hash: %d in flight, timer %v; want 0 and a timer", l.inFlight, l.timer)
+	}
 }
