@@ -11,7 +11,7 @@ import (
 
 // memoryLimitBase is the soft memory limit for everything but password
 // hashing: the node's working set under load is 20-40 MiB.
-const memoryLimitBase = 64 << 20
+const memoryLimitBase = 48 << 20
 
 // gcPercent is the collector's GOGC for a node: with a heap of 10-20 MiB
 // the default (100) collects every few MiB of garbage, a tenth of the CPU
