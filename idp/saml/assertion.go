@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
@@ -188,11 +189,46 @@ func (g registry) GetServiceProvider(r *http.Request, entityID string) (*crewjam
 	}
 	// Registration validated the metadata; expiry is not judged again here
 	// (an administrator re-imports it).
-	md, err := ParseMetadata(sp.Metadata, time.Time{})
-	if err != nil {
-		return nil, fmt.Errorf("stored metadata of %s: %w", entityID, err)
+	return g.p.parsed.get(sp.Metadata, func() (*crewjam.EntityDescriptor, error) {
+		md, err := ParseMetadata(sp.Metadata, time.Time{})
+		if err != nil {
+			return nil, fmt.Errorf("stored metadata of %s: %w", entityID, err)
+		}
+		return md.Descriptor, nil
+	})
+}
+
+// parsedMetadata caches parsed SP metadata by the SHA-256 of the document:
+// the SP is still read from storage on every request, so a re-import takes
+// effect at once, but a document is parsed once. Callers must not modify
+// the descriptors.
+type parsedMetadata struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*crewjam.EntityDescriptor
+}
+
+// maxParsedMetadata bounds the cache; past it, it starts over.
+const maxParsedMetadata = 10_000
+
+func (c *parsedMetadata) get(doc []byte, parse func() (*crewjam.EntityDescriptor, error)) (*crewjam.EntityDescriptor, error) {
+	key := sha256.Sum256(doc)
+	c.mu.Lock()
+	d, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return d, nil
 	}
-	return md.Descriptor, nil
+	d, err := parse()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxParsedMetadata {
+		c.m = map[[sha256.Size]byte]*crewjam.EntityDescriptor{}
+	}
+	c.m[key] = d
+	c.mu.Unlock()
+	return d, nil
 }
 
 // replayCache is crewjam/saml's ReplayCache (AuthnRequest and LogoutRequest
