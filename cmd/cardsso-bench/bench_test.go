@@ -56,6 +56,18 @@ func TestWorkloads(t *testing.T) {
 	if _, err := a.Seed(context.Background(), idp.SeedSpec{Accounts: 3, Password: "Bench-pass-2026", Citizens: &citizens, CitizensCount: 3}); err != nil {
 		t.Fatal(err)
 	}
+	// The saml-sso workload's SP, registered from the metadata the bench writes.
+	spKey, spMetadata := filepath.Join(dir, "sp.pem"), filepath.Join(dir, "sp.xml")
+	if err := run1(context.Background(), []string{"--saml-sp-key", spKey, "--saml-sp-metadata", spMetadata}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("--saml-sp-metadata: %v", err)
+	}
+	md, err := os.ReadFile(spMetadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddServiceProvider(context.Background(), idp.SPSpec{ID: "bench-sp", Metadata: md}); err != nil {
+		t.Fatalf("AddServiceProvider: %v", err)
+	}
 	_ = a.Close()
 	file := filepath.Join(dir, "citizens.txt")
 	if err := os.WriteFile(file, citizens.Bytes(), 0o600); err != nil {
@@ -66,9 +78,9 @@ func TestWorkloads(t *testing.T) {
 		issuer: cfg.Issuer, workers: 2, duration: 400 * time.Millisecond, runs: 1, pid: os.Getpid(),
 		clientID: "bench", secret: secret, redirect: "http://127.0.0.1:9999/cb",
 		scope: "openid profile", refreshScope: "openid profile offline_access", introspect: "access",
-		citizens: file, sourceIPs: 4,
+		citizens: file, sourceIPs: 4, samlKey: spKey,
 	}
-	sums, err := bench(context.Background(), o, workloadOrder, io.Discard)
+	sums, err := bench(context.Background(), o, append(workloadOrder, "saml-sso"), io.Discard)
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}

@@ -54,6 +54,8 @@ type options struct {
 	citizens     string
 	sourceIPs    int
 	introspect   string
+	samlKey      string
+	samlMetadata string
 	notes        []string
 }
 
@@ -65,7 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintf(stderr, `Usage: cardsso-bench [flags]
 
 A closed-loop load generator for OpenID Providers (CardSSO or a peer).
-Workloads: %s, or all (each in turn).
+Workloads: %s, or all (each in turn), and saml-sso
+(CardSSO only: see --saml-sp-metadata).
 
 Flags:
 `, strings.Join(workloadOrder, ", "))
@@ -90,6 +93,8 @@ Flags:
 	fs.StringVar(&o.citizens, "citizens", "", "citizens `file` (number TAB password per line, from cardsso seed --citizens-file) for providers with a login form")
 	fs.IntVar(&o.sourceIPs, "source-ips", 64, "browsers (the login workload, and the sign-ins that set workers up) spread over this many loopback source addresses (127.0.0.2 …); 0 uses the default address")
 	fs.StringVar(&o.introspect, "introspect", "access", "`token` the introspect workload introspects: access or refresh")
+	fs.StringVar(&o.samlKey, "saml-sp-key", "", "PEM `file` of the saml-sso workload's SP key and certificate (made when missing)")
+	fs.StringVar(&o.samlMetadata, "saml-sp-metadata", "", "write the SP's metadata to this `file` (for cardsso sps add) and exit")
 	fs.Func("note", "a `note` for the report (repeatable), e.g. the argon2id parameters", func(s string) error {
 		o.notes = append(o.notes, s)
 		return nil
@@ -123,7 +128,7 @@ func (o options) workloadNames() ([]string, error) {
 	for _, n := range strings.Split(o.workload, ",") {
 		n = strings.TrimSpace(n)
 		if _, ok := workloads[n]; !ok {
-			return nil, usageError{fmt.Errorf("unknown workload %q (want %s or all)", n, strings.Join(workloadOrder, ", "))}
+			return nil, usageError{fmt.Errorf("unknown workload %q (want %s, saml-sso or all)", n, strings.Join(workloadOrder, ", "))}
 		}
 		names = append(names, n)
 	}
@@ -137,6 +142,12 @@ func run1(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 		return err
+	}
+	if o.samlMetadata != "" {
+		if o.samlKey == "" {
+			return usageError{errors.New("--saml-sp-metadata needs --saml-sp-key")}
+		}
+		return writeSPMetadata(o.samlKey, o.samlMetadata)
 	}
 	names, err := o.workloadNames()
 	if err != nil {
@@ -170,7 +181,7 @@ func bench(ctx context.Context, o options, names []string, progress io.Writer) (
 		return nil, err
 	}
 	env := &Env{T: t, SetupParams: setupParams, RefreshScope: o.refreshScope, Workers: o.workers,
-		IntrospectRefresh: o.introspect == "refresh"}
+		IntrospectRefresh: o.introspect == "refresh", SAMLKey: o.samlKey}
 	if o.citizens != "" {
 		if env.Citizens, err = readCitizens(o.citizens); err != nil {
 			return nil, err

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/crewjam/saml"
 )
 
 // Citizen is a returning citizen's login: number and password.
@@ -73,12 +75,18 @@ type Env struct {
 	Workers   int
 	// IntrospectRefresh introspects refresh tokens instead of access tokens.
 	IntrospectRefresh bool
+	// SAMLKey is the PEM file of the saml-sso workload's SP key (saml.go).
+	SAMLKey string
 
 	// Browsers' transports, one per source address, and the login
 	// workload's turn.
 	loginOnce sync.Once
 	loginRTs  []*http.Transport
 	loginNext atomic.Uint64
+
+	samlOnce sync.Once
+	sp       *saml.ServiceProvider
+	samlErr  error
 }
 
 // workloads by name: each makes one worker.
@@ -96,9 +104,11 @@ var workloads = map[string]func(ctx context.Context, e *Env, i int) (Worker, err
 	"refresh":       newRefreshWorker,
 	"introspect":    newIntrospectWorker,
 	"login":         newLoginWorker,
+	"saml-sso":      newSAMLWorker,
 }
 
-// workloadOrder is the order of `--workload all`.
+// workloadOrder is the order of `--workload all`: the OpenID Connect
+// workloads (saml-sso is asked for by name).
 var workloadOrder = []string{"discovery", "jwks", "client-credentials", "sso-code-flow", "refresh", "introspect", "login"}
 
 func plainClient(e *Env) *client {
