@@ -33,6 +33,12 @@
 //     retries. The price: transactions are serialised, so they are kept short,
 //     and plain reads run outside any transaction.
 //
+// In-process, every write goes to one writer goroutine (writer.go): writes
+// that queue while one commits share the next transaction, each in its own
+// savepoint, so the cost of a commit is shared and no writer sleeps in the
+// busy handler. Statements are prepared once and reused (stmt.go), and the
+// pool keeps up to 8 connections open and idle.
+//
 // ":memory:" is a database private to one connection; the pool is held at
 // that one connection, so every caller of the Store sees the same database and
 // it lives until Close. Two Opens of ":memory:" are two databases.
