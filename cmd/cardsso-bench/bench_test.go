@@ -89,6 +89,9 @@ func TestWorkloads(t *testing.T) {
 		if r.Iterations == 0 || s.Errors != 0 {
 			t.Errorf("%s: %d iterations, %d errors %q; want some and none", s.Workload, r.Iterations, s.Errors, r.ErrorSamples)
 		}
+		if r.GenCPU <= 0 || r.GenCPUPerIter <= 0 {
+			t.Errorf("%s: gen CPU %v, %v/iteration; want both measured", s.Workload, r.GenCPU, r.GenCPUPerIter)
+		}
 		if r.RSSMaxKiB == 0 || r.P50 <= 0 || r.P99 < r.P50 {
 			t.Errorf("%s: RSS %d KiB, p50 %v, p99 %v; want RSS sampled and ordered latencies", s.Workload, r.RSSMaxKiB, r.P50, r.P99)
 		}

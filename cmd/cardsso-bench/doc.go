@@ -8,8 +8,11 @@
 // measured duration. It reports iterations per second, the p50/p90/p99
 // latency of an iteration, errors (any non-2xx answer where a 2xx is due,
 // any protocol failure: a missing code, a wrong state, an ID token that does
-// not verify) and, given the server's pid, its resident memory (VmRSS from
-// /proc, sampled during the run; the maximum is reported).
+// not verify), the generator's own CPU time per iteration (getrusage
+// RUSAGE_SELF over the measured window: what driving the load costs, CPU the
+// server does not get when both share a host) and, given the server's pid,
+// its CPU time per iteration and resident memory (/proc; VmRSS is sampled
+// during the run and the maximum reported).
 //
 //	setup (not timed): discovery, JWKS, per-worker browsers and tokens
 //	  └─ run × --runs: warm-up (--warmup) → measure (--duration) → stats

@@ -80,7 +80,7 @@ Flags:
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "measured `duration` of a run")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before each run, not counted")
 	fs.IntVar(&o.runs, "runs", 1, "runs per workload; the report gives the median")
-	fs.IntVar(&o.pid, "pid", 0, "`pid` of the server process, to sample its RSS")
+	fs.IntVar(&o.pid, "pid", 0, "`pid` of the server process, to measure its CPU time and RSS")
 	fs.BoolVar(&o.jsonOut, "json", false, "print JSON instead of a table")
 	fs.StringVar(&o.target, "target", "", "a `label` for the report (e.g. cardsso-sqlite)")
 	fs.StringVar(&o.clientID, "client-id", "bench", "client `id` registered at the provider")
@@ -206,9 +206,10 @@ func bench(ctx context.Context, o options, names []string, progress io.Writer) (
 			if ctx.Err() != nil {
 				return out, ctx.Err()
 			}
-			fmt.Fprintf(progress, "%s run %d/%d: %.0f/s p50 %v p99 %v errors %d rss max %.1f MB server cpu %v/iteration (%.2f cores)\n",
+			fmt.Fprintf(progress, "%s run %d/%d: %.0f/s p50 %v p99 %v errors %d rss max %.1f MB server cpu %v/iteration (%.2f cores) gen cpu %v/iteration (%.2f cores)\n",
 				name, r+1, o.runs, res.RPS, ms(res.P50), ms(res.P99), res.Errors, float64(res.RSSMaxKiB)*1024/1e6,
-				res.ServerCPUPerIter.Round(time.Microsecond), res.ServerCPU.Seconds()/res.Duration.Seconds())
+				res.ServerCPUPerIter.Round(time.Microsecond), res.ServerCPU.Seconds()/res.Duration.Seconds(),
+				res.GenCPUPerIter.Round(time.Microsecond), res.GenCPU.Seconds()/res.Duration.Seconds())
 			for _, e := range res.ErrorSamples {
 				fmt.Fprintf(progress, "  error: %s\n", e)
 			}
@@ -228,7 +229,7 @@ func ms(d time.Duration) string {
 
 func printTable(w io.Writer, sums []Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tworkload\tworkers\truns\tper s (median)\treq/iter\tp50\tp90\tp99\terrors\tRSS before\tRSS max\tserver CPU/iter\t")
+	fmt.Fprintln(tw, "target\tworkload\tworkers\truns\tper s (median)\treq/iter\tp50\tp90\tp99\terrors\tRSS before\tRSS max\tserver CPU µs/iter\tgen CPU µs/iter\t")
 	for _, s := range sums {
 		rss := func(k int64) string {
 			if k == 0 {
@@ -236,13 +237,16 @@ func printTable(w io.Writer, sums []Summary) {
 			}
 			return fmt.Sprintf("%.1f MB", float64(k)*1024/1e6)
 		}
-		cpu := "-"
-		if s.ServerCPUPerIter > 0 {
-			cpu = fmt.Sprintf("%dµs", s.ServerCPUPerIter.Microseconds())
+		cpu := func(d time.Duration) string {
+			if d <= 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%d", d.Microseconds())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n",
 			s.Target, s.Workload, s.Workers, len(s.Runs), s.RPS, s.RequestsPerIteration,
-			ms(s.P50), ms(s.P90), ms(s.P99), s.Errors, rss(s.RSSBeforeKiB), rss(s.RSSMaxKiB), cpu)
+			ms(s.P50), ms(s.P90), ms(s.P99), s.Errors, rss(s.RSSBeforeKiB), rss(s.RSSMaxKiB),
+			cpu(s.ServerCPUPerIter), cpu(s.GenCPUPerIter))
 	}
 	_ = tw.Flush()
 	for _, s := range sums {

@@ -49,6 +49,12 @@ type Result struct {
 	// the machine. 0 without --pid.
 	ServerCPU        time.Duration `json:"server_cpu_ns,omitempty"`
 	ServerCPUPerIter time.Duration `json:"server_cpu_per_iteration_ns,omitempty"`
+	// GenCPU is the CPU time (user + system, getrusage RUSAGE_SELF) the
+	// generator itself used during the measured part, and GenCPUPerIter
+	// that divided by the iterations: what driving an iteration costs the
+	// generator. On one host it is CPU the server did not get.
+	GenCPU        time.Duration `json:"gen_cpu_ns,omitempty"`
+	GenCPUPerIter time.Duration `json:"gen_cpu_per_iteration_ns,omitempty"`
 	// ErrorSamples are the first distinct error messages.
 	ErrorSamples []string `json:"error_samples,omitempty"`
 }
@@ -126,6 +132,7 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 	phase.Store(phaseMeasure)
 	reqsStart := reqs.Load()
 	cpuStart, _ := cpuTime(pid)
+	genStart, genErr := selfCPUTime()
 	var rssMax atomic.Int64
 	stopRSS := make(chan struct{})
 	rssDone := make(chan struct{})
@@ -154,6 +161,9 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 	res.Requests = reqs.Load() - reqsStart
 	if cpuEnd, err := cpuTime(pid); err == nil && pid > 0 {
 		res.ServerCPU = cpuEnd - cpuStart
+	}
+	if genEnd, err := selfCPUTime(); err == nil && genErr == nil {
+		res.GenCPU = genEnd - genStart
 	}
 	close(stopRSS)
 	<-rssDone
@@ -185,6 +195,7 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 	res.RSSMaxKiB = rssMax.Load()
 	if res.Iterations > 0 {
 		res.ServerCPUPerIter = res.ServerCPU / time.Duration(res.Iterations)
+		res.GenCPUPerIter = res.GenCPU / time.Duration(res.Iterations)
 	}
 	return res
 }
@@ -280,6 +291,8 @@ type Summary struct {
 	RSSMaxKiB    int64         `json:"rss_max_kib,omitempty"`
 	// ServerCPUPerIter is the median of the runs' server CPU per iteration.
 	ServerCPUPerIter time.Duration `json:"server_cpu_per_iteration_ns,omitempty"`
+	// GenCPUPerIter is the median of the runs' generator CPU per iteration.
+	GenCPUPerIter time.Duration `json:"gen_cpu_per_iteration_ns,omitempty"`
 	// RequestsPerIteration is how many HTTP requests one iteration made on
 	// average (a code flow is several).
 	RequestsPerIteration float64 `json:"requests_per_iteration"`
@@ -308,6 +321,7 @@ func summarize(target, workload string, workers int, runs []Result) Summary {
 	s.P90 = time.Duration(med(func(r Result) float64 { return float64(r.P90) }))
 	s.P99 = time.Duration(med(func(r Result) float64 { return float64(r.P99) }))
 	s.ServerCPUPerIter = time.Duration(med(func(r Result) float64 { return float64(r.ServerCPUPerIter) }))
+	s.GenCPUPerIter = time.Duration(med(func(r Result) float64 { return float64(r.GenCPUPerIter) }))
 	var iters, reqs int64
 	for i, r := range runs {
 		iters += r.Iterations
