@@ -80,13 +80,8 @@ type faultWriter struct {
 func (w *faultWriter) WriteHeader(code int) {
 	if code >= 400 && code < 500 && w.fault.Load() {
 		w.replaced = true
-		h := w.ResponseWriter.Header()
-		h.Del("Content-Length")
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Retry-After", "1")
-		w.ResponseWriter.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.ResponseWriter.Write([]byte(`{"error":"server_error","error_description":"temporarily unavailable; try again"}`))
+		w.ResponseWriter.Header().Del("Content-Length")
+		writeUnavailable(w.ResponseWriter)
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -97,4 +92,16 @@ func (w *faultWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+var unavailableBody = []byte(`{"error":"server_error","error_description":"temporarily unavailable; try again"}`)
+
+// writeUnavailable answers 503 server_error: the store failed, try again.
+func writeUnavailable(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(unavailableBody)
 }

@@ -94,9 +94,10 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(p.op.AuthorizationEndpoint().Relative(), captureClaims(p.op))
-	for _, e := range []string{p.op.TokenEndpoint().Relative(), p.op.UserinfoEndpoint().Relative(), p.op.IntrospectionEndpoint().Relative()} {
+	for _, e := range []string{p.op.TokenEndpoint().Relative(), p.op.UserinfoEndpoint().Relative()} {
 		mux.Handle(e, reportFaults(p.op))
 	}
+	mux.HandleFunc(p.op.IntrospectionEndpoint().Relative(), p.introspect) // introspect.go
 	mux.Handle("/", p.op)
 	return mux
 }

@@ -784,6 +784,11 @@ func (s *Storage) fillUserinfo(ctx context.Context, ui *oidc.UserInfo, c storage
 		return a, fmt.Errorf("account: %w", err)
 	}
 	ui.Subject = s.subjectOf(c, a.ID)
+	return a, s.releaseClaims(ui, c, a, scopes)
+}
+
+// releaseClaims sets the claims of fillUserinfo (Name and Claims only).
+func (s *Storage) releaseClaims(ui *oidc.UserInfo, c storage.Client, a storage.Account, scopes []string) error {
 	for _, sc := range release.Granted(scopes, c.AllowedClaims) {
 		switch sc {
 		case oidc.ScopeProfile:
@@ -799,12 +804,12 @@ func (s *Storage) fillUserinfo(ctx context.Context, ui *oidc.UserInfo, c storage
 		case release.ScopeSSN:
 			n, err := s.cfg.Numbers.Open(a.SSNSealed, storage.SSNAssociatedData(a.ID))
 			if err != nil {
-				return a, fmt.Errorf("open number: %w", err)
+				return fmt.Errorf("open number: %w", err)
 			}
 			ui.AppendClaims("ssn", string(n))
 		}
 	}
-	return a, nil
+	return nil
 }
 
 // GetPrivateClaimsFromScopes adds nothing to JWT access tokens (ours are opaque).
