@@ -163,6 +163,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("login pages: %w", err)
 	}
+	s.provider.AnswerFromSessions(pages) // a live SSO session answers /authorize at once
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -36,6 +36,7 @@ type Provider struct {
 	storage   *Storage
 	origins   *origins
 	discovery *discovery
+	sso       SessionAnswerer // authorize.go
 }
 
 // NewProvider builds the provider. An http issuer is accepted only for
@@ -93,7 +94,7 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 // revocation, end_session and keys.
 func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(p.op.AuthorizationEndpoint().Relative(), captureClaims(p.op))
+	mux.Handle(p.op.AuthorizationEndpoint().Relative(), captureClaims(http.HandlerFunc(p.authorize)))
 	for _, e := range []string{p.op.TokenEndpoint().Relative(), p.op.UserinfoEndpoint().Relative()} {
 		mux.Handle(e, reportFaults(p.op))
 	}

@@ -127,27 +127,40 @@ func hashValue(v string) []byte {
 // checks the library leaves to us: the redirect URI is registered exactly,
 // PKCE uses S256 only, and public clients must use PKCE.
 func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	r, err := s.newAuthRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.CreateAuthRequest(ctx, r); err != nil {
+		return nil, fmt.Errorf("create auth request: %w", err)
+	}
+	return &authRequest{r: r}, nil
+}
+
+// newAuthRequest checks a validated authorization request (see
+// CreateAuthRequest) and makes the record to store, without storing it.
+func (s *Storage) newAuthRequest(ctx context.Context, req *oidc.AuthRequest) (storage.AuthRequest, error) {
 	c, err := s.Client(ctx, req.ClientID)
 	if err != nil {
-		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client").WithParent(err)
+		return storage.AuthRequest{}, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client").WithParent(err)
 	}
 	if !slices.Contains(c.RedirectURIs, req.RedirectURI) {
-		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for this client")
+		return storage.AuthRequest{}, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for this client")
 	}
 	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
-		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
 	if c.Public && req.CodeChallenge == "" {
-		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with method S256) is required for public clients")
+		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with method S256) is required for public clients")
 	}
 	rawClaims := claimsParam(ctx)
 	claims, err := parseClaims(rawClaims)
 	if err != nil {
-		return nil, err
+		return storage.AuthRequest{}, err
 	}
 	level, err := requiredLevel(c, req.ACRValues, claims, s.cfg.Aliases)
 	if err != nil {
-		return nil, err
+		return storage.AuthRequest{}, err
 	}
 	now := s.now()
 	r := storage.AuthRequest{
@@ -177,10 +190,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	for _, t := range req.UILocales {
 		r.UILocales = append(r.UILocales, t.String())
 	}
-	if err := s.cfg.Store.CreateAuthRequest(ctx, r); err != nil {
-		return nil, fmt.Errorf("create auth request: %w", err)
-	}
-	return &authRequest{r: r}, nil
+	return r, nil
 }
 
 // withSubject sets the sub the request's client sees.
@@ -227,6 +237,16 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	h := hashValue(code)
 	now := s.now()
+	if p := pendingOf(ctx, id); p != nil {
+		// Answered from the SSO session at /authorize (authorize.go): the
+		// request is stored now, completed and with its code, in one write.
+		p.CodeHash = h
+		p.ExpiresAt = now.Add(s.cfg.CodeLifetime)
+		if err := s.cfg.Store.CreateAuthRequest(ctx, *p); err != nil {
+			return fmt.Errorf("create auth request: %w", err)
+		}
+		return nil
+	}
 	if cs, ok := s.cfg.Store.(CodeSaver); ok {
 		return cs.SaveAuthCode(ctx, id, h, now.Add(s.cfg.CodeLifetime), now)
 	}
