@@ -164,6 +164,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("login pages: %w", err)
 	}
 	s.provider.AnswerFromSessions(pages) // a live SSO session answers /authorize at once
+	s.saml.AnswerFromSessions(pages)     // … and an AuthnRequest
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

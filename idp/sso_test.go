@@ -93,3 +93,39 @@ func TestSingleSignOnAtAuthorize(t *testing.T) {
 	}
 	assertNoPersonalData(t, n)
 }
+
+// TestSAMLSingleSignOnAtSSO: an AuthnRequest (HTTP-Redirect) from a browser
+// whose live SSO session answers it gets the auto-posting Response from the
+// SSO service itself, which the SP accepts; ForceAuthn still asks for the
+// login, and the login completes the request through the continuation.
+func TestSAMLSingleSignOnAtSSO(t *testing.T) {
+	n := startNode(t)
+	a := newCrewSP(t, n, spOpts{noEncryption: true})
+	b := newCrewSP(t, n, spOpts{})
+	forced := newCrewSP(t, n, spOpts{forceAuthn: true, noEncryption: true})
+	br := newBrowser(t)
+	subA, _ := helloOf(t, br.postSAML(register(t, br, n, br.get(a.url+"/hello"), zhangSan, zhangSanSSN, goodPass)))
+
+	p := br.get(b.url + "/hello")
+	if p.url.Path != "/saml/sso" {
+		t.Fatalf("SSO at SP B ended at %s; want the Response from /saml/sso itself", p.url)
+	}
+	if _, ok := samlForm(t, p); !ok {
+		t.Fatalf("no auto-posting Response at %s:\n%s", p.url, p.body)
+	}
+	subB, attrs := helloOf(t, br.postSAML(p))
+	if subB == "" || subB == subA || len(attrs["name"]) != 1 {
+		t.Errorf("SP B: NameID %q (A's %q), attributes %v; want a pairwise NameID and the name", subB, subA, attrs)
+	}
+
+	login := br.get(forced.url + "/hello")
+	if login.url.Path != "/login" {
+		t.Fatalf("ForceAuthn with a live session: %d at %s; want the login page", login.status, login.url)
+	}
+	done := br.submit(n.issuer, formFor(t, login, "/login/password"), map[string]string{"ssn": zhangSanSSN, "password": goodPass})
+	if done.url.Path != "/saml/sso/continue" {
+		t.Errorf("ForceAuthn login ended at %s; want the continuation", done.url)
+	}
+	helloOf(t, br.postSAML(done))
+	assertNoPersonalData(t, n)
+}

@@ -386,48 +386,49 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 // step, no step-up), no consent is to be asked, and the level the session
 // records is the one the account has now. It then records the request's
 // client in the session and returns the request completed as complete()
-// would store it, for the protocol front end to store with its answer (one
-// write instead of a login page and a callback). ok is false, with nothing
-// written, when the request needs the login pages (start decides again).
-func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storage.AuthRequest, bool, error) {
+// would store it, and the session, for the protocol front end to answer at
+// once (one write instead of a login page and a callback). ok is false,
+// with nothing written, when the request needs the login pages (start
+// decides again).
+func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storage.AuthRequest, storage.Session, bool, error) {
 	if isSelf(req) || slices.Contains(req.Prompt, "login") || slices.Contains(req.Prompt, "consent") ||
 		slices.Contains(req.Prompt, "select_account") {
-		return req, false, nil
+		return req, storage.Session{}, false, nil
 	}
 	ctx := r.Context()
 	sess, live, err := h.cfg.Sessions.Current(r)
 	if err != nil || !live || !h.satisfies(req, sess) {
-		return req, false, err
+		return req, storage.Session{}, false, err
 	}
 	acct, err := h.cfg.Store.GetAccount(ctx, sess.AccountID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return req, false, nil // the login pages say what happened
+		return req, storage.Session{}, false, nil // the login pages say what happened
 	}
 	if err != nil {
-		return req, false, err
+		return req, storage.Session{}, false, err
 	}
 	required, err := h.required(ctx, req)
 	if err != nil {
-		return req, false, err
+		return req, storage.Session{}, false, err
 	}
 	now := h.cfg.Now()
 	face := slices.Contains(sess.AMR, assurance.AMRFace)
 	card := cardCheck(acct)
 	if (required >= assurance.LoA2 && !card.Verified(now, h.cfg.CardTTL)) || (required >= assurance.LoA3 && !face) {
-		return req, false, nil
+		return req, storage.Session{}, false, nil
 	}
 	if needed, err := h.consentNeeded(ctx, req, acct.ID); err != nil || needed {
-		return req, false, err
+		return req, storage.Session{}, false, err
 	}
 	if assurance.Compute(card, h.cfg.CardTTL, face, now.UTC()).ACR() != sess.ACR {
-		return req, false, nil // the session's level changes: finish records it
+		return req, storage.Session{}, false, nil // the session's level changes: finish records it
 	}
 	participant := req.ClientID
 	if req.Protocol == ProtocolSAML {
 		participant = "saml:" + req.ClientID
 	}
 	if err := h.cfg.Sessions.Touch(ctx, sess, participant); err != nil {
-		return req, false, err
+		return req, storage.Session{}, false, err
 	}
 	h.cfg.Observer.Login("sso", "success")
 	h.cfg.Logger.InfoContext(ctx, "login complete", "client", req.ClientID, "account", sess.AccountID, "acr", sess.ACR)
@@ -435,7 +436,7 @@ func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storag
 	req.AccountID, req.SessionID = sess.AccountID, sess.ID
 	req.AuthTime, req.ACR, req.AMR = sess.AuthTime, sess.ACR, sess.AMR
 	req.LoginState = nil
-	return req, true, nil
+	return req, sess, true, nil
 }
 
 // satisfies reports whether an existing session may answer the request

@@ -23,10 +23,10 @@ import (
 // SessionAnswerer decides whether the browser's live SSO session answers a
 // new authorization request without any page (idp/login.Handler implements
 // it). When it does, it has recorded the client in the session and returns
-// the request completed (Done, AccountID, SessionID, AuthTime, ACR, AMR);
-// when not, it has written nothing.
+// the request completed (Done, AccountID, SessionID, AuthTime, ACR, AMR)
+// with the session; when not, it has written nothing.
 type SessionAnswerer interface {
-	SingleSignOn(r *http.Request, req storage.AuthRequest) (storage.AuthRequest, bool, error)
+	SingleSignOn(r *http.Request, req storage.AuthRequest) (storage.AuthRequest, storage.Session, bool, error)
 }
 
 // AnswerFromSessions lets live SSO sessions answer authorization requests at
@@ -66,7 +66,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		op.AuthRequestError(w, r, authReq, oidc.DefaultToServerError(err, "unable to save auth request"), p.op)
 		return
 	}
-	done, answered, err := p.sso.SingleSignOn(r, rec)
+	done, _, answered, err := p.sso.SingleSignOn(r, rec)
 	if err != nil {
 		noteFault(ctx, err)
 		p.storage.cfg.Logger.ErrorContext(ctx, "single sign-on", "client", rec.ClientID, "error", err)

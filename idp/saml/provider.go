@@ -120,7 +120,8 @@ type Provider struct {
 	contexts contexts
 	// parsed caches the SPs' parsed metadata by the SHA-256 of the stored
 	// document (registry): parsing it took a tenth of an SSO request.
-	parsed parsedMetadata
+	parsed   parsedMetadata
+	answerer SessionAnswerer // sso.go
 }
 
 // New checks cfg and returns the Provider.

@@ -164,27 +164,41 @@ var (
 	_ crewjam.SessionInvalidator        = sessionProvider{}
 )
 
-// GetSession parks a new request for the login, or hands crewjam/saml the
-// citizen's session when the login completed it.
+// GetSession parks a new request for the login, answers it from the
+// browser's live SSO session when that needs no page, or hands
+// crewjam/saml the citizen's session when the login completed it.
 func (s sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req *crewjam.IdpAuthnRequest) *crewjam.Session {
 	if f := flowOf(r.Context()); f.resume != nil {
 		return s.p.resumed(w, r, req, *f.resume)
 	}
-	s.p.park(w, r, req)
-	return nil
+	return s.p.park(w, r, req)
 }
+
+// SessionAnswerer decides whether the browser's live SSO session answers a
+// new request without any page (idp/login.Handler implements it). When it
+// does, it has recorded the SP in the session and returns the request
+// completed, with the session; when not, it has written nothing.
+type SessionAnswerer interface {
+	SingleSignOn(r *http.Request, req storage.AuthRequest) (storage.AuthRequest, storage.Session, bool, error)
+}
+
+// AnswerFromSessions lets live SSO sessions answer AuthnRequests at once.
+// Call it before serving.
+func (p *Provider) AnswerFromSessions(a SessionAnswerer) { p.answerer = a }
 
 // park answers a validated request: a replayed AuthnRequest ID is refused;
 // a request CardSSO cannot satisfy (RequestedAuthnContext, NameIDPolicy) is
-// answered with its SAML status at once; otherwise it is stored as an
-// AuthRequest and the browser goes to the login.
-func (p *Provider) park(w http.ResponseWriter, r *http.Request, req *crewjam.IdpAuthnRequest) {
+// answered with its SAML status at once; a request the browser's live SSO
+// session answers as it is gets its assertion at once (the session is
+// returned); otherwise it is stored as an AuthRequest and the browser goes
+// to the login.
+func (p *Provider) park(w http.ResponseWriter, r *http.Request, req *crewjam.IdpAuthnRequest) *crewjam.Session {
 	ctx := r.Context()
 	entityID := req.ServiceProviderMetadata.EntityID
 	sp, err := p.cfg.Store.GetServiceProviderByEntityID(ctx, entityID)
 	if err != nil {
 		p.internal(w, r, "saml: load service provider", err)
-		return
+		return nil
 	}
 	now := p.cfg.Now().UTC()
 	idpInitiated := req.Request.ID == ""
@@ -196,21 +210,21 @@ func (p *Provider) park(w http.ResponseWriter, r *http.Request, req *crewjam.Idp
 		if err := p.cfg.Store.RecordOnce(ctx, key, until); errors.Is(err, storage.ErrAlreadyUsed) {
 			p.cfg.Logger.WarnContext(ctx, "saml authn request replayed", "sp", entityID)
 			p.errorPage(w, http.StatusBadRequest, "replayed")
-			return
+			return nil
 		} else if err != nil {
 			p.internal(w, r, "saml: record authn request", err)
-			return
+			return nil
 		}
 	}
 	need := p.contexts.require(req.Request.RequestedAuthnContext)
 	if need.Impossible {
 		p.sendStatus(w, r, req, &crewjam.StatusError{TopLevel: crewjam.StatusResponder, SecondLevel: crewjam.StatusNoAuthnContext,
 			Message: "the requested authentication context cannot be satisfied"})
-		return
+		return nil
 	}
 	if _, serr := nameIDFormat(sp, req); serr != nil {
 		p.sendStatus(w, r, req, serr)
-		return
+		return nil
 	}
 	required := need.Min
 	if sp.MinACR != "" {
@@ -231,7 +245,7 @@ func (p *Provider) park(w http.ResponseWriter, r *http.Request, req *crewjam.Idp
 	rec, err := json.Marshal(pk)
 	if err != nil {
 		p.internal(w, r, "saml: park request", err)
-		return
+		return nil
 	}
 	expires := now.Add(p.cfg.AuthRequestLifetime)
 	if !idpInitiated {
@@ -251,13 +265,26 @@ func (p *Provider) park(w http.ResponseWriter, r *http.Request, req *crewjam.Idp
 		zero := int64(0)
 		ar.MaxAge = &zero
 	}
+	if p.answerer != nil {
+		done, cur, ok, err := p.answerer.SingleSignOn(r, ar)
+		if err != nil {
+			p.internal(w, r, "saml: single sign-on", err)
+			return nil
+		}
+		if ok {
+			p.cfg.Logger.InfoContext(ctx, "saml authn request", "sp", entityID, "required_acr", ar.RequiredACR,
+				"idp_initiated", idpInitiated, "answered_from_session", true)
+			return p.sessionFor(w, r, req, done, cur)
+		}
+	}
 	if err := p.cfg.Store.CreateAuthRequest(ctx, ar); err != nil {
 		p.internal(w, r, "saml: park request", err)
-		return
+		return nil
 	}
 	p.cfg.Logger.InfoContext(ctx, "saml authn request", "sp", entityID, "auth_request", ar.ID,
 		"required_acr", ar.RequiredACR, "passive", len(ar.Prompt) > 0, "force_authn", ar.MaxAge != nil, "idp_initiated", idpInitiated)
 	http.Redirect(w, r, p.cfg.LoginURL(ar.ID), http.StatusSeeOther)
+	return nil
 }
 
 // onceKey is a RecordOnce key for (kind, entity id, message id), bounded in
@@ -398,6 +425,14 @@ func (p *Provider) resumed(w http.ResponseWriter, r *http.Request, req *crewjam.
 		return nil
 	}
 	flowOf(ctx).used = true
+	return p.sessionFor(w, r, req, ar, cur)
+}
+
+// sessionFor is the crewjam/saml session for a completed request ar in the
+// browser's SSO session cur: NameID, session index, class, attributes.
+func (p *Provider) sessionFor(w http.ResponseWriter, r *http.Request, req *crewjam.IdpAuthnRequest, ar storage.AuthRequest, cur storage.Session) *crewjam.Session {
+	ctx := r.Context()
+	entityID := req.ServiceProviderMetadata.EntityID
 	sp, err := p.cfg.Store.GetServiceProviderByEntityID(ctx, entityID)
 	if err != nil {
 		p.internal(w, r, "saml: load service provider", err)
