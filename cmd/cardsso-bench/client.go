@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,9 +18,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/valyala/fasthttp"
 )
 
 // Target is the provider under test, as discovery describes it, and the
@@ -41,34 +44,31 @@ type Target struct {
 		JWKSURI               string `json:"jwks_uri"`
 	}
 
-	transport *http.Transport
-	requests  atomic.Int64 // HTTP requests sent, for requests per iteration
+	// hc holds the keep-alive connections from the default source address.
+	hc       *fasthttp.Client
+	requests atomic.Int64 // HTTP requests sent, for requests per iteration
+
+	authOnce sync.Once
+	auth     string // the Authorization header of the bench client
 
 	jwksMu sync.RWMutex
 	jwks   jose.JSONWebKeySet
 }
 
-// newTransport is a keep-alive HTTP/1.1 transport for up to conns
-// connections to one host; local, when set, is the source address.
-func newTransport(conns int, local net.IP) *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	if local != nil {
-		d.LocalAddr = &net.TCPAddr{IP: local}
-	}
-	return &http.Transport{
-		DialContext:         d.DialContext,
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-	}
+// basicAuth is the bench client's Authorization header: RFC 6749 §2.3.1
+// form-encodes the id and secret, then HTTP basic authentication.
+func (t *Target) basicAuth() string {
+	t.authOnce.Do(func() {
+		cred := url.QueryEscape(t.ClientID) + ":" + url.QueryEscape(t.Secret)
+		t.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cred))
+	})
+	return t.auth
 }
 
 // discover reads the discovery document and the key set.
 func (t *Target) discover(ctx context.Context) error {
 	var c client
-	c.init(t, t.transport, nil)
+	c.init(t, t.hc, nil)
 	body, err := c.getOK(ctx, strings.TrimSuffix(t.Issuer, "/")+"/.well-known/openid-configuration")
 	if err != nil {
 		return fmt.Errorf("discovery: %w", err)
@@ -85,7 +85,7 @@ func (t *Target) discover(ctx context.Context) error {
 // refreshKeys fetches the JWKS into the cache.
 func (t *Target) refreshKeys(ctx context.Context) error {
 	var c client
-	c.init(t, t.transport, nil)
+	c.init(t, t.hc, nil)
 	body, err := c.getOK(ctx, t.Discovery.JWKSURI)
 	if err != nil {
 		return fmt.Errorf("jwks: %w", err)
@@ -170,40 +170,96 @@ func (t *Target) verifyIDToken(ctx context.Context, raw, nonce string) error {
 	return nil
 }
 
-// client is one user agent: an HTTP client that does not follow redirects
-// (the flows follow them by hand) with an optional cookie jar.
-type client struct {
-	t  *Target
-	hc http.Client
-}
+// An HTTP request takes at most this long (writing it, then reading the
+// whole answer); a dial at most dialTimeout.
+const (
+	requestTimeout = 30 * time.Second
+	dialTimeout    = 5 * time.Second
+)
 
-func (c *client) init(t *Target, rt *http.Transport, jar http.CookieJar) {
-	c.t = t
-	c.hc = http.Client{
-		Transport:     counting{rt, &t.requests},
-		Jar:           jar,
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+// newHTTPClient is a keep-alive HTTP/1.1 client (fasthttp: no goroutines
+// per connection, requests and responses reused) with up to conns
+// connections per host; local, when set, is the source address of its
+// connections. It follows no redirects: the flows do, by hand.
+func newHTTPClient(conns int, local net.IP) *fasthttp.Client {
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	if local != nil {
+		d.LocalAddr = &net.TCPAddr{IP: local}
+	}
+	return &fasthttp.Client{
+		Name:                   "cardsso-bench",
+		Dial:                   func(addr string) (net.Conn, error) { return d.Dial("tcp", addr) },
+		MaxConnsPerHost:        conns,
+		MaxConnWaitTimeout:     requestTimeout,
+		ReadTimeout:            requestTimeout,
+		WriteTimeout:           requestTimeout,
+		DisablePathNormalizing: true, // send Location targets as given
+		RetryIfErr:             retryIfErr,
 	}
 }
 
+// retryIfErr retries an idempotent request, as fasthttp does by default, and
+// any request whose connection the server closed before answering (a
+// keep-alive connection that sat idle past the server's keep-alive timeout:
+// node's is 5 s); a server that closed without an answer has not acted on
+// the request. fasthttp retries only after a failed attempt, at most
+// DefaultMaxIdemponentCallAttempts times.
+func retryIfErr(req *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	if req.Header.IsGet() || req.Header.IsHead() {
+		return false, true
+	}
+	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// client is one user agent: an HTTP client that does not follow redirects
+// (the flows follow them by hand) with, for a browser, a cookie jar. Its
+// request and response are reused from one request to the next, so a
+// client serves one worker at a time, and a body read from c.resp is valid
+// until its next request.
+type client struct {
+	t  *Target
+	hc *fasthttp.Client
+	// jar is a browser's cookies (net/http/cookiejar: domain, path,
+	// expiry and host-only rules); nil for a client that keeps none.
+	jar *cookiejar.Jar
+
+	req  fasthttp.Request
+	resp fasthttp.Response
+	form fasthttp.Args // the form being built (newForm)
+	buf  []byte        // a URL or body being built
+}
+
+func (c *client) init(t *Target, hc *fasthttp.Client, jar *cookiejar.Jar) {
+	c.t, c.hc, c.jar = t, hc, jar
+}
+
 // newBrowser is a client with its own cookie jar.
-func newBrowser(t *Target, rt *http.Transport) *client {
-	jar, _ := cookiejar.New(nil)
+func newBrowser(t *Target, hc *fasthttp.Client) *client {
 	c := &client{}
-	c.init(t, rt, jar)
+	c.init(t, hc, nil)
+	c.clearCookies()
 	return c
 }
 
-type counting struct {
-	rt http.RoundTripper
-	n  *atomic.Int64
+// clearCookies gives the browser an empty jar: a fresh browser that keeps
+// the client's connections and buffers.
+func (c *client) clearCookies() {
+	c.jar, _ = cookiejar.New(nil) // never fails without options
 }
 
-func (c counting) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return c.rt.RoundTrip(r)
+// requestError is a request that got no answer: the connection was
+// refused or broke, or the answer timed out.
+type requestError struct {
+	method, url string
+	err         error
 }
+
+func (e *requestError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.method, stripQuery(e.url), e.err)
+}
+
+func (e *requestError) Unwrap() error { return e.err }
 
 // statusError is an unexpected HTTP status.
 type statusError struct {
@@ -213,11 +269,15 @@ type statusError struct {
 }
 
 func (e *statusError) Error() string {
-	u := e.url
+	return fmt.Sprintf("%s %s: status %d: %s", e.method, stripQuery(e.url), e.code, e.body)
+}
+
+// stripQuery leaves a URL's query (codes, tokens, state) out of messages.
+func stripQuery(u string) string {
 	if i := strings.IndexByte(u, '?'); i >= 0 {
-		u = u[:i]
+		return u[:i]
 	}
-	return fmt.Sprintf("%s %s: status %d: %s", e.method, u, e.code, e.body)
+	return u
 }
 
 func snippet(b []byte) string {
@@ -228,47 +288,89 @@ func snippet(b []byte) string {
 	return s
 }
 
-// do sends req and reads the whole answer.
-func (c *client) do(req *http.Request) (*http.Response, []byte, error) {
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, nil, err
-	}
-	return resp, body, nil
+// statusErr is the statusError of the answer in c.resp.
+func (c *client) statusErr(u string) error {
+	return &statusError{string(c.req.Header.Method()), u, c.resp.StatusCode(), snippet(c.resp.Body())}
 }
 
+// do sends c.req (its method, headers and body set; its URI is set here
+// from raw) and reads the whole answer into c.resp. A browser sends the
+// cookies its jar holds for u and keeps those the answer sets; u is raw
+// parsed, or nil to have do parse it.
+func (c *client) do(ctx context.Context, raw string, u *url.URL) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.req.SetRequestURI(raw)
+	if c.jar != nil {
+		if u == nil {
+			var err error
+			if u, err = url.Parse(raw); err != nil {
+				return err
+			}
+		}
+		c.req.Header.DelAllCookies()
+		for _, ck := range c.jar.Cookies(u) {
+			c.req.Header.SetCookie(ck.Name, ck.Value)
+		}
+	}
+	c.t.requests.Add(1)
+	if err := c.hc.Do(&c.req, &c.resp); err != nil {
+		return &requestError{string(c.req.Header.Method()), raw, err}
+	}
+	if c.jar != nil {
+		var set []*http.Cookie
+		for _, v := range c.resp.Header.Cookies() {
+			// Invalid Set-Cookie lines are dropped, as net/http does.
+			if ck, err := http.ParseSetCookie(string(v)); err == nil {
+				set = append(set, ck)
+			}
+		}
+		if len(set) > 0 {
+			c.jar.SetCookies(u, set)
+		}
+	}
+	return nil
+}
+
+// get GETs u; the answer is in c.resp.
+func (c *client) get(ctx context.Context, raw string, u *url.URL) error {
+	c.req.Reset()
+	return c.do(ctx, raw, u)
+}
+
+// getOK GETs u and wants 200; the body is valid until c's next request.
 func (c *client) getOK(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	if err := c.get(ctx, u, nil); err != nil {
 		return nil, err
 	}
-	resp, body, err := c.do(req)
-	if err != nil {
-		return nil, err
+	if c.resp.StatusCode() != http.StatusOK {
+		return nil, c.statusErr(u)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &statusError{"GET", u, resp.StatusCode, snippet(body)}
-	}
-	return body, nil
+	return c.resp.Body(), nil
 }
 
-// postForm posts a form, with the bench client's basic auth when auth is set.
-func (c *client) postForm(ctx context.Context, u string, form url.Values, auth bool) (*http.Response, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+// newForm empties c's form and returns it, to be filled and posted with
+// postForm or token.
+func (c *client) newForm() *fasthttp.Args {
+	c.form.Reset()
+	return &c.form
+}
+
+var formContentType = []byte("application/x-www-form-urlencoded")
+
+// postForm posts c's form (newForm), with the bench client's basic auth
+// when auth is set; the answer is in c.resp.
+func (c *client) postForm(ctx context.Context, u string, auth bool) error {
+	c.req.Reset()
+	c.req.Header.SetMethod(fasthttp.MethodPost)
+	c.req.Header.SetContentTypeBytes(formContentType)
 	if auth {
-		// RFC 6749 §2.3.1: form-encode both, then basic auth.
-		req.SetBasicAuth(url.QueryEscape(c.t.ClientID), url.QueryEscape(c.t.Secret))
+		c.req.Header.Set("Authorization", c.t.basicAuth())
 	}
-	return c.do(req)
+	c.buf = c.form.AppendBytes(c.buf[:0])
+	c.req.SetBody(c.buf)
+	return c.do(ctx, u, nil)
 }
 
 // tokenResponse is a token endpoint answer.
@@ -280,17 +382,18 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 }
 
-// token posts a grant to the token endpoint and decodes a 200 answer.
-func (c *client) token(ctx context.Context, form url.Values) (tokenResponse, error) {
+// token posts c's form (newForm: a grant) to the token endpoint and decodes
+// a 200 answer.
+func (c *client) token(ctx context.Context) (tokenResponse, error) {
 	var tr tokenResponse
-	resp, body, err := c.postForm(ctx, c.t.Discovery.TokenEndpoint, form, true)
-	if err != nil {
+	ep := c.t.Discovery.TokenEndpoint
+	if err := c.postForm(ctx, ep, true); err != nil {
 		return tr, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return tr, &statusError{"POST", c.t.Discovery.TokenEndpoint, resp.StatusCode, snippet(body)}
+	if c.resp.StatusCode() != http.StatusOK {
+		return tr, c.statusErr(ep)
 	}
-	if err := json.Unmarshal(body, &tr); err != nil {
+	if err := json.Unmarshal(c.resp.Body(), &tr); err != nil {
 		return tr, fmt.Errorf("token response: %w", err)
 	}
 	if tr.AccessToken == "" {
@@ -318,24 +421,41 @@ type flow struct {
 }
 
 // authorizeURL starts a flow: the authorization request with PKCE S256.
+// A parameter in extra replaces the one of that name.
 func (c *client) authorizeURL(extra url.Values) (string, flow) {
 	f := flow{state: randomString(12), nonce: randomString(12)}
 	var challenge string
 	f.verifier, challenge = pkce()
-	q := url.Values{
-		"response_type":         {"code"},
-		"client_id":             {c.t.ClientID},
-		"redirect_uri":          {c.t.Redirect},
-		"scope":                 {c.t.Scope},
-		"state":                 {f.state},
-		"nonce":                 {f.nonce},
-		"code_challenge":        {challenge},
-		"code_challenge_method": {"S256"},
+	b := append(c.buf[:0], c.t.Discovery.AuthorizationEndpoint...)
+	sep := byte('?')
+	add := func(k, v string) {
+		b = append(b, sep)
+		sep = '&'
+		b = fasthttp.AppendQuotedArg(b, []byte(k))
+		b = append(b, '=')
+		b = fasthttp.AppendQuotedArg(b, []byte(v))
 	}
-	for k, v := range extra {
-		q[k] = v
+	for _, p := range [...][2]string{
+		{"response_type", "code"},
+		{"client_id", c.t.ClientID},
+		{"redirect_uri", c.t.Redirect},
+		{"scope", c.t.Scope},
+		{"state", f.state},
+		{"nonce", f.nonce},
+		{"code_challenge", challenge},
+		{"code_challenge_method", "S256"},
+	} {
+		if _, ok := extra[p[0]]; !ok {
+			add(p[0], p[1])
+		}
 	}
-	return c.t.Discovery.AuthorizationEndpoint + "?" + q.Encode(), f
+	for k, vs := range extra {
+		for _, v := range vs {
+			add(k, v)
+		}
+	}
+	c.buf = b
+	return string(b), f
 }
 
 // maxHops bounds the redirects of one flow.
@@ -349,43 +469,52 @@ type errPage struct {
 }
 
 func (e *errPage) Error() string {
-	u := e.url
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		u = u[:i]
-	}
-	return fmt.Sprintf("flow stopped at a page: %s: %s", u, snippet(e.body))
+	return fmt.Sprintf("flow stopped at a page: %s: %s", stripQuery(e.url), snippet(e.body))
 }
 
 // follow GETs u and follows redirects until one leads to the redirect URI,
 // whose code it returns after checking state. A 200 page on the way ends
 // with *errPage (the caller may fill in a form and go on).
 func (c *client) follow(ctx context.Context, u string, f flow) (string, error) {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
 	for range maxHops {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
+		if err := c.get(ctx, u, pu); err != nil {
 			return "", err
 		}
-		resp, body, err := c.do(req)
-		if err != nil {
-			return "", err
-		}
-		switch resp.StatusCode {
+		switch c.resp.StatusCode() {
 		case http.StatusFound, http.StatusSeeOther, http.StatusMovedPermanently, http.StatusTemporaryRedirect:
 		case http.StatusOK:
-			return "", &errPage{url: u, body: body}
+			return "", &errPage{url: u, body: bytes.Clone(c.resp.Body())}
 		default:
-			return "", &statusError{"GET", u, resp.StatusCode, snippet(body)}
+			return "", c.statusErr(u)
 		}
-		next, err := resp.Location()
+		next, err := c.location(pu)
 		if err != nil {
-			return "", fmt.Errorf("redirect without Location from %s", u)
+			return "", err
 		}
-		if strings.HasPrefix(next.String(), c.t.Redirect) {
+		u, pu = next.String(), next
+		if strings.HasPrefix(u, c.t.Redirect) {
 			return codeOf(next, f)
 		}
-		u = next.String()
 	}
 	return "", errors.New("too many redirects")
+}
+
+// location is the Location of the redirect in c.resp, resolved against
+// the URL of the request, base.
+func (c *client) location(base *url.URL) (*url.URL, error) {
+	loc := c.resp.Header.Peek("Location")
+	if len(loc) == 0 {
+		return nil, fmt.Errorf("redirect without Location from %s", stripQuery(base.String()))
+	}
+	next, err := base.Parse(string(loc))
+	if err != nil {
+		return nil, fmt.Errorf("redirect from %s: %w", stripQuery(base.String()), err)
+	}
+	return next, nil
 }
 
 // codeOf reads the code of the redirect to the client, checking state.
@@ -406,12 +535,12 @@ func codeOf(u *url.URL, f flow) (string, error) {
 
 // exchange redeems a code with its verifier and verifies the ID token.
 func (c *client) exchange(ctx context.Context, code string, f flow) (tokenResponse, error) {
-	tr, err := c.token(ctx, url.Values{
-		"grant_type":    {"authorization_code"},
-		"code":          {code},
-		"redirect_uri":  {c.t.Redirect},
-		"code_verifier": {f.verifier},
-	})
+	form := c.newForm()
+	form.Add("grant_type", "authorization_code")
+	form.Add("code", code)
+	form.Add("redirect_uri", c.t.Redirect)
+	form.Add("code_verifier", f.verifier)
+	tr, err := c.token(ctx)
 	if err != nil {
 		return tr, err
 	}

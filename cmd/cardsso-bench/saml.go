@@ -179,7 +179,7 @@ func newSAMLWorker(ctx context.Context, e *Env, i int) (Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := newBrowser(e.T, e.browserTransport(uint64(i)))
+	b := newBrowser(e.T, e.browserClient(uint64(i)))
 	// The SSO session comes from a sign-in at an OpenID Connect portal:
 	// the session both protocols share.
 	code, f, err := signIn(ctx, b, e.citizen(i), nil)

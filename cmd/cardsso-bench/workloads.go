@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/crewjam/saml"
+	"github.com/valyala/fasthttp"
 )
 
 // Citizen is a returning citizen's login: number and password.
@@ -78,11 +79,11 @@ type Env struct {
 	// SAMLKey is the PEM file of the saml-sso workload's SP key (saml.go).
 	SAMLKey string
 
-	// Browsers' transports, one per source address, and the login
+	// Browsers' HTTP clients, one per source address, and the login
 	// workload's turn.
-	loginOnce sync.Once
-	loginRTs  []*http.Transport
-	loginNext atomic.Uint64
+	browserOnce sync.Once
+	browserHCs  []*fasthttp.Client
+	loginNext   atomic.Uint64
 
 	samlOnce sync.Once
 	sp       *saml.ServiceProvider
@@ -111,9 +112,11 @@ var workloads = map[string]func(ctx context.Context, e *Env, i int) (Worker, err
 // workloads (saml-sso is asked for by name).
 var workloadOrder = []string{"discovery", "jwks", "client-credentials", "sso-code-flow", "refresh", "introspect", "login"}
 
+// plainClient is an API client without cookies, on the default source
+// address.
 func plainClient(e *Env) *client {
 	c := &client{}
-	c.init(e.T, e.T.transport, nil)
+	c.init(e.T, e.T.hc, nil)
 	return c
 }
 
@@ -132,11 +135,12 @@ func (w *getWorker) Do(ctx context.Context) error {
 type ccWorker struct{ c *client }
 
 func (w *ccWorker) Do(ctx context.Context) error {
-	form := url.Values{"grant_type": {"client_credentials"}}
+	form := w.c.newForm()
+	form.Add("grant_type", "client_credentials")
 	if w.c.t.CCScope != "" {
-		form.Set("scope", w.c.t.CCScope)
+		form.Add("scope", w.c.t.CCScope)
 	}
-	_, err := w.c.token(ctx, form)
+	_, err := w.c.token(ctx)
 	return err
 }
 
@@ -165,11 +169,11 @@ func submitLogin(ctx context.Context, b *client, page *errPage, cit Citizen, f f
 	if m == nil {
 		return "", page
 	}
-	form := url.Values{}
+	form := b.newForm()
 	for _, h := range hiddenInput.FindAllSubmatch(m[2], -1) {
 		form.Set(string(h[1]), html.UnescapeString(string(h[2])))
 	}
-	if form.Get("csrf_token") == "" || form.Get("authRequestID") == "" {
+	if len(form.Peek("csrf_token")) == 0 || len(form.Peek("authRequestID")) == 0 {
 		return "", errors.New("login form without csrf_token or authRequestID")
 	}
 	if cit.Number == "" {
@@ -181,17 +185,19 @@ func submitLogin(ctx context.Context, b *client, page *errPage, cit Citizen, f f
 	if err != nil {
 		return "", err
 	}
-	action, _ := base.Parse(string(m[1]))
-	resp, body, err := b.postForm(ctx, action.String(), form, false)
+	action, err := base.Parse(string(m[1]))
 	if err != nil {
 		return "", err
 	}
-	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
-		return "", &statusError{"POST", action.String(), resp.StatusCode, snippet(body)}
+	if err := b.postForm(ctx, action.String(), false); err != nil {
+		return "", err
 	}
-	next, err := resp.Location()
+	if sc := b.resp.StatusCode(); sc != http.StatusSeeOther && sc != http.StatusFound {
+		return "", b.statusErr(action.String())
+	}
+	next, err := b.location(action)
 	if err != nil {
-		return "", errors.New("login answered without Location")
+		return "", err
 	}
 	if strings.HasPrefix(next.String(), b.t.Redirect) {
 		return codeOf(next, f)
@@ -211,7 +217,7 @@ func (e *Env) citizen(i int) Citizen {
 type ssoWorker struct{ b *client }
 
 func newSSOWorker(ctx context.Context, e *Env, i int) (Worker, error) {
-	b := newBrowser(e.T, e.browserTransport(uint64(i)))
+	b := newBrowser(e.T, e.browserClient(uint64(i)))
 	code, f, err := signIn(ctx, b, e.citizen(i), nil)
 	if err != nil {
 		return nil, fmt.Errorf("worker %d: sign in: %w", i, err)
@@ -239,7 +245,7 @@ func (w *ssoWorker) Do(ctx context.Context) error {
 
 // tokensFor signs worker i in with the refresh scope and returns its tokens.
 func tokensFor(ctx context.Context, e *Env, i int) (tokenResponse, error) {
-	b := newBrowser(e.T, e.browserTransport(uint64(i)))
+	b := newBrowser(e.T, e.browserClient(uint64(i)))
 	extra := url.Values{"scope": {e.RefreshScope}}
 	for k, v := range e.SetupParams {
 		extra[k] = v
@@ -273,7 +279,10 @@ func newRefreshWorker(ctx context.Context, e *Env, i int) (Worker, error) {
 }
 
 func (w *refreshWorker) Do(ctx context.Context) error {
-	tr, err := w.c.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {w.refresh}})
+	form := w.c.newForm()
+	form.Add("grant_type", "refresh_token")
+	form.Add("refresh_token", w.refresh)
+	tr, err := w.c.token(ctx)
 	if err != nil {
 		return err
 	}
@@ -309,17 +318,17 @@ func newIntrospectWorker(ctx context.Context, e *Env, i int) (Worker, error) {
 
 func (w *introspectWorker) Do(ctx context.Context) error {
 	ep := w.c.t.Discovery.IntrospectionEndpoint
-	resp, body, err := w.c.postForm(ctx, ep, url.Values{"token": {w.token}}, true)
-	if err != nil {
+	w.c.newForm().Add("token", w.token)
+	if err := w.c.postForm(ctx, ep, true); err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return &statusError{"POST", ep, resp.StatusCode, snippet(body)}
+	if w.c.resp.StatusCode() != http.StatusOK {
+		return w.c.statusErr(ep)
 	}
 	var r struct {
 		Active bool `json:"active"`
 	}
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := json.Unmarshal(w.c.resp.Body(), &r); err != nil {
 		return fmt.Errorf("introspection answer: %w", err)
 	}
 	if !r.Active {
@@ -332,30 +341,38 @@ func (w *introspectWorker) Do(ctx context.Context) error {
 // login form, number + password, code, token exchange. At a provider that
 // logs its browsers in without a form (the node-oidc-provider peer's
 // auto-login interaction), it is a code flow with a fresh login that costs
-// no password hash.
-type loginWorker struct{ e *Env }
-
-func newLoginWorker(_ context.Context, e *Env, _ int) (Worker, error) {
-	return &loginWorker{e: e}, nil
+// no password hash. A fresh browser is an empty cookie jar on the next
+// source address's connections; the worker's request and response buffers
+// are reused.
+type loginWorker struct {
+	e *Env
+	b *client
 }
 
-// browserTransport is the transport of browser n: the source addresses are
-// taken in turn (the default address without --source-ips).
-func (e *Env) browserTransport(n uint64) *http.Transport {
-	e.loginOnce.Do(func() {
+func newLoginWorker(_ context.Context, e *Env, _ int) (Worker, error) {
+	return &loginWorker{e: e, b: newBrowser(e.T, e.T.hc)}, nil
+}
+
+// browserClient is the HTTP client of browser n: the source addresses are
+// taken in turn (the default address without --source-ips), each with its
+// own keep-alive connections.
+func (e *Env) browserClient(n uint64) *fasthttp.Client {
+	e.browserOnce.Do(func() {
 		for _, ip := range e.SourceIPs {
-			e.loginRTs = append(e.loginRTs, newTransport(4, ip))
+			e.browserHCs = append(e.browserHCs, newHTTPClient(e.Workers, ip))
 		}
-		if len(e.loginRTs) == 0 {
-			e.loginRTs = []*http.Transport{e.T.transport}
+		if len(e.browserHCs) == 0 {
+			e.browserHCs = []*fasthttp.Client{e.T.hc}
 		}
 	})
-	return e.loginRTs[n%uint64(len(e.loginRTs))]
+	return e.browserHCs[n%uint64(len(e.browserHCs))]
 }
 
 func (w *loginWorker) Do(ctx context.Context) error {
 	n := w.e.loginNext.Add(1)
-	b := newBrowser(w.e.T, w.e.browserTransport(n))
+	b := w.b
+	b.hc = w.e.browserClient(n)
+	b.clearCookies()
 	code, f, err := signIn(ctx, b, w.e.citizen(int(n%(1<<31))), nil)
 	if err != nil {
 		return err
