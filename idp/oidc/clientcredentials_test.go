@@ -81,7 +81,7 @@ func TestClientCredentialsSameAsLibrary(t *testing.T) {
 			if !reflect.DeepEqual(gc, wc) {
 				t.Errorf("claims %v; the library's %v", gc, wc)
 			}
-			jws, err := jose.ParseSigned(gt, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			jws, err := jose.ParseSignedCompact(gt, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
 			}
