@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/cardsso/cardsso/idp/keys"
 )
@@ -173,4 +175,48 @@ func TestECDSARS(t *testing.T) {
 	if _, err := ecdsaRS([]byte{0x30, 0x03, 0x02, 0x01}, 32); err == nil {
 		t.Errorf("ecdsaRS took a malformed signature")
 	}
+}
+
+// BenchmarkCCToken makes a client credentials JWT as the library did
+// (op.CreateJWT: a go-jose signer per token, the header map and the claims
+// marshalled per token) and as tokenEndpoint does (jwsSigner).
+func BenchmarkCCToken(b *testing.B) {
+	tp := newTestProvider(b)
+	s := tp.p.storage
+	ctx := op.ContextWithIssuer(context.Background(), testIssuer)
+	c, err := s.GetClientByClientID(ctx, "portal")
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, _ := s.ClientCredentialsTokenRequest(ctx, "portal", []string{"ecard.verify"})
+	b.Run("library", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			id, exp := s.newCCToken()
+			if _, err := op.CreateJWT(ctx, testIssuer, req, exp, id, ccClient{c.(*client)}, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("jwsSigner", func(b *testing.B) {
+		var signers jwsSigners
+		b.ReportAllocs()
+		buf := make([]byte, 0, 1024)
+		for b.Loop() {
+			key, err := s.cfg.Keys.Active()
+			if err != nil {
+				b.Fatal(err)
+			}
+			sig, err := signers.get(key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := s.now()
+			id, exp := s.newCCToken()
+			buf = appendCCClaims(buf[:0], testIssuer, "portal", id, now, exp)
+			if _, err := sig.sign(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
