@@ -36,7 +36,10 @@ own). SIGINT or SIGTERM shuts it down gracefully.`,
 		if err != nil {
 			return err
 		}
-		logger := fc.newLogger(c.stderr)
+		logs := newLogBuffer(c.stderr) // logbuf.go: one write per batch of lines
+		defer logs.Close()
+		logger := fc.newLogger(logs)
+		logger = slog.New(flushingHandler{logger.Handler(), logs})
 		// zitadel/oidc logs through the default logger: the process's
 		// default is the node's logger.
 		slog.SetDefault(logger)
