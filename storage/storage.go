@@ -53,7 +53,8 @@ type Store interface {
 	GetAccessToken(ctx context.Context, id string) (AccessToken, error)
 	DeleteAccessToken(ctx context.Context, id string) error
 
-	// Refresh tokens, looked up by the SHA-256 hash of their value.
+	// Refresh tokens, looked up by a key derived from their value through
+	// SHA-256 (RefreshToken.Hash).
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
 	// ClaimRefreshToken atomically marks the token used at now (rotation). A
@@ -258,6 +259,9 @@ type AccessToken struct {
 // Every token of one grant forms a family: rotation creates a new token in the
 // family and marks the old one used.
 type RefreshToken struct {
+	// Hash is the key the token is stored and found under: the SHA-256 of
+	// its value, which idp/oidc prefixes with the time of issue (taken from
+	// the value) so that keys are stored in the order tokens are issued.
 	Hash      []byte
 	ID        string // public id (token introspection and revocation)
 	GrantID   string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -347,7 +346,7 @@ func (s *Storage) claim(ctx context.Context, req op.TokenRequest, currentRefresh
 		}
 		return grantOfCode(got), nil
 	case *refreshRequest:
-		got, err := s.cfg.Store.ClaimRefreshToken(ctx, hashValue(currentRefresh), now)
+		got, err := s.cfg.Store.ClaimRefreshToken(ctx, refreshKey(currentRefresh), now)
 		switch {
 		case errors.Is(err, storage.ErrAlreadyUsed):
 			s.revokeGrant(ctx, got.GrantID, "refresh token reused")
@@ -432,7 +431,7 @@ func (s *Storage) issueAtOnce(ctx context.Context, ti TokenIssuer, req op.TokenR
 		}
 		noteKept(ctx, got.ID)
 	case *refreshRequest:
-		got, err := ti.ClaimRefreshTokenAndIssue(ctx, hashValue(currentRefresh), now,
+		got, err := ti.ClaimRefreshTokenAndIssue(ctx, refreshKey(currentRefresh), now,
 			func(t storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
 				return build(grantOfRefresh(t, r.t.Scopes))
 			})
@@ -459,22 +458,19 @@ func (s *Storage) revokeGrant(ctx context.Context, grantID, why string) {
 // accessTokenOf is a new access token of the grant.
 func (s *Storage) accessTokenOf(g grant, now time.Time) storage.AccessToken {
 	return storage.AccessToken{
-		ID: rand.Text(), GrantID: g.id, ClientID: g.clientID, AccountID: g.accountID,
+		ID: newAccessTokenID(now), GrantID: g.id, ClientID: g.clientID, AccountID: g.accountID,
 		SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
 		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
 	}
 }
 
-// refreshTokenOf is a new refresh token of the grant and its value.
+// refreshTokenOf is a new refresh token of the grant and its value
+// (tokenkeys.go).
 func (s *Storage) refreshTokenOf(g grant, now time.Time) (string, storage.RefreshToken, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", storage.RefreshToken{}, err
-	}
-	value := base64.RawURLEncoding.EncodeToString(raw[:])
+	value, key := newRefreshValue(now)
 	return value, storage.RefreshToken{
-		Hash: hashValue(value), ID: rand.Text(), GrantID: g.id, ClientID: g.clientID,
+		Hash: key, ID: rand.Text(), GrantID: g.id, ClientID: g.clientID,
 		AccountID: g.accountID, SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
 		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenLifetime),
@@ -545,7 +541,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 // TokenRequestByRefreshToken loads a refresh token. A token that was rotated
 // before is a reuse: its whole family is revoked.
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, value string) (op.RefreshTokenRequest, error) {
-	t, err := s.cfg.Store.GetRefreshToken(ctx, hashValue(value))
+	t, err := s.cfg.Store.GetRefreshToken(ctx, refreshKey(value))
 	if err != nil {
 		noteFault(ctx, err)
 		return nil, op.ErrInvalidRefreshToken
@@ -575,7 +571,7 @@ const refreshIDPrefix = "refresh:"
 // GetRefreshTokenInfo tells the revocation endpoint whether a value is one
 // of our refresh tokens.
 func (s *Storage) GetRefreshTokenInfo(ctx context.Context, _ string, value string) (string, string, error) {
-	h := hashValue(value)
+	h := refreshKey(value)
 	t, err := s.cfg.Store.GetRefreshToken(ctx, h)
 	if err != nil {
 		return "", "", op.ErrInvalidRefreshToken
