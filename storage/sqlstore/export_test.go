@@ -19,6 +19,9 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return s.inTx(ctx, "test", func(_ context.Context, tx *sqlx.Tx) error { return fn(tx) })
 }
 
+// GrantSessionSlack is grantSessionSlack.
+const GrantSessionSlack = grantSessionSlack
+
 // MigrationLockKey is the PostgreSQL advisory lock key of a schema's
 // migrations.
 var MigrationLockKey = migrationLockKey
@@ -62,6 +65,7 @@ func (s *Store) Lookups() []Lookup {
 		{refreshTokens.selectFrom + " WHERE hash = ?" + live, []any{key, ms}},
 		{refreshTokens.selectFrom + " WHERE hash = ? AND used_at IS NOT NULL" + live, []any{key, ms}},
 		{refreshTokens.claimQuery("hash", "used_at"), []any{ms, key, ms}},
+		{claimRefreshQuery, []any{ms, key, ms}},
 		{sessions.selectFrom + " WHERE id = ?" + live, []any{id, ms}},
 		{sessions.selectFrom + " WHERE id = ?" + live + lock, []any{id, ms}},
 		{sessions.update, update(sessions.args(storage.Session{ID: id}))},
@@ -73,7 +77,10 @@ func (s *Store) Lookups() []Lookup {
 	if q := s.flavour.lockSigningKeys; q != "" {
 		l = append(l, Lookup{q, nil})
 	}
-	for _, q := range append(revokeGrantQueries, deleteSessionQueries...) {
+	for _, q := range revokeGrantQueries {
+		l = append(l, Lookup{q, []any{id, id}})
+	}
+	for _, q := range deleteSessionQueries {
 		l = append(l, Lookup{q, []any{id}})
 	}
 	for _, e := range expiring {

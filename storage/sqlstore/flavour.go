@@ -51,7 +51,8 @@ type flavour struct {
 	// transaction wrote nothing.
 	isRetryable func(err error) bool
 	// deleteExpired is the statement that deletes at most arg 2 rows of the
-	// table (whose key column is key) that expired before arg 1.
+	// table (whose key columns, comma-separated, are key) that expired
+	// before arg 1.
 	deleteExpired func(table, key string) string
 }
 

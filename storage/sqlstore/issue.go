@@ -44,7 +44,7 @@ func (s *Store) ClaimAuthCodeAndIssue(ctx context.Context, codeHash []byte, now,
 	if len(codeHash) == 0 {
 		return storage.AuthRequest{}, notFound(op)
 	}
-	return claimAndIssue(ctx, s, authRequests, op, "code_hash", "code_used_at", codeHash, now, issue,
+	return claimAndIssue(ctx, s, authRequests, op, "code_hash", "code_used_at", codeHash, now, issue, nil,
 		claimCodeKeepQuery, millis(now), millis(keepUntil), codeHash, millis(now))
 }
 
@@ -60,14 +60,35 @@ func (s *Store) ClaimRefreshTokenAndIssue(ctx context.Context, hash []byte, now 
 		return storage.RefreshToken{}, notFound(op)
 	}
 	return claimAndIssue(ctx, s, refreshTokens, op, "hash", "used_at", hash, now, issue,
-		refreshTokens.claimQuery("hash", "used_at"), millis(now), hash, millis(now))
+		func(t storage.RefreshToken) (string, string) { return t.GrantID, t.SessionID },
+		claimRefreshQuery, millis(now), hash, millis(now))
 }
 
+// claimRefreshQuery is the refresh token's claimQuery that also returns the
+// expiry of its grant_sessions row (NULL when there is none): the tokens a
+// rotation issues are of the same grant and session, and when that row
+// covers them already nothing is written to grant_sessions.
+var claimRefreshQuery = refreshTokens.claimQuery("hash", "used_at") +
+	", (SELECT g.expires_at FROM grant_sessions g WHERE g.grant_id = refresh_tokens.grant_id AND g.session_id = refresh_tokens.session_id)"
+
+// claimAndIssue claims a row with claimQuery and stores the tokens issue
+// returns for it, in one transaction. With grantOf, claimQuery returns one
+// more column after the entity's, the expiry of the grant_sessions row of
+// the claimed row's grant and session (grantOf), which then needs no write
+// for tokens it covers.
 func claimAndIssue[T, R any](ctx context.Context, s *Store, e *entity[T, R], op, keyColumn, usedColumn string,
-	key []byte, now time.Time, issue func(T) (storage.AccessToken, *storage.RefreshToken, error), claimQuery string, claimArgs ...any) (T, error) {
+	key []byte, now time.Time, issue func(T) (storage.AccessToken, *storage.RefreshToken, error),
+	grantOf func(T) (grantID, sessionID string), claimQuery string, claimArgs ...any) (T, error) {
 	var claimed T
 	err := s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
-		row, err := e.scanOne(ctx, s, tx, true, claimQuery, claimArgs...)
+		var (
+			rec   recorded
+			extra []any
+		)
+		if grantOf != nil {
+			extra = []any{&rec.until}
+		}
+		row, err := e.scanOneWith(ctx, s, tx, true, claimQuery, extra, claimArgs...)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return errNothingClaimed
@@ -82,13 +103,11 @@ func claimAndIssue[T, R any](ctx context.Context, s *Store, e *entity[T, R], op,
 		if err != nil {
 			return fmt.Errorf("sqlstore: %s: %w", op, err)
 		}
-		if err := txInsert(ctx, s, tx, accessTokens, op, at); err != nil {
-			return err
+		if grantOf != nil {
+			rec.grantID, rec.sessionID = grantOf(v)
 		}
-		if rt != nil {
-			if err := txInsert(ctx, s, tx, refreshTokens, op, *rt); err != nil {
-				return err
-			}
+		if err := s.txInsertTokens(ctx, tx, op, at, rt, rec); err != nil {
+			return err
 		}
 		claimed = v
 		return nil

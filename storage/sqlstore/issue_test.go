@@ -24,6 +24,7 @@ func TestIssue(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Run("ClaimAuthCodeAndIssue", func(t *testing.T) { testClaimAuthCodeAndIssue(t, openStore(t)) })
 			t.Run("ClaimRefreshTokenAndIssue", func(t *testing.T) { testClaimRefreshTokenAndIssue(t, openStore(t)) })
+			t.Run("RevokeIssuedGrant", func(t *testing.T) { testRevokeIssuedGrant(t, openStore(t)) })
 			t.Run("SaveAuthCode", func(t *testing.T) { testSaveAuthCode(t, openStore(t)) })
 			t.Run("CompleteAuthRequest", func(t *testing.T) { testCompleteAuthRequest(t, openStore(t)) })
 		})
@@ -224,5 +225,84 @@ func testCompleteAuthRequest(t *testing.T, s *sqlstore.Store) {
 	}
 	if err := s.CompleteAuthRequest(ctx, r.ID, "acct", "s", auth, "", nil, now.Add(2*time.Hour)); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("CompleteAuthRequest(expired) = %v; want ErrNotFound", err)
+	}
+}
+
+// testRevokeIssuedGrant follows a grant from its code through refresh
+// rotations and revokes it: every token issued on the way goes. On the way,
+// grant_sessions holds the grant's session until after its last token
+// expires, and a rotation whose tokens it covers leaves it alone.
+func testRevokeIssuedGrant(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	code := hotHash("grant-code")
+	req := hotAuthRequest(now, code)
+	if err := s.CreateAuthRequest(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	recordedUntil := func() time.Time {
+		t.Helper()
+		var ms []int64
+		if err := s.DB().SelectContext(ctx, &ms, s.DB().Rebind("SELECT expires_at FROM grant_sessions WHERE grant_id = ? AND session_id = ?"),
+			req.ID, req.SessionID); err != nil || len(ms) != 1 {
+			t.Fatalf("grant_sessions rows of the grant = %v, %v; want one", ms, err)
+		}
+		return time.UnixMilli(ms[0]).UTC()
+	}
+	tokens := func(ttl time.Duration) (storage.AccessToken, *storage.RefreshToken) {
+		at := hotAccessToken(now)
+		at.GrantID, at.SessionID = req.ID, req.SessionID
+		rt := &storage.RefreshToken{Hash: hotHash(hotID("rt")), ID: hotID("rt"), GrantID: req.ID, SessionID: req.SessionID,
+			ClientID: "portal", CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		return at, rt
+	}
+	var issued []storage.AccessToken
+	var refresh []*storage.RefreshToken
+	at, rt := tokens(time.Hour)
+	if _, err := s.ClaimAuthCodeAndIssue(ctx, code, now, now.Add(time.Hour), func(storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error) {
+		return at, rt, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	issued, refresh = append(issued, at), append(refresh, rt)
+	if got, want := recordedUntil(), rt.ExpiresAt.Add(sqlstore.GrantSessionSlack); !got.Equal(want) {
+		t.Fatalf("grant_sessions expiry after the code = %v; want the refresh token's expiry and slack, %v", got, want)
+	}
+
+	rotate := func(ttl time.Duration) {
+		t.Helper()
+		at, rt := tokens(ttl)
+		prev := refresh[len(refresh)-1]
+		if _, err := s.ClaimRefreshTokenAndIssue(ctx, prev.Hash, now, func(storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
+			return at, rt, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		issued, refresh = append(issued, at), append(refresh, rt)
+	}
+	// Covered: nothing written.
+	before := recordedUntil()
+	rotate(2 * time.Hour)
+	if got := recordedUntil(); !got.Equal(before) {
+		t.Errorf("grant_sessions expiry after a rotation it covers = %v; want %v unchanged", got, before)
+	}
+	// A token that outlives it moves it on.
+	rotate(2*time.Hour + sqlstore.GrantSessionSlack)
+	if got, want := recordedUntil(), now.Add(2*time.Hour+2*sqlstore.GrantSessionSlack); !got.Equal(want) {
+		t.Errorf("grant_sessions expiry after a longer-lived rotation = %v; want %v", got, want)
+	}
+
+	if err := s.RevokeGrant(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range issued {
+		if _, err := s.GetAccessToken(ctx, at.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetAccessToken(%s) after RevokeGrant = %v; want ErrNotFound", at.ID, err)
+		}
+	}
+	for _, rt := range refresh {
+		if _, err := s.GetRefreshToken(ctx, rt.Hash); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetRefreshToken(%s) after RevokeGrant = %v; want ErrNotFound", rt.ID, err)
+		}
 	}
 }

@@ -62,7 +62,7 @@ var postgresFlavour = flavour{
 	// share the work instead of waiting for each other, and never deadlock
 	// with each other or with the other transactions.
 	deleteExpired: func(table, key string) string {
-		return "DELETE FROM " + table + " WHERE " + key + " IN (SELECT " + key + " FROM " + table +
+		return "DELETE FROM " + table + " WHERE (" + key + ") IN (SELECT " + key + " FROM " + table +
 			" WHERE expires_at < ? LIMIT ? FOR UPDATE SKIP LOCKED)"
 	},
 }

@@ -64,8 +64,9 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(storag
 	return sessions.updateByID(ctx, s, id, func(sess storage.Session) string { return sess.ID }, update)
 }
 
-// deleteSessionQueries delete a session's tokens (by the session_id indexes)
-// and then the session; the last one's row count says whether it existed.
+// deleteSessionQueries delete a session's tokens (by the prefix of the
+// (session_id, grant_id) indexes) and then the session; the last one's row
+// count says whether it existed.
 var deleteSessionQueries = []string{
 	"DELETE FROM access_tokens WHERE session_id = ?",
 	"DELETE FROM refresh_tokens WHERE session_id = ?",

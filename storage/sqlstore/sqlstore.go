@@ -450,12 +450,19 @@ func newEntity[T, R any](e entity[T, R]) *entity[T, R] {
 // sql.ErrNoRows when there is none. write: q changes the row (UPDATE …
 // RETURNING) and runs behind the write gate when not in a transaction.
 func (e *entity[T, R]) scanOne(ctx context.Context, s *Store, tx *sqlx.Tx, write bool, q string, args ...any) (R, error) {
+	return e.scanOneWith(ctx, s, tx, write, q, nil, args...)
+}
+
+// scanOneWith is scanOne for a query that returns more columns after the
+// entity's, scanned into extra.
+func (e *entity[T, R]) scanOneWith(ctx context.Context, s *Store, tx *sqlx.Tx, write bool, q string, extra []any, args ...any) (R, error) {
 	var r R
 	v := reflect.ValueOf(&r).Elem()
-	ptrs := make([]any, len(e.fields))
+	ptrs := make([]any, len(e.fields), len(e.fields)+len(extra))
 	for i, f := range e.fields {
 		ptrs[i] = v.Field(f).Addr().Interface()
 	}
+	ptrs = append(ptrs, extra...)
 	if write && tx == nil && s.writer != nil {
 		return r, s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
 			return s.scanRow(ctx, tx, ptrs, q, args...)

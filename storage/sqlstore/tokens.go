@@ -60,9 +60,13 @@ var accessTokens = newEntity(entity[storage.AccessToken, accessTokenRow]{
 // Access token ids stay out of error messages: the token's value may carry
 // its id, and errors end up in logs.
 
-// CreateAccessToken stores a new access token.
+// CreateAccessToken stores a new access token (and records its grant's
+// session, grant_sessions).
 func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
-	return accessTokens.create(ctx, s, "create access token", t)
+	const op = "create access token"
+	return s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
+		return s.txInsertTokens(ctx, tx, op, t, nil, recorded{})
+	})
 }
 
 // GetAccessToken returns the access token with this id unless it has expired.
@@ -129,7 +133,17 @@ var refreshTokens = newEntity(entity[storage.RefreshToken, refreshTokenRow]{
 // CreateRefreshToken stores a new refresh token; a duplicate hash gives
 // storage.ErrAlreadyExists.
 func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
-	return refreshTokens.create(ctx, s, fmt.Sprintf("create refresh token %q", t.ID), t)
+	op := fmt.Sprintf("create refresh token %q", t.ID)
+	return s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
+		return s.txInsertRefreshToken(ctx, tx, op, t)
+	})
+}
+
+func (s *Store) txInsertRefreshToken(ctx context.Context, tx *sqlx.Tx, op string, t storage.RefreshToken) error {
+	if err := txInsert(ctx, s, tx, refreshTokens, op, t); err != nil {
+		return err
+	}
+	return s.recordGrantSession(ctx, tx, op, t.GrantID, t.SessionID, t.ExpiresAt)
 }
 
 // GetRefreshToken returns the unexpired refresh token with this hash, used or
@@ -159,10 +173,97 @@ func (s *Store) DeleteRefreshToken(ctx context.Context, hash []byte) error {
 	return refreshTokens.deleteByKey(ctx, s, op, hash)
 }
 
-// revokeGrantQueries delete a grant's tokens (by the grant_id indexes).
+// Revocation. A token row is found by its grant and session through one
+// index per table, (session_id, grant_id) (migration 00005): DeleteSession
+// uses its prefix; RevokeGrant first looks up the sessions the grant's
+// tokens were issued in, which grant_sessions records. Every token insert
+// makes sure its (grant, session) is there until at least the token
+// expires, in the same transaction.
+
+// grantSessionSlack is how long a grant_sessions row outlives the token
+// that last moved its expiry on, so that a grant's later tokens (refresh
+// rotation) find it covering them and leave it alone: it is rewritten at
+// most once per grant and session in that time.
+const grantSessionSlack = 24 * time.Hour
+
+// recordGrantSessionQuery records that tokens of grant arg 1 were issued in
+// session arg 2 until arg 3 (a token's expiry plus grantSessionSlack); a
+// row there already is moved on only when it expires before arg 4 (the
+// token's expiry), so it never loses time and is rarely written.
+const recordGrantSessionQuery = "INSERT INTO grant_sessions (grant_id, session_id, expires_at) VALUES (?, ?, ?) " +
+	"ON CONFLICT (grant_id, session_id) DO UPDATE SET expires_at = excluded.expires_at WHERE grant_sessions.expires_at < ?"
+
+// recordGrantSession makes sure grant_sessions holds (grantID, sessionID)
+// until at least expiresAt. A token without a grant (none is stored today)
+// needs no row: RevokeGrant("") revokes nothing.
+func (s *Store) recordGrantSession(ctx context.Context, tx *sqlx.Tx, op, grantID, sessionID string, expiresAt time.Time) error {
+	if grantID == "" {
+		return nil
+	}
+	exp := millis(expiresAt)
+	if _, err := s.txExec(ctx, tx, recordGrantSessionQuery, grantID, sessionID, exp+grantSessionSlack.Milliseconds(), exp); err != nil {
+		return fmt.Errorf("sqlstore: %s: record grant session: %w", op, err)
+	}
+	return nil
+}
+
+// recorded is what grant_sessions holds for a claimed refresh token's grant
+// and session, as the claim read it: until is the row's expiry, nil when
+// there is none (or it was not read).
+type recorded struct {
+	grantID, sessionID string
+	until              *int64
+}
+
+// covers reports whether the recorded row covers a token of grantID and
+// sessionID that expires at expiresAt.
+func (r recorded) covers(grantID, sessionID string, expiresAt time.Time) bool {
+	return r.until != nil && r.grantID == grantID && r.sessionID == sessionID && *r.until >= millis(expiresAt)
+}
+
+// txInsertTokens inserts an access token and, when rt is not nil, a
+// refresh token in tx, and records their grant's session unless rec
+// already covers them (one statement per distinct grant and session).
+func (s *Store) txInsertTokens(ctx context.Context, tx *sqlx.Tx, op string, at storage.AccessToken, rt *storage.RefreshToken, rec recorded) error {
+	if err := txInsert(ctx, s, tx, accessTokens, op, at); err != nil {
+		return err
+	}
+	if rt != nil {
+		if err := txInsert(ctx, s, tx, refreshTokens, op, *rt); err != nil {
+			return err
+		}
+	}
+	type pair struct {
+		grantID, sessionID string
+		expiresAt          time.Time
+	}
+	pairs := []pair{{at.GrantID, at.SessionID, at.ExpiresAt}}
+	if rt != nil {
+		if rt.GrantID == at.GrantID && rt.SessionID == at.SessionID {
+			if rt.ExpiresAt.After(at.ExpiresAt) {
+				pairs[0].expiresAt = rt.ExpiresAt
+			}
+		} else {
+			pairs = append(pairs, pair{rt.GrantID, rt.SessionID, rt.ExpiresAt})
+		}
+	}
+	for _, p := range pairs {
+		if rec.covers(p.grantID, p.sessionID, p.expiresAt) {
+			continue
+		}
+		if err := s.recordGrantSession(ctx, tx, op, p.grantID, p.sessionID, p.expiresAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revokeGrantQueries delete a grant's tokens (arg 1 and 2: the grant id)
+// in every session grant_sessions records for it, by the (session_id,
+// grant_id) indexes. The grant_sessions rows stay until they expire.
 var revokeGrantQueries = []string{
-	"DELETE FROM access_tokens WHERE grant_id = ?",
-	"DELETE FROM refresh_tokens WHERE grant_id = ?",
+	"DELETE FROM access_tokens WHERE session_id IN (SELECT session_id FROM grant_sessions WHERE grant_id = ?) AND grant_id = ?",
+	"DELETE FROM refresh_tokens WHERE session_id IN (SELECT session_id FROM grant_sessions WHERE grant_id = ?) AND grant_id = ?",
 }
 
 // RevokeGrant deletes every access and refresh token of the grant, in one
@@ -175,7 +276,7 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 	op := fmt.Sprintf("revoke grant %q", grantID)
 	return s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
 		for _, q := range revokeGrantQueries {
-			if _, err := s.txExec(ctx, tx, q, grantID); err != nil {
+			if _, err := s.txExec(ctx, tx, q, grantID, grantID); err != nil {
 				return fmt.Errorf("sqlstore: %s: %w", op, err)
 			}
 		}

@@ -35,6 +35,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ClaimRefreshToken", testClaimRefreshToken},
 		{"ClaimRefreshTokenConcurrent", testClaimRefreshTokenConcurrent},
 		{"RevokeGrant", testRevokeGrant},
+		{"RevokeRotatedGrant", testRevokeRotatedGrant},
 		{"SessionCRUD", testSessionCRUD},
 		{"SessionExpired", testSessionExpired},
 		{"SessionUpdateConcurrent", oneStore(testUpdateSessionRace)},
@@ -840,6 +841,55 @@ func testRevokeGrant(t *testing.T, s storage.Store) {
 	// Nothing to revoke is not an error.
 	checkErr(t, `RevokeGrant("grant-1") again`, s.RevokeGrant(ctx, "grant-1"), nil)
 	checkErr(t, `RevokeGrant("unknown")`, s.RevokeGrant(ctx, "unknown"), nil)
+}
+
+// testRevokeRotatedGrant rotates a refresh token family a few times, each
+// new token outliving the last (as refresh rotation does), then revokes
+// the grant: every token of every rotation goes, whichever expires last.
+// Then the same family rotated again in a new session is ended by
+// DeleteSession.
+func testRevokeRotatedGrant(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	rotate := func(grant, session string, n int) ([]storage.AccessToken, []storage.RefreshToken) {
+		t.Helper()
+		var ats []storage.AccessToken
+		var rts []storage.RefreshToken
+		for i := range n {
+			expires := time.Now().Add(time.Duration(i+1) * 1000 * time.Hour)
+			id := fmt.Sprintf("%s-%s-%d", grant, session, i)
+			if i > 0 {
+				_, err := s.ClaimRefreshToken(ctx, rts[i-1].Hash, time.Now())
+				checkErr(t, "ClaimRefreshToken", err, nil)
+			}
+			at := newAccessToken("at-"+id, grant, session, expires)
+			rt := newRefreshToken("rt-"+id, grant, session, expires)
+			checkErr(t, "CreateAccessToken", s.CreateAccessToken(ctx, at), nil)
+			checkErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt), nil)
+			ats, rts = append(ats, at), append(rts, rt)
+		}
+		return ats, rts
+	}
+	gone := func(what string, ats []storage.AccessToken, rts []storage.RefreshToken, want error) {
+		t.Helper()
+		for _, at := range ats {
+			_, err := s.GetAccessToken(ctx, at.ID)
+			checkErr(t, fmt.Sprintf("GetAccessToken(%q) after %s", at.ID, what), err, want)
+		}
+		for _, rt := range rts {
+			_, err := s.GetRefreshToken(ctx, rt.Hash)
+			checkErr(t, fmt.Sprintf("GetRefreshToken(%q) after %s", rt.ID, what), err, want)
+		}
+	}
+	ats, rts := rotate("grant-1", "session-1", 4)
+	keptATs, keptRTs := rotate("grant-2", "session-1", 2)
+	checkErr(t, `RevokeGrant("grant-1")`, s.RevokeGrant(ctx, "grant-1"), nil)
+	gone(`RevokeGrant("grant-1")`, ats, rts, storage.ErrNotFound)
+	gone(`RevokeGrant("grant-1")`, keptATs, keptRTs, nil)
+
+	ats, rts = rotate("grant-3", "session-2", 3)
+	checkErr(t, `DeleteSession("session-2")`, s.DeleteSession(ctx, "session-2"), storage.ErrNotFound) // no session row
+	gone(`DeleteSession("session-2")`, ats, rts, storage.ErrNotFound)
+	gone(`DeleteSession("session-2")`, keptATs, keptRTs, nil)
 }
 
 func testSessionCRUD(t *testing.T, s storage.Store) {
