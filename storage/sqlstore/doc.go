@@ -37,9 +37,8 @@
 // that queue while one commits share the next transaction, each in its own
 // savepoint, so the cost of a commit is shared and no writer sleeps in the
 // busy handler. The writer keeps one connection of the pool for itself,
-// with the statement journal in memory and a WAL checkpoint every 4,000
-// pages. Statements are prepared once and reused (stmt.go), and the pool
-// keeps up to 8 connections open and idle.
+// with the statement journal in memory. Statements are prepared once and
+// reused (stmt.go), and the pool keeps up to 8 connections open and idle.
 //
 // ":memory:" is a database private to one connection; the pool is held at
 // that one connection, so every caller of the Store sees the same database and
