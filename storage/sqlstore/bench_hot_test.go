@@ -2,7 +2,10 @@ package sqlstore_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"sync/atomic"
@@ -171,30 +174,41 @@ func benchClaimAuthCode(b *testing.B, s *sqlstore.Store) {
 	})
 }
 
-// benchRefreshRotation: what a refresh costs the store (read the presented
-// token; claim it and store the new access and refresh tokens in one
-// transaction, as the token endpoint does).
+// benchRefreshRotation: what a refresh costs the store, as the token
+// endpoint does it: read the presented token; claim it and store the new
+// access and refresh tokens of its grant and session in one transaction.
+// Each goroutine (4 per GOMAXPROCS) rotates a family of its own (a grant
+// in a session), and
+// keys are made as idp/oidc makes them (tokenkeys.go: the time of issue,
+// then SHA-256 or random bytes).
 func benchRefreshRotation(b *testing.B, s *sqlstore.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC()
-	hashes := make([][]byte, b.N)
-	for i := range hashes {
-		hashes[i] = hotHash(hotID("rt"))
-		if err := s.CreateRefreshToken(ctx, storage.RefreshToken{Hash: hashes[i], ID: hotID("rtid"),
-			GrantID: "grant", ClientID: "portal", ExpiresAt: now.Add(time.Hour)}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var next atomic.Int64
+	var families atomic.Int64
+	b.SetParallelism(4) // 8 requests at once on 2 cores, as cardsso-bench's 8 workers
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
+		grant := hotID("grant")
+		sum := sha256.Sum256([]byte(grant))
+		family := storage.RefreshToken{Hash: hotTimedKey(), ID: hotID("rtid"), GrantID: grant, ClientID: "portal",
+			AccountID: "ACCOUNTACCOUNTACCOUNTACCOU", SessionID: hex.EncodeToString(sum[:]), Scopes: []string{"openid", "profile", "offline_access"},
+			Audience: []string{"portal"}, AuthTime: now, ACR: "urn:cardsso:loa:1", AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+		if err := s.CreateRefreshToken(ctx, family); err != nil {
+			b.Error(err)
+			return
+		}
+		families.Add(1)
+		h := family.Hash
 		for pb.Next() {
-			i := next.Add(1) - 1
-			_, err := s.GetRefreshToken(ctx, hashes[i])
+			_, err := s.GetRefreshToken(ctx, h)
 			if err == nil {
-				_, err = s.ClaimRefreshTokenAndIssue(ctx, hashes[i], time.Now(), func(old storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
-					return hotAccessToken(now), &storage.RefreshToken{Hash: hotHash(hotID("rt")), ID: hotID("rtid"),
-						GrantID: old.GrantID, ClientID: old.ClientID, ExpiresAt: now.Add(time.Hour)}, nil
+				_, err = s.ClaimRefreshTokenAndIssue(ctx, h, time.Now(), func(old storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
+					at, rt := old, old
+					rt.Hash, rt.ID, rt.UsedAt, rt.ExpiresAt = hotTimedKey(), hotID("rtid"), nil, time.Now().Add(30*24*time.Hour)
+					h = rt.Hash
+					return storage.AccessToken{ID: hotTimedID(), GrantID: at.GrantID, ClientID: at.ClientID, AccountID: at.AccountID,
+						SessionID: at.SessionID, Scopes: at.Scopes, Audience: at.Audience, AuthTime: at.AuthTime, ACR: at.ACR,
+						AMR: at.AMR, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(15 * time.Minute)}, &rt, nil
 				})
 			}
 			if err != nil {
@@ -203,6 +217,32 @@ func benchRefreshRotation(b *testing.B, s *sqlstore.Store) {
 			}
 		}
 	})
+	b.ReportMetric(float64(families.Load()), "families")
+}
+
+// hotTimedKey is a refresh token key as idp/oidc makes it: 6 bytes of unix
+// milliseconds, then a SHA-256.
+func hotTimedKey() []byte {
+	var k [6 + sha256.Size]byte
+	putMillis(k[:6])
+	sum := sha256.Sum256([]byte(hotID("rt")))
+	copy(k[6:], sum[:])
+	return k[:]
+}
+
+// hotTimedID is an access token id as idp/oidc makes it: the same time
+// prefix and 16 random bytes, in base32 (extended hex).
+func hotTimedID() string {
+	var k [6 + 16]byte
+	putMillis(k[:6])
+	_, _ = rand.Read(k[6:])
+	return base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(k[:])
+}
+
+func putMillis(b []byte) {
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(time.Now().UnixMilli()))
+	copy(b, ms[2:])
 }
 
 // benchUpdateAuthRequest: the compare-and-swap update the login and the
