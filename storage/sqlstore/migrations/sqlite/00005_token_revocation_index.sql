@@ -13,6 +13,12 @@
 -- it, so a grant's refresh rotations rewrite it at most once a day). A
 -- refresh rotation reads it (the claim returns its expiry) and writes
 -- nothing to it.
+--
+-- Upgrade every node sharing a database together: code from before this
+-- migration writes tokens without a grant_sessions row (RevokeGrant does
+-- not find them until a newer node has rotated the family once; logout
+-- does), and its RevokeGrant, without the grant_id indexes, scans the
+-- token tables.
 CREATE TABLE grant_sessions (
     grant_id   TEXT   NOT NULL,
     session_id TEXT   NOT NULL,
