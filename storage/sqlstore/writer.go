@@ -59,7 +59,9 @@ type writer struct {
 	// first batch, and after one that failed to begin), set up by
 	// writerPragmas. With a pool of one connection (":memory:", or
 	// MaxOpenConns 1) it borrows the pool's connection per batch instead,
-	// with SQLite's defaults.
+	// with SQLite's defaults. The pool's lifetime limits (ConnMaxLifetime,
+	// ConnMaxIdleTime) do not apply to a connection the writer keeps; it is
+	// replaced when a batch fails to begin on it.
 	own  bool
 	conn *sqlx.Conn
 }
