@@ -83,6 +83,7 @@ func (l *Limiter) returnIfIdle() {
 	quiet := l.inFlight == 0 && time.Since(l.lastEnd) >= l.idle
 	l.mu.Unlock()
 	if quiet {
+		ReleaseMemory()
 		debug.FreeOSMemory()
 	}
 }

@@ -10,8 +10,9 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/cardsso/cardsso/idp/password/internal/argon2"
 )
 
 // Errors that callers branch on with errors.Is.
@@ -147,7 +148,9 @@ func NeedsRehash(encoded string, p Params) bool {
 
 func key(password string, salt []byte, p Params, size uint32) []byte {
 	pw := []byte(norm.NFKC.String(password))
-	return argon2.IDKey(pw, salt, p.Time, p.MemoryKiB, p.Threads, size)
+	m := getMemory()
+	defer putMemory(m)
+	return argon2.IDKeyWith(m, pw, salt, p.Time, p.MemoryKiB, p.Threads, size)
 }
 
 func encode(p Params, salt, key []byte) string {
