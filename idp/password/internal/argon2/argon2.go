@@ -35,7 +35,8 @@
 // [argon2-specs.pdf]: https://github.com/P-H-C/phc-winner-argon2/blob/master/argon2-specs.pdf
 // [RFC 9106 Section 4]: https://www.rfc-editor.org/rfc/rfc9106.html#section-4
 // [RFC 9106 Section 7.3]: https://www.rfc-editor.org/rfc/rfc9106.html#section-7.3
-// This is golang.org/x/crypto/argon2 (v0.59.0, BSD licence: LICENSE),
+// This is golang.org/x/crypto/argon2 (v0.59.0, BSD licence: LICENSE; amd64 and
+// the generic code, without the loong64 files),
 // changed in one way: IDKeyWith computes in memory the caller may reuse
 // (Memory), instead of allocating the m KiB afresh for every hash. On a
 // host where a page fault is costly, faulting in 19 MiB per login was a
