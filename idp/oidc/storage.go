@@ -163,7 +163,7 @@ func (s *Storage) newAuthRequest(ctx context.Context, req *oidc.AuthRequest) (st
 	}
 	now := s.now()
 	r := storage.AuthRequest{
-		ID:                  rand.Text(),
+		ID:                  newRequestID(now),
 		Protocol:            "oidc",
 		RequiredACR:         level.ACR(),
 		Claims:              []byte(rawClaims),

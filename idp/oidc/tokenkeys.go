@@ -86,3 +86,10 @@ func newAccessTokenID(now time.Time) string {
 	_, _ = rand.Read(raw[timePrefixLen:]) // never fails (crypto/rand)
 	return accessIDEncoding.EncodeToString(raw[:])
 }
+
+// newRequestID returns a new authorization request id, issued at now, in
+// the form of an access token id (time prefix, 128 random bits). The id is
+// also the grant id of the tokens the request's code is exchanged for, so
+// the request row, its redeemed copy and the grant's grant_sessions row all
+// go to the right-most leaf of their keys instead of a random one.
+func newRequestID(now time.Time) string { return newAccessTokenID(now) }
