@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -78,28 +79,10 @@ func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, req storage.Au
 		h.internal(w, r, "load account", err)
 		return
 	}
-	required, err := h.required(ctx, req)
+	step, err := h.stepNeeded(ctx, req, acct, st.Auth.FacePassed)
 	if err != nil {
-		h.internal(w, r, "required level", err)
+		h.internal(w, r, "next step", err)
 		return
-	}
-	now := h.cfg.Now()
-	step := ""
-	switch {
-	case required >= assurance.LoA2 && !cardCheck(acct).Verified(now, h.cfg.CardTTL):
-		step = "/login/card"
-	case required >= assurance.LoA3 && !st.Auth.FacePassed:
-		step = "/login/face"
-	}
-	if step == "" {
-		needed, err := h.consentNeeded(ctx, req, acct.ID)
-		if err != nil {
-			h.internal(w, r, "consent", err)
-			return
-		}
-		if needed {
-			step = "/login/consent"
-		}
 	}
 	if step != "" {
 		if slices.Contains(req.Prompt, "none") {
@@ -132,15 +115,45 @@ func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, req storage.Au
 	h.finish(w, r, req, st.Auth, acct, sess)
 }
 
+// stepNeeded is the first step page req still needs for the account, in
+// order: real-card (level 2 and up, when the card check is older than
+// CardTTL), real-person (level 3, without a face match in this
+// authentication), consent; "" when none. Both the login (proceed) and
+// single sign-on at the protocol front end (SingleSignOn) decide with it.
+func (h *Handler) stepNeeded(ctx context.Context, req storage.AuthRequest, acct storage.Account, facePassed bool) (string, error) {
+	required, err := h.required(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("required level: %w", err)
+	}
+	switch {
+	case required >= assurance.LoA2 && !cardCheck(acct).Verified(h.cfg.Now(), h.cfg.CardTTL):
+		return "/login/card", nil
+	case required >= assurance.LoA3 && !facePassed:
+		return "/login/face", nil
+	}
+	needed, err := h.consentNeeded(ctx, req, acct.ID)
+	if err != nil {
+		return "", fmt.Errorf("consent: %w", err)
+	}
+	if needed {
+		return "/login/consent", nil
+	}
+	return "", nil
+}
+
+// levelOf is the level an authentication of acct reaches now (with a face
+// match or not): what the session records.
+func (h *Handler) levelOf(acct storage.Account, facePassed bool) assurance.Level {
+	return assurance.Compute(cardCheck(acct), h.cfg.CardTTL, facePassed, h.cfg.Now().UTC())
+}
+
 // finish records the authentication in the SSO session (a new one, the
 // citizen's current one, or the stepped-up one) with its level, and
 // completes the request. known, when not nil, is the browser's live session
 // as this request read it already.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, a *authState, acct storage.Account, known *storage.Session) {
 	ctx := r.Context()
-	now := h.cfg.Now().UTC()
-	level := assurance.Compute(cardCheck(acct), h.cfg.CardTTL, a.FacePassed, now)
-	acr, amr, authTime := level.ACR(), a.AMR, a.AuthTime
+	acr, amr, authTime := h.levelOf(acct, a.FacePassed).ACR(), a.AMR, a.AuthTime
 	var (
 		cur  storage.Session
 		live bool

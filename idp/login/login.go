@@ -407,20 +407,11 @@ func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storag
 	if err != nil {
 		return req, storage.Session{}, false, err
 	}
-	required, err := h.required(ctx, req)
-	if err != nil {
+	face := slices.Contains(sess.AMR, assurance.AMRFace) // as start sets FacePassed
+	if step, err := h.stepNeeded(ctx, req, acct, face); err != nil || step != "" {
 		return req, storage.Session{}, false, err
 	}
-	now := h.cfg.Now()
-	face := slices.Contains(sess.AMR, assurance.AMRFace)
-	card := cardCheck(acct)
-	if (required >= assurance.LoA2 && !card.Verified(now, h.cfg.CardTTL)) || (required >= assurance.LoA3 && !face) {
-		return req, storage.Session{}, false, nil
-	}
-	if needed, err := h.consentNeeded(ctx, req, acct.ID); err != nil || needed {
-		return req, storage.Session{}, false, err
-	}
-	if assurance.Compute(card, h.cfg.CardTTL, face, now.UTC()).ACR() != sess.ACR {
+	if h.levelOf(acct, face).ACR() != sess.ACR {
 		return req, storage.Session{}, false, nil // the session's level changes: finish records it
 	}
 	participant := req.ClientID
