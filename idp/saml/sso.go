@@ -274,7 +274,7 @@ func (p *Provider) park(w http.ResponseWriter, r *http.Request, req *crewjam.Idp
 		if ok {
 			p.cfg.Logger.InfoContext(ctx, "saml authn request", "sp", entityID, "required_acr", ar.RequiredACR,
 				"idp_initiated", idpInitiated, "answered_from_session", true)
-			return p.sessionFor(w, r, req, done, cur)
+			return p.sessionFor(w, r, req, sp, done, cur)
 		}
 	}
 	if err := p.cfg.Store.CreateAuthRequest(ctx, ar); err != nil {
@@ -425,19 +425,20 @@ func (p *Provider) resumed(w http.ResponseWriter, r *http.Request, req *crewjam.
 		return nil
 	}
 	flowOf(ctx).used = true
-	return p.sessionFor(w, r, req, ar, cur)
-}
-
-// sessionFor is the crewjam/saml session for a completed request ar in the
-// browser's SSO session cur: NameID, session index, class, attributes.
-func (p *Provider) sessionFor(w http.ResponseWriter, r *http.Request, req *crewjam.IdpAuthnRequest, ar storage.AuthRequest, cur storage.Session) *crewjam.Session {
-	ctx := r.Context()
-	entityID := req.ServiceProviderMetadata.EntityID
 	sp, err := p.cfg.Store.GetServiceProviderByEntityID(ctx, entityID)
 	if err != nil {
 		p.internal(w, r, "saml: load service provider", err)
 		return nil
 	}
+	return p.sessionFor(w, r, req, sp, ar, cur)
+}
+
+// sessionFor is the crewjam/saml session for a completed request ar of the
+// registered SP sp in the browser's SSO session cur: NameID, session index,
+// class, attributes.
+func (p *Provider) sessionFor(w http.ResponseWriter, r *http.Request, req *crewjam.IdpAuthnRequest, sp storage.ServiceProvider, ar storage.AuthRequest, cur storage.Session) *crewjam.Session {
+	ctx := r.Context()
+	entityID := req.ServiceProviderMetadata.EntityID
 	acct, err := p.cfg.Store.GetAccount(ctx, ar.AccountID)
 	if err != nil {
 		p.internal(w, r, "saml: load account", err)
