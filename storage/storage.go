@@ -72,6 +72,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, id string) (Session, error)
 	UpdateSession(ctx context.Context, id string, update func(Session) (Session, error)) error
+	// ListSessionsByAccount returns the account's unexpired sessions,
+	// newest first.
+	ListSessionsByAccount(ctx context.Context, accountID string) ([]Session, error)
 	// DeleteSession ends a session and revokes the tokens issued within it.
 	DeleteSession(ctx context.Context, id string) error
 
@@ -105,6 +108,8 @@ type Store interface {
 	GetConsent(ctx context.Context, accountID, clientID string) (Consent, error)
 	// PutConsent creates or replaces the consent of (account, client).
 	PutConsent(ctx context.Context, c Consent) error
+	// ListConsents returns every consent of the account, by client id.
+	ListConsents(ctx context.Context, accountID string) ([]Consent, error)
 	DeleteConsent(ctx context.Context, accountID, clientID string) error
 
 	// Counters count events in a time window (failed logins, failed checks)
@@ -115,6 +120,9 @@ type Store interface {
 	// GetCounter returns key's count in its window (0 when none or over).
 	GetCounter(ctx context.Context, key string, window time.Duration, now time.Time) (count int, since time.Time, err error)
 	ResetCounter(ctx context.Context, key string) error
+	// DecrementCounter takes one back from key's count (not below zero): an
+	// attempt counted before its check that turned out to be no failure.
+	DecrementCounter(ctx context.Context, key string) error
 
 	// DeleteExpired removes auth requests, access and refresh tokens,
 	// sessions (with their participants), single-use keys and counters
@@ -219,6 +227,14 @@ type AuthRequest struct {
 	RequiredACR string
 	// Claims is the OIDC claims request parameter as received (JSON).
 	Claims []byte
+	// BrowserHash is the SHA-256 of the cookie of the browser that started
+	// the request: every login step and the protocol callback accept the
+	// request only from that browser. Empty for a request that was never
+	// bound (stored before binding existed): the login refuses it.
+	BrowserHash []byte
+	// IDTokenHint is the subject an id_token_hint named, in the form the
+	// login's hint matcher reads ("client sub"); empty without a hint.
+	IDTokenHint string
 
 	// LoginState is the login steps' own record (opaque to storage).
 	LoginState []byte
@@ -251,6 +267,9 @@ type AccessToken struct {
 	AuthTime  time.Time
 	ACR       string
 	AMR       []string
+	// Claims is the claims request parameter of the grant (JSON), kept so
+	// that userinfo answers what it asked for there.
+	Claims    []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -273,6 +292,7 @@ type RefreshToken struct {
 	AuthTime  time.Time
 	ACR       string
 	AMR       []string
+	Claims    []byte // the grant's claims request parameter (JSON)
 	UsedAt    *time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -281,7 +301,12 @@ type RefreshToken struct {
 // Session is an SSO session: one authentication shared by every portal
 // (OIDC client or SAML SP) the citizen signs in to while it lasts.
 type Session struct {
-	ID         string // hex SHA-256 of the cookie value
+	ID string // a random hex id: the first half of the cookie value
+	// SecretHash is the SHA-256 of the cookie's secret half. It changes
+	// when the cookie is rotated (at every step-up) while ID, and with it
+	// the tokens and participants of the session, stays. Empty for
+	// sessions whose cookie value was hashed into the ID (before rotation).
+	SecretHash []byte
 	AccountID  string
 	AuthTime   time.Time
 	ACR        string
@@ -345,6 +370,12 @@ type ServiceProvider struct {
 	Attributes []string
 	// NameIDFormat is "persistent" (pairwise, stable) or "transient".
 	NameIDFormat string
+	// IdPInitiated allows unsolicited (IdP-initiated) SSO to this SP; off
+	// by default.
+	IdPInitiated bool
+	// RelayStates is the allow-list of RelayState values an IdP-initiated
+	// SSO may post to this SP (an empty RelayState is always allowed).
+	RelayStates []string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }

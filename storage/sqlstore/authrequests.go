@@ -27,6 +27,8 @@ type authRequestRow struct {
 	LoginHint           string `db:"login_hint"`
 	RequiredACR         string `db:"required_acr"`
 	Claims              []byte `db:"claims"`
+	BrowserHash         []byte `db:"browser_hash"`
+	IDTokenHint         string `db:"id_token_hint"`
 	LoginState          []byte `db:"login_state"`
 	Done                bool   `db:"done"`
 	AccountID           string `db:"account_id"`
@@ -45,7 +47,7 @@ var authRequests = newEntity(entity[storage.AuthRequest, authRequestRow]{
 	table: "auth_requests",
 	columns: []string{"id", "protocol", "client_id", "redirect_uri", "state", "nonce", "scopes", "response_type",
 		"response_mode", "code_challenge", "code_challenge_method", "prompt", "max_age", "acr_values",
-		"ui_locales", "login_hint", "required_acr", "claims", "login_state", "done", "account_id", "session_id", "auth_time", "acr",
+		"ui_locales", "login_hint", "required_acr", "claims", "browser_hash", "id_token_hint", "login_state", "done", "account_id", "session_id", "auth_time", "acr",
 		"amr", "code_hash", "code_used_at", "created_at", "expires_at"},
 	expires: true,
 	fromRow: func(r authRequestRow) (storage.AuthRequest, error) {
@@ -64,6 +66,8 @@ var authRequests = newEntity(entity[storage.AuthRequest, authRequestRow]{
 			LoginHint:           r.LoginHint,
 			RequiredACR:         r.RequiredACR,
 			Claims:              r.Claims,
+			BrowserHash:         r.BrowserHash,
+			IDTokenHint:         r.IDTokenHint,
 			LoginState:          r.LoginState,
 			Done:                r.Done,
 			AccountID:           r.AccountID,
@@ -87,7 +91,7 @@ var authRequests = newEntity(entity[storage.AuthRequest, authRequestRow]{
 	args: func(a storage.AuthRequest) []any {
 		return []any{a.ID, a.Protocol, a.ClientID, a.RedirectURI, a.State, a.Nonce, encodeList(a.Scopes), a.ResponseType,
 			a.ResponseMode, a.CodeChallenge, a.CodeChallengeMethod, encodeList(a.Prompt), a.MaxAge,
-			encodeList(a.ACRValues), encodeList(a.UILocales), a.LoginHint, a.RequiredACR, a.Claims, a.LoginState, a.Done, a.AccountID,
+			encodeList(a.ACRValues), encodeList(a.UILocales), a.LoginHint, a.RequiredACR, a.Claims, a.BrowserHash, a.IDTokenHint, a.LoginState, a.Done, a.AccountID,
 			a.SessionID, millis(a.AuthTime), a.ACR, encodeList(a.AMR), uniqueBytes(a.CodeHash),
 			millisPtr(a.CodeUsedAt), millis(a.CreatedAt), millis(a.ExpiresAt)}
 	},

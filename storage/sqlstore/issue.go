@@ -146,12 +146,12 @@ func txInsert[T, R any](ctx context.Context, s *Store, tx *sqlx.Tx, e *entity[T,
 // (arg 3) if it is done (arg 4, true), its code unredeemed, and it is
 // unexpired at arg 5.
 const saveAuthCodeQuery = "UPDATE auth_requests SET code_hash = ?, expires_at = ? " +
-	"WHERE id = ? AND done = ? AND code_used_at IS NULL AND expires_at > ?"
+	"WHERE id = ? AND done = ? AND code_hash IS NULL AND code_used_at IS NULL AND expires_at > ?"
 
 // ErrNotCompleted is the answer of SaveAuthCode for a request that is
-// unknown, expired, not done (the citizen has not authenticated) or whose
-// code was redeemed: it gets no code.
-var ErrNotCompleted = errors.New("sqlstore: auth request not found, not authenticated or already redeemed")
+// unknown, expired, not done (the citizen has not authenticated) or that
+// was given a code before: a completed request yields one code, ever.
+var ErrNotCompleted = errors.New("sqlstore: auth request not found, not authenticated or given a code before")
 
 // SaveAuthCode attaches a code (its hash) to a completed auth request, valid
 // until expiresAt, in one statement that only a done, unredeemed request

@@ -183,6 +183,11 @@ func testSaveAuthCode(t *testing.T, s *sqlstore.Store) {
 	if err := s.SaveAuthCode(ctx, other.ID, hotHash("c1"), exp, now); !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Errorf("SaveAuthCode(a code another request holds) = %v; want ErrAlreadyExists", err)
 	}
+	// A completed request yields one code, ever: a second code for the
+	// same request is refused before the first is redeemed.
+	if err := s.SaveAuthCode(ctx, done.ID, hotHash("c1b"), exp, now); !errors.Is(err, sqlstore.ErrNotCompleted) {
+		t.Errorf("SaveAuthCode(a second code) = %v; want ErrNotCompleted", err)
+	}
 	if _, err := s.ClaimAuthCode(ctx, hotHash("c1"), now); err != nil {
 		t.Fatal(err)
 	}

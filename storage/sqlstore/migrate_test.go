@@ -100,10 +100,17 @@ func testTokenRevocationMigration(t *testing.T, cfg Config) {
 	rows := []row{{"1", "grant-1", "session-1"}, {"2", "grant-1", "session-2"}, {"3", "grant-2", "session-1"}, {"4", "grant-3", "session-3"}}
 	for i, r := range rows {
 		at, rt := token(r.id, r.grant, r.session, time.Duration(i+1)*time.Hour)
-		if _, err := c.db.ExecContext(ctx, c.db.Rebind(accessTokens.insert), accessTokens.args(at)...); err != nil {
+		// The columns of version 4 (claims came with 00006).
+		if _, err := c.db.ExecContext(ctx, c.db.Rebind(`INSERT INTO access_tokens (id, grant_id, client_id, account_id,
+			session_id, scopes, audience, auth_time, acr, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			at.ID, at.GrantID, at.ClientID, at.AccountID, at.SessionID, "null", "null", 0, "", "null",
+			millis(at.CreatedAt), millis(at.ExpiresAt)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.db.ExecContext(ctx, c.db.Rebind(refreshTokens.insert), refreshTokens.args(rt)...); err != nil {
+		if _, err := c.db.ExecContext(ctx, c.db.Rebind(`INSERT INTO refresh_tokens (hash, id, grant_id, client_id, account_id,
+			session_id, scopes, audience, auth_time, acr, amr, used_at, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			rt.Hash, rt.ID, rt.GrantID, rt.ClientID, rt.AccountID, rt.SessionID, "null", "null", 0, "", "null", nil,
+			millis(rt.CreatedAt), millis(rt.ExpiresAt)); err != nil {
 			t.Fatal(err)
 		}
 	}

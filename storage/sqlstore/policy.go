@@ -52,6 +52,24 @@ func (s *Store) PutConsent(ctx context.Context, c storage.Consent) error {
 	return nil
 }
 
+// ListConsents returns every consent of the account, by client id.
+func (s *Store) ListConsents(ctx context.Context, accountID string) ([]storage.Consent, error) {
+	op := fmt.Sprintf("list consents of %q", accountID)
+	var rows []consentRow
+	if err := s.queryRows(ctx, nil, &rows,
+		"SELECT account_id, client_id, scopes, granted_at FROM consents WHERE account_id = ? ORDER BY client_id", accountID); err != nil {
+		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	out := make([]storage.Consent, len(rows))
+	for i, r := range rows {
+		out[i] = storage.Consent{AccountID: r.AccountID, ClientID: r.ClientID, GrantedAt: fromMillis(r.GrantedAt)}
+		if err := decodeLists(listColumn{"scopes", r.Scopes, &out[i].Scopes}); err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
+	}
+	return out, nil
+}
+
 // DeleteConsent removes the consent of (account, client).
 func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) error {
 	op := fmt.Sprintf("delete consent of %q for %q", accountID, clientID)
@@ -107,6 +125,15 @@ func (s *Store) GetCounter(ctx context.Context, key string, window time.Duration
 		return 0, time.Time{}, fmt.Errorf("sqlstore: get counter: %w", err)
 	}
 	return out.Count, fromMillis(out.Since), nil
+}
+
+// DecrementCounter takes one back from key's count, in one statement, never
+// below zero.
+func (s *Store) DecrementCounter(ctx context.Context, key string) error {
+	if _, err := s.exec(ctx, "UPDATE counters SET count = count - 1 WHERE id = ? AND count > 0", key); err != nil {
+		return fmt.Errorf("sqlstore: decrement counter: %w", err)
+	}
+	return nil
 }
 
 // ResetCounter forgets key's count.

@@ -16,6 +16,8 @@ type serviceProviderRow struct {
 	MinACR       string `db:"min_acr"`
 	Attributes   string `db:"attributes"`
 	NameIDFormat string `db:"name_id_format"`
+	IdPInitiated bool   `db:"idp_initiated"`
+	RelayStates  string `db:"relay_states"`
 	CreatedAt    int64  `db:"created_at"`
 	UpdatedAt    int64  `db:"updated_at"`
 }
@@ -24,18 +26,19 @@ var serviceProviders = newEntity(entity[storage.ServiceProvider, serviceProvider
 	what:  "service provider",
 	table: "service_providers",
 	columns: []string{"id", "entity_id", "name", "metadata", "min_acr", "attributes", "name_id_format",
-		"created_at", "updated_at"},
+		"idp_initiated", "relay_states", "created_at", "updated_at"},
 	fromRow: func(r serviceProviderRow) (storage.ServiceProvider, error) {
 		sp := storage.ServiceProvider{
 			ID: r.ID, EntityID: r.EntityID, Name: r.Name, Metadata: r.Metadata, MinACR: r.MinACR,
-			NameIDFormat: r.NameIDFormat, CreatedAt: fromMillis(r.CreatedAt), UpdatedAt: fromMillis(r.UpdatedAt),
+			NameIDFormat: r.NameIDFormat, IdPInitiated: r.IdPInitiated, CreatedAt: fromMillis(r.CreatedAt), UpdatedAt: fromMillis(r.UpdatedAt),
 		}
-		err := decodeLists(listColumn{"attributes", r.Attributes, &sp.Attributes})
+		err := decodeLists(listColumn{"attributes", r.Attributes, &sp.Attributes},
+			listColumn{"relay_states", r.RelayStates, &sp.RelayStates})
 		return sp, err
 	},
 	args: func(sp storage.ServiceProvider) []any {
 		return []any{sp.ID, sp.EntityID, sp.Name, sp.Metadata, sp.MinACR, encodeList(sp.Attributes),
-			sp.NameIDFormat, millis(sp.CreatedAt), millis(sp.UpdatedAt)}
+			sp.NameIDFormat, sp.IdPInitiated, encodeList(sp.RelayStates), millis(sp.CreatedAt), millis(sp.UpdatedAt)}
 	},
 })
 

@@ -11,6 +11,7 @@ import (
 
 type sessionRow struct {
 	ID         string `db:"id"`
+	SecretHash []byte `db:"secret_hash"`
 	AccountID  string `db:"account_id"`
 	AuthTime   int64  `db:"auth_time"`
 	ACR        string `db:"acr"`
@@ -24,11 +25,12 @@ type sessionRow struct {
 var sessions = newEntity(entity[storage.Session, sessionRow]{
 	what:    "session",
 	table:   "sessions",
-	columns: []string{"id", "account_id", "auth_time", "acr", "amr", "clients", "created_at", "last_seen_at", "expires_at"},
+	columns: []string{"id", "secret_hash", "account_id", "auth_time", "acr", "amr", "clients", "created_at", "last_seen_at", "expires_at"},
 	expires: true,
 	fromRow: func(r sessionRow) (storage.Session, error) {
 		s := storage.Session{
 			ID:         r.ID,
+			SecretHash: r.SecretHash,
 			AccountID:  r.AccountID,
 			AuthTime:   fromMillis(r.AuthTime),
 			ACR:        r.ACR,
@@ -43,7 +45,7 @@ var sessions = newEntity(entity[storage.Session, sessionRow]{
 		return s, err
 	},
 	args: func(s storage.Session) []any {
-		return []any{s.ID, s.AccountID, millis(s.AuthTime), s.ACR, encodeList(s.AMR), encodeList(s.Clients),
+		return []any{s.ID, s.SecretHash, s.AccountID, millis(s.AuthTime), s.ACR, encodeList(s.AMR), encodeList(s.Clients),
 			millis(s.CreatedAt), millis(s.LastSeenAt), millis(s.ExpiresAt)}
 	},
 })
@@ -62,6 +64,13 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 // and writes the result; update must keep the id.
 func (s *Store) UpdateSession(ctx context.Context, id string, update func(storage.Session) (storage.Session, error)) error {
 	return sessions.updateByID(ctx, s, id, func(sess storage.Session) string { return sess.ID }, update)
+}
+
+// ListSessionsByAccount returns the account's unexpired sessions, newest
+// first.
+func (s *Store) ListSessionsByAccount(ctx context.Context, accountID string) ([]storage.Session, error) {
+	return sessions.listWhere(ctx, s, nil, fmt.Sprintf("list sessions of %q", accountID), "account_id = ? AND expires_at > ? ORDER BY created_at DESC, id",
+		accountID, millis(s.now()))
 }
 
 // deleteSessionQueries delete a session's tokens (by the prefix of the

@@ -602,8 +602,14 @@ func (e *entity[T, R]) deleteByKey(ctx context.Context, s *Store, op string, key
 
 // list reads every row, in the given order, in tx when it is not nil.
 func (e *entity[T, R]) list(ctx context.Context, s *Store, tx *sqlx.Tx, op, orderBy string) ([]T, error) {
+	return e.listWhere(ctx, s, tx, op, "1 = 1 ORDER BY "+orderBy)
+}
+
+// listWhere reads the rows where the condition (which may end in ORDER BY)
+// holds, in tx when it is not nil.
+func (e *entity[T, R]) listWhere(ctx context.Context, s *Store, tx *sqlx.Tx, op, where string, args ...any) ([]T, error) {
 	var rows []R
-	if err := s.queryRows(ctx, tx, &rows, e.selectFrom+" ORDER BY "+orderBy); err != nil {
+	if err := s.queryRows(ctx, tx, &rows, e.selectFrom+" WHERE "+where, args...); err != nil {
 		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 	out := make([]T, 0, len(rows))

@@ -21,6 +21,7 @@ type accessTokenRow struct {
 	AuthTime  int64  `db:"auth_time"`
 	ACR       string `db:"acr"`
 	AMR       string `db:"amr"`
+	Claims    []byte `db:"claims"`
 	CreatedAt int64  `db:"created_at"`
 	ExpiresAt int64  `db:"expires_at"`
 }
@@ -29,7 +30,7 @@ var accessTokens = newEntity(entity[storage.AccessToken, accessTokenRow]{
 	what:  "access token",
 	table: "access_tokens",
 	columns: []string{"id", "grant_id", "client_id", "account_id", "session_id", "scopes", "audience",
-		"auth_time", "acr", "amr", "created_at", "expires_at"},
+		"auth_time", "acr", "amr", "claims", "created_at", "expires_at"},
 	expires: true,
 	fromRow: func(r accessTokenRow) (storage.AccessToken, error) {
 		t := storage.AccessToken{
@@ -40,6 +41,7 @@ var accessTokens = newEntity(entity[storage.AccessToken, accessTokenRow]{
 			SessionID: r.SessionID,
 			AuthTime:  fromMillis(r.AuthTime),
 			ACR:       r.ACR,
+			Claims:    r.Claims,
 			CreatedAt: fromMillis(r.CreatedAt),
 			ExpiresAt: fromMillis(r.ExpiresAt),
 		}
@@ -52,7 +54,7 @@ var accessTokens = newEntity(entity[storage.AccessToken, accessTokenRow]{
 	},
 	args: func(t storage.AccessToken) []any {
 		return []any{t.ID, t.GrantID, t.ClientID, t.AccountID, t.SessionID, encodeList(t.Scopes),
-			encodeList(t.Audience), millis(t.AuthTime), t.ACR, encodeList(t.AMR), millis(t.CreatedAt),
+			encodeList(t.Audience), millis(t.AuthTime), t.ACR, encodeList(t.AMR), t.Claims, millis(t.CreatedAt),
 			millis(t.ExpiresAt)}
 	},
 })
@@ -91,6 +93,7 @@ type refreshTokenRow struct {
 	AuthTime  int64  `db:"auth_time"`
 	ACR       string `db:"acr"`
 	AMR       string `db:"amr"`
+	Claims    []byte `db:"claims"`
 	UsedAt    *int64 `db:"used_at"`
 	CreatedAt int64  `db:"created_at"`
 	ExpiresAt int64  `db:"expires_at"`
@@ -100,7 +103,7 @@ var refreshTokens = newEntity(entity[storage.RefreshToken, refreshTokenRow]{
 	what:  "refresh token",
 	table: "refresh_tokens",
 	columns: []string{"hash", "id", "grant_id", "client_id", "account_id", "session_id", "scopes",
-		"audience", "auth_time", "acr", "amr", "used_at", "created_at", "expires_at"},
+		"audience", "auth_time", "acr", "amr", "claims", "used_at", "created_at", "expires_at"},
 	expires: true,
 	fromRow: func(r refreshTokenRow) (storage.RefreshToken, error) {
 		t := storage.RefreshToken{
@@ -112,6 +115,7 @@ var refreshTokens = newEntity(entity[storage.RefreshToken, refreshTokenRow]{
 			SessionID: r.SessionID,
 			AuthTime:  fromMillis(r.AuthTime),
 			ACR:       r.ACR,
+			Claims:    r.Claims,
 			UsedAt:    fromMillisPtr(r.UsedAt),
 			CreatedAt: fromMillis(r.CreatedAt),
 			ExpiresAt: fromMillis(r.ExpiresAt),
@@ -125,7 +129,7 @@ var refreshTokens = newEntity(entity[storage.RefreshToken, refreshTokenRow]{
 	},
 	args: func(t storage.RefreshToken) []any {
 		return []any{t.Hash, t.ID, t.GrantID, t.ClientID, t.AccountID, t.SessionID, encodeList(t.Scopes),
-			encodeList(t.Audience), millis(t.AuthTime), t.ACR, encodeList(t.AMR), millisPtr(t.UsedAt),
+			encodeList(t.Audience), millis(t.AuthTime), t.ACR, encodeList(t.AMR), t.Claims, millisPtr(t.UsedAt),
 			millis(t.CreatedAt), millis(t.ExpiresAt)}
 	},
 })

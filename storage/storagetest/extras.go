@@ -12,6 +12,7 @@ func newServiceProvider(id string) storage.ServiceProvider {
 		ID: id, EntityID: "https://sp.example/" + id + "/metadata", Name: "社保业务系统 " + id,
 		Metadata: []byte(`<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata"/>`),
 		MinACR:   "urn:cardsso:loa:2", Attributes: []string{"name", "ssn_masked"}, NameIDFormat: "persistent",
+		IdPInitiated: true, RelayStates: []string{"https://sp.example/" + id + "/home"},
 		CreatedAt: created, UpdatedAt: created.Add(time.Second),
 	}
 }
@@ -183,4 +184,62 @@ func testDeleteExpiredExtras(t *testing.T, s storage.Store) {
 	if ps, _ := s.ListSessionParticipants(ctx, "gone"); len(ps) != 0 {
 		t.Errorf("participants of an expired session remain: %v", ps)
 	}
+}
+
+func testDecrementCounter(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	for range 3 {
+		if _, _, err := s.IncrementCounter(ctx, "dec", time.Hour, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkErr(t, "DecrementCounter", s.DecrementCounter(ctx, "dec"), nil)
+	if n, _, err := s.GetCounter(ctx, "dec", time.Hour, now); err != nil || n != 2 {
+		t.Errorf("GetCounter after DecrementCounter = %d, %v; want 2", n, err)
+	}
+	checkErr(t, "DecrementCounter(unknown)", s.DecrementCounter(ctx, "nobody"), nil)
+	for range 4 {
+		checkErr(t, "DecrementCounter", s.DecrementCounter(ctx, "dec"), nil)
+	}
+	if n, _, err := s.GetCounter(ctx, "dec", time.Hour, now); err != nil || n != 0 {
+		t.Errorf("GetCounter after decrementing past zero = %d, %v; want 0", n, err)
+	}
+	if n, _, err := s.IncrementCounter(ctx, "dec", time.Hour, now); err != nil || n != 1 {
+		t.Errorf("IncrementCounter after zero = %d, %v; want 1", n, err)
+	}
+}
+
+func testListSessionsByAccount(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	a := newSession("a", future)
+	b := newSession("b", future)
+	b.CreatedAt = created.Add(time.Hour)
+	gone := newSession("gone", past)
+	other := newSession("other", future)
+	other.AccountID = "account-2"
+	for _, x := range []storage.Session{a, b, gone, other} {
+		checkErr(t, "CreateSession", s.CreateSession(ctx, x), nil)
+	}
+	got, err := s.ListSessionsByAccount(ctx, "account-1")
+	checkErr(t, "ListSessionsByAccount", err, nil)
+	checkEqual(t, "ListSessionsByAccount", got, []storage.Session{b, a})
+	got, err = s.ListSessionsByAccount(ctx, "nobody")
+	checkErr(t, "ListSessionsByAccount(nobody)", err, nil)
+	if len(got) != 0 {
+		t.Errorf("ListSessionsByAccount(nobody) = %v; want none", got)
+	}
+}
+
+func testListConsents(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	c1 := storage.Consent{AccountID: "acc", ClientID: "b-portal", Scopes: []string{"openid", "profile"}, GrantedAt: created}
+	c2 := storage.Consent{AccountID: "acc", ClientID: "a-portal", Scopes: []string{"openid"}, GrantedAt: created.Add(time.Second)}
+	c3 := storage.Consent{AccountID: "other", ClientID: "a-portal", Scopes: []string{"openid"}, GrantedAt: created}
+	for _, c := range []storage.Consent{c1, c2, c3} {
+		checkErr(t, "PutConsent", s.PutConsent(ctx, c), nil)
+	}
+	got, err := s.ListConsents(ctx, "acc")
+	checkErr(t, "ListConsents", err, nil)
+	checkEqual(t, "ListConsents", got, []storage.Consent{c2, c1})
 }

@@ -51,6 +51,9 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Consents", testConsents},
 		{"Counters", testCounters},
 		{"CountersConcurrent", testCountersConcurrent},
+		{"DecrementCounter", testDecrementCounter},
+		{"ListSessionsByAccount", testListSessionsByAccount},
+		{"ListConsents", testListConsents},
 		{"DeleteExpiredKeysCountersParticipants", testDeleteExpiredExtras},
 	}
 	for _, test := range tests {
@@ -218,6 +221,8 @@ func newAuthRequest(id string, codeHash []byte, expires time.Time) storage.AuthR
 		LoginHint:           "hint",
 		RequiredACR:         "urn:cardsso:loa:2",
 		Claims:              []byte(`{"id_token":{"acr":{"essential":true}}}`),
+		BrowserHash:         blob(7),
+		IDTokenHint:         "client-" + id + " subject",
 		LoginState:          blob(2),
 		Done:                true,
 		AccountID:           "account-" + id,
@@ -243,6 +248,7 @@ func newAccessToken(id, grantID, sessionID string, expires time.Time) storage.Ac
 		AuthTime:  created.Add(3 * time.Second),
 		ACR:       "urn:cardsso:loa:1",
 		AMR:       []string{"pwd"},
+		Claims:    []byte(`{"userinfo":{"verified_claims":null}}`),
 		CreatedAt: created,
 		ExpiresAt: expires,
 	}
@@ -261,6 +267,7 @@ func newRefreshToken(id, grantID, sessionID string, expires time.Time) storage.R
 		AuthTime:  created.Add(4 * time.Second),
 		ACR:       "urn:cardsso:loa:3",
 		AMR:       []string{"face", "mfa"},
+		Claims:    []byte(`{"userinfo":{"verified_claims":null}}`),
 		CreatedAt: created,
 		ExpiresAt: expires,
 	}
@@ -269,6 +276,7 @@ func newRefreshToken(id, grantID, sessionID string, expires time.Time) storage.R
 func newSession(id string, expires time.Time) storage.Session {
 	return storage.Session{
 		ID:         id,
+		SecretHash: blob(9),
 		AccountID:  "account-1",
 		AuthTime:   created.Add(5 * time.Second),
 		ACR:        "urn:cardsso:loa:2",
