@@ -376,8 +376,8 @@ type ServiceProvider struct {
 	// RelayStates is the allow-list of RelayState values an IdP-initiated
 	// SSO may post to this SP (an empty RelayState is always allowed).
 	RelayStates []string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // SessionParticipant is a SAML service provider an SSO session issued an
