@@ -144,8 +144,8 @@ func TestSAMLReplayedAuthnRequest(t *testing.T) {
 	if !strings.Contains(cont.location, "/saml/sso/continue") {
 		t.Fatalf("after the login: %d %q; want the continuation", cont.status, cont.location)
 	}
-	if p := newBrowser(t).get(n.issuer + cont.location); p.status != http.StatusBadRequest {
-		t.Errorf("continuation from another browser: %d; want 400", p.status)
+	if p := newBrowser(t).get(n.issuer + cont.location); p.status != http.StatusForbidden || !strings.Contains(p.body, "another browser") {
+		t.Errorf("continuation from another browser: %d; want 403 saying it was started in another browser", p.status)
 	}
 	if p := br.get(n.issuer + cont.location); p.status != http.StatusOK {
 		t.Fatalf("continuation: %d", p.status)

@@ -27,7 +27,8 @@ func isSelf(req storage.AuthRequest) bool { return req.ClientID == "" }
 // startSelf begins a login for the account page.
 func (h *Handler) startSelf(w http.ResponseWriter, r *http.Request) {
 	now := h.cfg.Now().UTC()
-	req := storage.AuthRequest{ID: rand.Text(), RedirectURI: selfPath, CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}
+	req := storage.AuthRequest{ID: rand.Text(), RedirectURI: selfPath, BrowserHash: h.Bind(w, r),
+		CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}
 	if err := h.cfg.Store.CreateAuthRequest(r.Context(), req); err != nil {
 		h.internal(w, r, "create account login", err)
 		return

@@ -49,6 +49,10 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request, id string) {
 		h.internal(w, r, "load auth request", err)
 		return
 	}
+	if !h.cfg.Sessions.BoundTo(r, req.BrowserHash) {
+		h.OtherBrowser(w, r)
+		return
+	}
 	st, err := decodeState(req.LoginState)
 	if err != nil || st.Auth == nil {
 		http.Redirect(w, r, LoginURL(id), http.StatusSeeOther)
@@ -170,7 +174,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req storage.Aut
 	case live && cur.AccountID == a.AccountID && a.FromSession && !a.Stepped && cur.ACR == acr:
 		s = cur // plain single sign-on: the session answers as it is
 	case live && cur.AccountID == a.AccountID:
-		s, err = h.cfg.Sessions.Reauthenticated(ctx, cur.ID, authTime, acr, amr)
+		s, err = h.cfg.Sessions.Reauthenticated(ctx, w, cur.ID, authTime, acr, amr)
 	default:
 		if live {
 			// Another citizen was signed in on this browser: end that session.

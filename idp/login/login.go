@@ -326,7 +326,43 @@ func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request) (storage.A
 		h.internal(w, r, "load auth request", err)
 		return req, false
 	}
+	if !h.cfg.Sessions.BoundTo(r, req.BrowserHash) {
+		h.OtherBrowser(w, r)
+		return req, false
+	}
 	return req, true
+}
+
+// A login belongs to the browser that started it (docs/security.md §1): the
+// protocol front ends bind each new auth request to the browser's binding
+// cookie (Bind), and every login step, and the protocol callback, refuses a
+// request presented by another browser (BoundTo, OtherBrowser). Without it,
+// a link to a half-finished login lets whoever follows it complete someone
+// else's sign-in in their own browser.
+
+// Bind returns the binding hash to store on a new auth request for the
+// browser of r (setting its binding cookie when it has none).
+func (h *Handler) Bind(w http.ResponseWriter, r *http.Request) []byte {
+	return h.cfg.Sessions.Bind(w, r)
+}
+
+// BoundTo reports whether r comes from the browser with the binding hash.
+func (h *Handler) BoundTo(r *http.Request, hash []byte) bool {
+	return h.cfg.Sessions.BoundTo(r, hash)
+}
+
+// OtherBrowser answers a login step or callback for a request that another
+// browser started: 403 and a page saying to start again from the portal.
+func (h *Handler) OtherBrowser(w http.ResponseWriter, r *http.Request) {
+	h.cfg.Observer.Login("form", "other_browser")
+	h.cfg.Logger.WarnContext(r.Context(), "login step from another browser refused", "path", r.URL.Path)
+	h.message(w, r, http.StatusForbidden, "err.title", "err.otherbrowser", "")
+}
+
+// Expired answers a callback for an unknown, expired or already answered
+// request.
+func (h *Handler) Expired(w http.ResponseWriter, r *http.Request) {
+	h.message(w, r, http.StatusBadRequest, "err.title", "err.expired", "")
 }
 
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
@@ -360,7 +396,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.next(w, r, req.ID)
 		return
 	}
-	if live && h.satisfies(req, sess) {
+	if live && h.satisfies(ctx, req, sess) {
 		// Single sign-on: the citizen is known from the session; the steps
 		// decide whether anything is missing (a higher level, consent).
 		st.Auth = &authState{AccountID: sess.AccountID, AuthTime: sess.AuthTime, AMR: sess.AMR,
@@ -397,7 +433,7 @@ func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storag
 	}
 	ctx := r.Context()
 	sess, live, err := h.cfg.Sessions.Current(r)
-	if err != nil || !live || !h.satisfies(req, sess) {
+	if err != nil || !live || !h.satisfies(ctx, req, sess) {
 		return req, storage.Session{}, false, err
 	}
 	acct, err := h.cfg.Store.GetAccount(ctx, sess.AccountID)
@@ -432,8 +468,14 @@ func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storag
 
 // satisfies reports whether an existing session may answer the request
 // without a new authentication (max_age; prompt=login arrives as max_age=0).
-func (h *Handler) satisfies(req storage.AuthRequest, s storage.Session) bool {
+func (h *Handler) satisfies(ctx context.Context, req storage.AuthRequest, s storage.Session) bool {
 	if req.MaxAge != nil && h.cfg.Now().Sub(s.AuthTime) > time.Duration(*req.MaxAge)*time.Second {
+		return false
+	}
+	// An id_token_hint names the citizen the portal expects (OIDC Core
+	// §3.1.2.1): a session of somebody else does not answer; with
+	// prompt=none that is login_required.
+	if req.IDTokenHint != "" && (h.cfg.HintMatches == nil || !h.cfg.HintMatches(ctx, req.IDTokenHint, s.AccountID)) {
 		return false
 	}
 	return true

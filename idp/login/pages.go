@@ -11,6 +11,8 @@ import (
 	"net/url"
 
 	"golang.org/x/text/language"
+
+	"github.com/cardsso/cardsso/idp/session"
 )
 
 //go:embed templates/*.html
@@ -103,13 +105,13 @@ func (h *Handler) lang(w http.ResponseWriter, r *http.Request, uiLocales []strin
 	if q := r.URL.Query().Get("lang"); q != "" {
 		for _, c := range langCodes {
 			if c == q {
-				http.SetCookie(w, &http.Cookie{Name: langCookie, Value: c, Path: "/", MaxAge: 365 * 24 * 3600,
+				http.SetCookie(w, &http.Cookie{Name: session.CookieName(langCookie, h.cfg.Secure), Value: c, Path: "/", MaxAge: 365 * 24 * 3600,
 					HttpOnly: true, Secure: h.cfg.Secure, SameSite: http.SameSiteLaxMode})
 				return c
 			}
 		}
 	}
-	if c, err := r.Cookie(langCookie); err == nil {
+	if c, err := r.Cookie(session.CookieName(langCookie, h.cfg.Secure)); err == nil {
 		for _, code := range langCodes {
 			if c.Value == code {
 				return code

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -27,6 +28,19 @@ import (
 // with the session; when not, it has written nothing.
 type SessionAnswerer interface {
 	SingleSignOn(r *http.Request, req storage.AuthRequest) (storage.AuthRequest, storage.Session, bool, error)
+	BrowserBinder
+}
+
+// BrowserBinder ties an auth request to the browser that sent it
+// (docs/security.md §1; idp/login.Handler implements it over the session
+// manager's binding cookie). Bind returns the hash stored on the request;
+// the callback answers only a browser BoundTo it, and shows OtherBrowser
+// (403) or Expired (400) otherwise.
+type BrowserBinder interface {
+	Bind(w http.ResponseWriter, r *http.Request) []byte
+	BoundTo(r *http.Request, hash []byte) bool
+	OtherBrowser(w http.ResponseWriter, r *http.Request)
+	Expired(w http.ResponseWriter, r *http.Request)
 }
 
 // AnswerFromSessions lets live SSO sessions answer authorization requests at
@@ -39,6 +53,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		op.Authorize(w, r, p.op)
 		return
 	}
+	// Every request stored from here on, ours or the library's
+	// (Storage.CreateAuthRequest), carries the browser's binding hash.
+	r = r.WithContext(withBrowser(r.Context(), p.sso.Bind(w, r)))
 	authReq, err := op.ParseAuthorizeRequest(r, p.op.Decoder())
 	if err != nil {
 		op.AuthRequestError(w, r, nil, err, p.op)
@@ -57,7 +74,8 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		op.AuthRequestError(w, r, authReq, oidc.ErrInvalidRequestRedirectURI().WithDescription("unable to retrieve client by id").WithParent(err), p.op)
 		return
 	}
-	if _, err := op.ValidateAuthRequestClient(ctx, authReq, client, p.op.IDTokenHintVerifier(ctx)); err != nil {
+	hintSub, err := op.ValidateAuthRequestClient(ctx, authReq, client, p.op.IDTokenHintVerifier(ctx))
+	if err != nil {
 		op.AuthRequestError(w, r, authReq, err, p.op)
 		return
 	}
@@ -66,6 +84,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		op.AuthRequestError(w, r, authReq, oidc.DefaultToServerError(err, "unable to save auth request"), p.op)
 		return
 	}
+	bindRequest(ctx, &rec, hintSub)
 	done, _, answered, err := p.sso.SingleSignOn(r, rec)
 	if err != nil {
 		noteFault(ctx, err)
@@ -103,6 +122,78 @@ func withPending(ctx context.Context, r *storage.AuthRequest) context.Context {
 // code, or nil.
 func pendingOf(ctx context.Context, id string) *storage.AuthRequest {
 	r, _ := ctx.Value(pendingKey{}).(*storage.AuthRequest)
+	if r == nil || r.ID != id {
+		return nil
+	}
+	return r
+}
+
+// browserKey carries the binding hash of the browser at /authorize.
+type browserKey struct{}
+
+func withBrowser(ctx context.Context, hash []byte) context.Context {
+	return context.WithValue(ctx, browserKey{}, hash)
+}
+
+// bindRequest stores on a new request the browser that sent it and the
+// subject its id_token_hint named ("<client> <sub>", as the login's hint
+// matcher reads it; OIDC Core §3.1.2.1).
+func bindRequest(ctx context.Context, r *storage.AuthRequest, hintSub string) {
+	r.BrowserHash, _ = ctx.Value(browserKey{}).([]byte)
+	if hintSub != "" {
+		r.IDTokenHint = r.ClientID + " " + hintSub
+	}
+}
+
+// callback serves /authorize/callback, where the login sends the browser
+// when a request is done. Only the browser that started the request gets
+// its code, and a request gets one code, ever: a request that already has
+// one is not answered again (the library would try to mint another and
+// reset its expiry). The request read here is handed to the library's
+// callback through the context (AuthRequestByID), so it is read once.
+func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
+	if p.sso == nil {
+		op.AuthorizeCallback(w, r, p.op)
+		return
+	}
+	ctx := r.Context()
+	id := r.URL.Query().Get("id")
+	if id == "" || len(id) > 128 {
+		p.sso.Expired(w, r)
+		return
+	}
+	rec, err := p.storage.cfg.Store.GetAuthRequest(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.sso.Expired(w, r)
+		return
+	}
+	if err != nil {
+		noteFault(ctx, err)
+		p.storage.cfg.Logger.ErrorContext(ctx, "authorize callback: load auth request", "error", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "The sign-in service is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable)
+		return
+	}
+	if !p.sso.BoundTo(r, rec.BrowserHash) {
+		p.sso.OtherBrowser(w, r)
+		return
+	}
+	if len(rec.CodeHash) > 0 || rec.CodeUsedAt != nil {
+		p.sso.Expired(w, r)
+		return
+	}
+	op.AuthorizeCallback(w, r.WithContext(withLoaded(ctx, &rec)), p.op)
+}
+
+// loadedKey carries the request the callback read.
+type loadedKey struct{}
+
+func withLoaded(ctx context.Context, r *storage.AuthRequest) context.Context {
+	return context.WithValue(ctx, loadedKey{}, r)
+}
+
+func loadedOf(ctx context.Context, id string) *storage.AuthRequest {
+	r, _ := ctx.Value(loadedKey{}).(*storage.AuthRequest)
 	if r == nil || r.ID != id {
 		return nil
 	}

@@ -95,7 +95,8 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(p.op.AuthorizationEndpoint().Relative(), captureClaims(http.HandlerFunc(p.authorize)))
-	mux.Handle(p.op.TokenEndpoint().Relative(), &tokenEndpoint{p: p, next: reportFaults(p.op)}) // clientcredentials.go
+	mux.Handle(p.op.AuthorizationEndpoint().Relative()+"/callback", p.IssuerInterceptor(http.HandlerFunc(p.callback))) // authorize.go
+	mux.Handle(p.op.TokenEndpoint().Relative(), &tokenEndpoint{p: p, next: reportFaults(p.op)})                        // clientcredentials.go
 	mux.Handle(p.op.UserinfoEndpoint().Relative(), reportFaults(p.op))
 	mux.HandleFunc(p.op.IntrospectionEndpoint().Relative(), p.introspect) // introspect.go
 	mux.Handle("/", p.op)

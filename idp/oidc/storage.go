@@ -125,11 +125,12 @@ func hashValue(v string) []byte {
 // CreateAuthRequest stores a validated authorization request after the
 // checks the library leaves to us: the redirect URI is registered exactly,
 // PKCE uses S256 only, and public clients must use PKCE.
-func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSub string) (op.AuthRequest, error) {
 	r, err := s.newAuthRequest(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	bindRequest(ctx, &r, hintSub)
 	if err := s.cfg.Store.CreateAuthRequest(ctx, r); err != nil {
 		return nil, fmt.Errorf("create auth request: %w", err)
 	}
@@ -207,6 +208,9 @@ func (s *Storage) withSubject(ctx context.Context, a *authRequest) (*authRequest
 
 // AuthRequestByID loads a request (used by the callback after login).
 func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	if p := loadedOf(ctx, id); p != nil {
+		return s.withSubject(ctx, &authRequest{r: *p})
+	}
 	r, err := s.cfg.Store.GetAuthRequest(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("auth request: %w", err)

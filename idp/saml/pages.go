@@ -59,6 +59,8 @@ var errorMessages = map[string][2]string{
 	"doctype":     {"请求中含有不允许的 XML 内容。", "The request holds XML that is not accepted."},
 	"relay_state": {"请求的 RelayState 过长。", "The RelayState of the request is too long."},
 	"session":     {"登录会话不符，请返回应用重新登录。", "Your sign-in session does not match. Go back to the application and sign in again."},
+	"otherbrowser": {"此次登录是在另一个浏览器中发起的，无法在此继续，请返回应用重新登录。",
+		"This sign-in was started in another browser and cannot be continued here. Go back to the application and sign in again."},
 	"logout_link": {"退出链接无效。", "The sign-out link is not valid."},
 	"internal":    {"服务器内部错误，请稍后再试。", "Something went wrong on our side. Please try again later."},
 }

@@ -256,7 +256,8 @@ func (p *Provider) park(w http.ResponseWriter, r *http.Request, req *crewjam.Idp
 	ar := storage.AuthRequest{
 		ID: rand.Text(), Protocol: Protocol, ClientID: entityID, RedirectURI: req.ACSEndpoint.Location,
 		State: req.RelayState, Nonce: req.Request.ID, RequiredACR: required.ACR(), Claims: rec,
-		CreatedAt: now, ExpiresAt: expires,
+		BrowserHash: p.cfg.Sessions.Bind(w, r), // the login continues only in this browser
+		CreatedAt:   now, ExpiresAt: expires,
 	}
 	if b := req.Request.IsPassive; b != nil && *b {
 		ar.Prompt = []string{"none"}
@@ -371,6 +372,13 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.internal(w, r, "saml: load parked request", err)
+		return
+	}
+	if !p.cfg.Sessions.BoundTo(r, ar.BrowserHash) {
+		// Another browser than the one that sent the AuthnRequest
+		// (docs/security.md §1).
+		p.cfg.Logger.WarnContext(ctx, "saml: continue from another browser refused", "sp", ar.ClientID, "auth_request", ar.ID)
+		p.errorPage(w, http.StatusForbidden, "otherbrowser")
 		return
 	}
 	if !ar.Done {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cardsso/cardsso/storage"
@@ -25,7 +27,10 @@ type Store interface {
 
 // Config configures the cookie and lifetimes.
 type Config struct {
-	CookieName  string        // default cardsso_session
+	// CookieName is the session cookie's name, default cardsso_session.
+	// With Secure, names without a prefix get __Host- (RFC 6265bis §4.1.3.2:
+	// Secure, Path=/, no Domain, so a sibling subdomain cannot set it).
+	CookieName  string
 	Secure      bool          // set the Secure attribute (issuer is https)
 	Lifetime    time.Duration // absolute; default 12h
 	IdleTimeout time.Duration // default 2h
@@ -52,7 +57,68 @@ func New(store Store, cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.CookieName = CookieName(cfg.CookieName, cfg.Secure)
 	return &Manager{store: store, cfg: cfg}
+}
+
+// CookieName is the name a cookie is set under: with __Host- in front when
+// the issuer is https (secure) and the name has no prefix of its own.
+func CookieName(name string, secure bool) string {
+	if !secure || strings.HasPrefix(name, "__Host-") || strings.HasPrefix(name, "__Secure-") {
+		return name
+	}
+	return "__Host-" + name
+}
+
+// Secure reports whether cookies are set Secure (and __Host- prefixed).
+func (m *Manager) Secure() bool { return m.cfg.Secure }
+
+// The session cookie's value is "<id>.<secret>": the id names the row, the
+// secret proves the browser holds the current cookie (only its SHA-256 is
+// stored, Session.SecretHash). The secret is replaced at every step-up
+// (Reauthenticated), so a cookie planted or seen before a step-up does not
+// carry the higher level (session fixation, docs/security.md §2). Sessions
+// created before rotation existed have a cookie hashed into the id and no
+// SecretHash; they keep working until their first step-up.
+
+// newSecret returns a random cookie secret and its hash.
+func newSecret() (string, []byte, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", nil, err
+	}
+	v := base64.RawURLEncoding.EncodeToString(raw[:])
+	h := sha256.Sum256([]byte(v))
+	return v, h[:], nil
+}
+
+// parseCookie splits a session cookie into the session id and the secret
+// ("" for a cookie of the older form, whose hash is the id).
+func parseCookie(value string) (id, secret string) {
+	if id, secret, ok := strings.Cut(value, "."); ok {
+		return id, secret
+	}
+	return idOf(value), ""
+}
+
+// secretMatches reports whether a cookie's secret half is the session's
+// current one.
+func secretMatches(s storage.Session, secret string) bool {
+	if secret == "" {
+		return len(s.SecretHash) == 0 // a cookie of the older form
+	}
+	if len(s.SecretHash) == 0 {
+		return false
+	}
+	h := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(h[:], s.SecretHash) == 1
+}
+
+func (m *Manager) setCookie(w http.ResponseWriter, id, secret string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: m.cfg.CookieName, Value: id + "." + secret, Path: "/",
+		HttpOnly: true, Secure: m.cfg.Secure, SameSite: http.SameSiteLaxMode,
+	})
 }
 
 func idOf(value string) string {
@@ -68,12 +134,19 @@ func (m *Manager) Current(r *http.Request) (s storage.Session, ok bool, err erro
 	if err != nil || c.Value == "" {
 		return storage.Session{}, false, nil
 	}
-	s, err = m.store.GetSession(r.Context(), idOf(c.Value))
+	id, secret := parseCookie(c.Value)
+	if id == "" || len(id) > 128 {
+		return storage.Session{}, false, nil
+	}
+	s, err = m.store.GetSession(r.Context(), id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Session{}, false, nil
 	}
 	if err != nil {
 		return storage.Session{}, false, fmt.Errorf("session: %w", err)
+	}
+	if !secretMatches(s, secret) {
+		return storage.Session{}, false, nil // an old (rotated) or forged cookie
 	}
 	now := m.cfg.Now()
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) > m.cfg.IdleTimeout {
@@ -88,33 +161,45 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, accountID st
 	if _, err := rand.Read(raw[:]); err != nil {
 		return storage.Session{}, err
 	}
-	value := base64.RawURLEncoding.EncodeToString(raw[:])
+	secret, secretHash, err := newSecret()
+	if err != nil {
+		return storage.Session{}, err
+	}
 	now := m.cfg.Now().UTC()
 	s := storage.Session{
-		ID: idOf(value), AccountID: accountID, AuthTime: authTime.UTC(), ACR: acr, AMR: amr,
+		ID: hex.EncodeToString(raw[:]), SecretHash: secretHash, AccountID: accountID, AuthTime: authTime.UTC(), ACR: acr, AMR: amr,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.cfg.Lifetime),
 	}
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		return storage.Session{}, fmt.Errorf("create session: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: m.cfg.CookieName, Value: value, Path: "/",
-		HttpOnly: true, Secure: m.cfg.Secure, SameSite: http.SameSiteLaxMode,
-	})
+	m.setCookie(w, s.ID, secret)
 	return s, nil
 }
 
 // Reauthenticated records a fresh authentication in an existing session
-// (prompt=login or max_age for the same citizen).
-func (m *Manager) Reauthenticated(ctx context.Context, id string, authTime time.Time, acr string, amr []string) (storage.Session, error) {
+// (a step-up, prompt=login or max_age for the same citizen) and rotates the
+// session cookie: the browser gets a new secret and the old cookie stops
+// working, while the session id (and with it the tokens and participants of
+// the session) stays.
+func (m *Manager) Reauthenticated(ctx context.Context, w http.ResponseWriter, id string, authTime time.Time, acr string, amr []string) (storage.Session, error) {
+	secret, secretHash, err := newSecret()
+	if err != nil {
+		return storage.Session{}, err
+	}
 	var out storage.Session
 	now := m.cfg.Now().UTC()
-	err := m.store.UpdateSession(ctx, id, func(s storage.Session) (storage.Session, error) {
+	err = m.store.UpdateSession(ctx, id, func(s storage.Session) (storage.Session, error) {
 		s.AuthTime, s.ACR, s.AMR, s.LastSeenAt = authTime.UTC(), acr, amr, now
+		s.SecretHash = secretHash
 		out = s
 		return s, nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	m.setCookie(w, id, secret)
+	return out, nil
 }
 
 // joinRefresh is how stale LastSeenAt may be before Touch writes it again.
@@ -153,13 +238,19 @@ func (m *Manager) End(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err != nil || c.Value == "" {
 		return storage.Session{}, false, nil
 	}
-	id := idOf(c.Value)
+	id, secret := parseCookie(c.Value)
+	if id == "" || len(id) > 128 {
+		return storage.Session{}, false, nil
+	}
 	s, err := m.store.GetSession(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Session{}, false, nil
 	}
 	if err != nil {
 		return storage.Session{}, false, fmt.Errorf("session: %w", err)
+	}
+	if !secretMatches(s, secret) {
+		return storage.Session{}, false, nil // not this browser's session any more
 	}
 	if err := m.store.DeleteSession(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return storage.Session{}, false, fmt.Errorf("end session: %w", err)
@@ -172,4 +263,48 @@ func (m *Manager) clear(w http.ResponseWriter) {
 		Name: m.cfg.CookieName, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: m.cfg.Secure, SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// The binding cookie ties a login in progress to the browser that started
+// it (docs/security.md §1): the protocol front ends store the hash of its
+// value on every auth request (storage.AuthRequest.BrowserHash), and every
+// login step and the protocol callback accept the request only from a
+// browser that presents the same cookie. It is a browser-session cookie
+// (no Max-Age), HttpOnly and SameSite=Lax, and says nothing about who is
+// signed in.
+const bindingCookie = "cardsso_browser"
+
+// Bind returns the hash to store on a new auth request for the browser of
+// r, setting the binding cookie when the browser has none yet.
+func (m *Manager) Bind(w http.ResponseWriter, r *http.Request) []byte {
+	name := CookieName(bindingCookie, m.cfg.Secure)
+	if c, err := r.Cookie(name); err == nil && len(c.Value) >= 26 && len(c.Value) <= 64 {
+		return bindingHash(c.Value)
+	}
+	value := rand.Text()
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/",
+		HttpOnly: true, Secure: m.cfg.Secure, SameSite: http.SameSiteLaxMode})
+	// Later steps of this same request (a login page rendered at once) see
+	// the new value.
+	r.AddCookie(&http.Cookie{Name: name, Value: value})
+	return bindingHash(value)
+}
+
+// BoundTo reports whether r comes from the browser an auth request with
+// this binding hash was created in. A request without a hash (stored before
+// binding existed) belongs to no browser.
+func (m *Manager) BoundTo(r *http.Request, hash []byte) bool {
+	if len(hash) == 0 {
+		return false
+	}
+	c, err := r.Cookie(CookieName(bindingCookie, m.cfg.Secure))
+	if err != nil || len(c.Value) < 26 || len(c.Value) > 64 {
+		return false
+	}
+	return subtle.ConstantTimeCompare(bindingHash(c.Value), hash) == 1
+}
+
+func bindingHash(value string) []byte {
+	h := sha256.Sum256([]byte(value))
+	return h[:]
 }
