@@ -94,7 +94,9 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 // revocation, end_session and keys.
 func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(p.op.AuthorizationEndpoint().Relative(), captureClaims(http.HandlerFunc(p.authorize)))
+	// The issuer in the context is what the id_token_hint verifier checks
+	// the hint's iss against (without it no hint verifies).
+	mux.Handle(p.op.AuthorizationEndpoint().Relative(), p.IssuerInterceptor(captureClaims(http.HandlerFunc(p.authorize))))
 	mux.Handle(p.op.AuthorizationEndpoint().Relative()+"/callback", p.IssuerInterceptor(http.HandlerFunc(p.callback))) // authorize.go
 	mux.Handle(p.op.TokenEndpoint().Relative(), &tokenEndpoint{p: p, next: reportFaults(p.op)})                        // clientcredentials.go
 	mux.Handle(p.op.UserinfoEndpoint().Relative(), reportFaults(p.op))
