@@ -451,3 +451,14 @@ func validateBackchannelURI(raw string) error {
 	}
 	return &InvalidError{Field: field, Reason: fmt.Sprintf("scheme %q is not allowed (want https)", u.Scheme)}
 }
+
+// Backup writes a consistent copy of the SQLite database to path while
+// nodes keep serving (docs/operations.md, "Backup and restore"). On
+// PostgreSQL it refuses: pg_dump is the backup there.
+func (a *Admin) Backup(ctx context.Context, path string) error {
+	err := a.store.BackupTo(ctx, path)
+	if errors.Is(err, sqlstore.ErrBackupUnsupported) {
+		return &InvalidError{Field: "storage.type", Reason: "cardsso backup copies a SQLite database; for PostgreSQL use pg_dump (see docs/operations.md)"}
+	}
+	return err
+}

@@ -124,6 +124,7 @@ Exit codes: 0 success, 1 failure, 2 bad configuration, flag or usage.`,
 		c.newSPsCmd(),
 		c.newKeysCmd(),
 		c.newSeedCmd(),
+		c.newBackupCmd(),
 	)
 	return root
 }

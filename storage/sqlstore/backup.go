@@ -1,0 +1,42 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// ErrBackupUnsupported is returned by BackupTo on PostgreSQL, whose own
+// tools (pg_dump, base backups) are the backup (docs/operations.md).
+var ErrBackupUnsupported = errors.New("sqlstore: online backup is for SQLite; back PostgreSQL up with pg_dump")
+
+// BackupTo writes a consistent copy of a SQLite database to path while the
+// database stays in use: VACUUM INTO reads one snapshot (a read transaction;
+// in WAL mode writers go on meanwhile) and writes a compact, self-contained
+// database file without a WAL. path must not exist; on failure nothing is
+// left at path.
+func (s *Store) BackupTo(ctx context.Context, path string) error {
+	if s.flavour != &sqliteFlavour {
+		return ErrBackupUnsupported
+	}
+	// An empty file made here first (VACUUM INTO fills an empty file): the
+	// copy is never readable by others, and an existing file is refused
+	// rather than overwritten.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("sqlstore: backup: %s already exists", path)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("sqlstore: backup: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("sqlstore: backup to %s: %w", path, err)
+	}
+	return nil
+}
