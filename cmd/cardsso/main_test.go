@@ -116,6 +116,7 @@ func TestCommandContract(t *testing.T) {
 		"serve":                 {"addr", "issuer", "pprof-addr"},
 		"seed":                  {"accounts", "first", "password", "sessions", "session-lifetime", "clients", "citizens-file", "citizens-count", "batch", "json"},
 		"migrate":               {"json"},
+		"backup":                {"to"},
 		"clients create":        {"id", "name", "redirect-uri", "post-logout-redirect-uri", "public", "secret", "first-party", "min-acr", "allow-claim", "public-subject", "sector-identifier-uri", "backchannel-logout-uri", "json"},
 		"clients list":          {"json"},
 		"clients show":          {"json"},
