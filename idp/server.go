@@ -30,13 +30,14 @@ import (
 
 // Server is one CardSSO node.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	store    *sqlstore.Store
-	keys     *keys.Manager
-	provider *cardoidc.Provider
-	metrics  *metrics
-	handler  http.Handler
+	cfg       Config
+	log       *slog.Logger
+	store     *sqlstore.Store
+	readiness readiness
+	keys      *keys.Manager
+	provider  *cardoidc.Provider
+	metrics   *metrics
+	handler   http.Handler
 
 	// SAML identity provider (idp/saml) and the logout fan-out (logout.go).
 	saml     *cardsaml.Provider
@@ -56,7 +57,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	log := slog.New(logHandler{cfg.Logger.Handler()})
 	cfg.Logger = log
-	s := &Server{cfg: cfg, log: log, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), readiness: readiness{log: log}}
 
 	mk, err := openMasterKey(cfg)
 	if err != nil {
@@ -241,13 +242,54 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "not ready: database unreachable", "error", err)
+	w.Header().Set("Cache-Control", "no-store")
+	if why := s.readiness.check(ctx, s.store); why != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("database unreachable\n"))
+		_, _ = w.Write([]byte(why + "\n"))
 		return
 	}
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Readiness means "this node can log citizens in": the database answers
+// (Ping) and takes writes now (a write probe, at most every probeEvery), and
+// no write failed for want of space, a writable file system or I/O within
+// writeFaultHold (a full database still takes the probe's small row while
+// a login's writes fail). docs/operations.md, "When things fail".
+const (
+	probeEvery     = 2 * time.Second
+	writeFaultHold = 15 * time.Second
+)
+
+// readiness caches the write probe so that a balancer polling often costs
+// one write per probeEvery.
+type readiness struct {
+	mu     sync.Mutex
+	at     time.Time
+	result string
+	log    *slog.Logger
+}
+
+func (rd *readiness) check(ctx context.Context, st *sqlstore.Store) string {
+	if err := st.Ping(ctx); err != nil {
+		rd.log.WarnContext(ctx, "not ready: database unreachable", "error", err)
+		return "database unreachable"
+	}
+	if t := st.LastWriteFault(); !t.IsZero() && time.Since(t) < writeFaultHold {
+		return "database cannot take writes (disk full, read-only or I/O error)"
+	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if time.Since(rd.at) < probeEvery {
+		return rd.result
+	}
+	rd.result = ""
+	if err := st.ProbeWrite(ctx); err != nil {
+		rd.log.WarnContext(ctx, "not ready: database write probe failed", "error", err)
+		rd.result = "database cannot take writes"
+	}
+	rd.at = time.Now()
+	return rd.result
 }
 
 // Handler is the node's HTTP handler.

@@ -50,6 +50,10 @@ type flavour struct {
 	// again from its start: a deadlock or a serialization failure. The
 	// transaction wrote nothing.
 	isRetryable func(err error) bool
+	// cannotWrite reports whether err says the database cannot take
+	// writes at all for now: the disk is full, the file system or the
+	// server is read-only, an I/O error (probe.go: readiness).
+	cannotWrite func(err error) bool
 	// deleteExpired is the statement that deletes at most arg 2 rows of the
 	// table (whose key columns, comma-separated, are key) that expired
 	// before arg 1.
@@ -81,6 +85,17 @@ var sqliteFlavour = flavour{
 	},
 	isBusy:      sqliteBusy,
 	isRetryable: func(error) bool { return false }, // BEGIN IMMEDIATE: no deadlocks
+	cannotWrite: func(err error) bool {
+		var e sqlite3.Error
+		if !errors.As(err, &e) {
+			return false
+		}
+		switch e.Code {
+		case sqlite3.ErrFull, sqlite3.ErrIoErr, sqlite3.ErrReadonly, sqlite3.ErrCantOpen:
+			return true
+		}
+		return false
+	},
 	// Batches by rowid (every table here has one), each batch its own short
 	// write transaction.
 	deleteExpired: func(table, _ string) string {

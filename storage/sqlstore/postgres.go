@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,6 +58,12 @@ var postgresFlavour = flavour{
 			return true
 		}
 		return false
+	},
+	cannotWrite: func(err error) bool {
+		code := pgCode(err)
+		return code == "25006" || // read_only_sql_transaction: a standby, or default_transaction_read_only
+			strings.HasPrefix(code, "53") || // insufficient_resources: disk_full, out_of_memory
+			strings.HasPrefix(code, "58") // system_error: I/O
 	},
 	// Batches of rows locked with SKIP LOCKED: collectors on several nodes
 	// share the work instead of waiting for each other, and never deadlock

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -68,6 +69,9 @@ type Store struct {
 	// PostgreSQL).
 	queries queries
 	writer  *writer
+	// writeFault is when a write last failed because the database could
+	// not take writes (flavour.cannotWrite), in Unix nanoseconds; 0 never.
+	writeFault atomic.Int64
 	// oneConn: the pool is one connection (":memory:").
 	oneConn bool
 }
@@ -222,7 +226,8 @@ const txAttempts = 5
 // runs fn again from the start, up to txAttempts times in all, after a
 // short random pause. So fn, and the updater an Update method calls in it,
 // may run more than once and must not have effects outside tx.
-func (s *Store) inTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sqlx.Tx) error) (err error) {
+	defer func() { err = s.noteWrite(err) }()
 	if s.writer != nil {
 		return s.writer.do(ctx, op, fn)
 	}

@@ -200,18 +200,19 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 			res, err = s.txExec(ctx, tx, q, args...)
 			return err
 		})
-		return res, err
+		return res, s.noteWrite(err)
 	}
-	return s.db.ExecContext(ctx, s.rebind(q), args...)
+	res, err := s.db.ExecContext(ctx, s.rebind(q), args...)
+	return res, s.noteWrite(err)
 }
 
 // writeRow runs one write statement that returns a row (UPDATE …
 // RETURNING, an upsert RETURNING) into dest, as exec does.
 func (s *Store) writeRow(ctx context.Context, dest any, q string, args ...any) error {
 	if s.writer != nil {
-		return s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
+		return s.noteWrite(s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
 			return s.queryRow(ctx, tx, dest, q, args...)
-		})
+		}))
 	}
-	return s.queryRow(ctx, nil, dest, q, args...)
+	return s.noteWrite(s.queryRow(ctx, nil, dest, q, args...))
 }
