@@ -205,3 +205,38 @@ func TestReclaimWrongCard(t *testing.T) {
 		t.Errorf("reclaim without CSRF token: %d; want 403", got.status)
 	}
 }
+
+// TestReclaimEndsLoginsInFlight: a squatter who stopped at a portal's
+// consent page, already authenticated with the old password, cannot finish
+// that login after the holder reclaimed the account; the holder's own
+// logins are not affected.
+func TestReclaimEndsLoginsInFlight(t *testing.T) {
+	n := startNode(t)
+	const red = "http://127.0.0.1:9613/cb"
+	r := newRP(t, n, "third", registerThirdParty(t, n, idp.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}}), red)
+	squatter := newBrowser(t, red)
+	ask := register(t, squatter, n, r.authorize(squatter, "s", "n", oauth2.GenerateVerifier()), zhangSan, zhangSanSSN, squatPass)
+	if ask.url.Path != "/login/consent" {
+		t.Fatalf("squatter: no consent page: %d at %s", ask.status, ask.url)
+	}
+
+	holder := newBrowser(t, red)
+	v := oauth2.GenerateVerifier()
+	offer := register(t, holder, n, r.authorize(holder, "h", "n", v), zhangSan, zhangSanSSN, goodPass)
+	consent := holder.submit(n.issuer, formFor(t, offer, reclaimPath), map[string]string{"card_number": zhangCard})
+	if consent.url.Path != "/login/consent" {
+		t.Fatalf("holder after the reclaim: %d at %s; want the consent page (a fresh login)", consent.status, consent.url)
+	}
+
+	// The squatter presses Allow on the page shown before the reclaim.
+	allow := formFor(t, ask, "/login/consent")
+	got := squatter.submit(n.issuer, allow, map[string]string{"decision": "allow"})
+	if got.status != http.StatusOK || got.url.Path != "/login" || strings.HasPrefix(got.location, red) {
+		t.Errorf("the squatter's login in flight finished after the reclaim: %d at %s (%q)", got.status, got.url, got.location)
+	}
+	if p := squatter.get(n.issuer + "/account"); p.url.Path != "/login" {
+		t.Errorf("the squatter got a session: %d at %s", p.status, p.url)
+	}
+	// The holder's login goes on.
+	exchange(t, r, holder.submit(n.issuer, formFor(t, consent, "/login/consent"), map[string]string{"decision": "allow"}), v, "h")
+}

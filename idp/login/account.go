@@ -137,9 +137,8 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s storag
 		h.internal(w, r, "list sessions", err)
 		return
 	}
-	now := h.cfg.Now()
 	for _, ss := range sessions {
-		if !now.Before(ss.ExpiresAt) {
+		if !h.cfg.Sessions.Live(ss) {
 			continue
 		}
 		sv := sessionView{

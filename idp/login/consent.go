@@ -54,8 +54,11 @@ func (h *Handler) consentNeeded(ctx context.Context, req storage.AuthRequest, ac
 
 // getConsent lists, in plain words, what the portal will receive.
 func (h *Handler) getConsent(w http.ResponseWriter, r *http.Request) {
-	req, _, acct, ok := h.authOf(w, r)
+	req, st, acct, ok := h.authOf(w, r)
 	if !ok {
+		return
+	}
+	if h.refuseStale(w, r, req, st, acct) {
 		return
 	}
 	c, isConsenter := h.provider(req).(Consenter)
@@ -85,6 +88,9 @@ func (h *Handler) getConsent(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) postConsent(w http.ResponseWriter, r *http.Request) {
 	req, st, acct, ok := h.authOf(w, r)
 	if !ok || !h.checkCSRF(w, r, req.ID) {
+		return
+	}
+	if h.refuseStale(w, r, req, st, acct) {
 		return
 	}
 	c, isConsenter := h.provider(req).(Consenter)

@@ -216,7 +216,10 @@ func (h *Handler) reclaim(w http.ResponseWriter, r *http.Request, acct storage.A
 	}
 	err := h.cfg.Store.UpdateAccount(ctx, acct.ID, func(a storage.Account) (storage.Account, error) {
 		a.PasswordHash = pd.ReclaimHash
-		a.RealNameVerifiedAt = pd.VerifiedAt
+		// The card check just matched name, number and card at the card
+		// service: the real-name check of the account is now. Logins of
+		// the account authenticated before it are stale (authStale).
+		a.RealNameVerifiedAt = now
 		a.UpdatedAt = now
 		return a, nil
 	})
@@ -259,6 +262,32 @@ func (h *Handler) endAllSessions(w http.ResponseWriter, r *http.Request, account
 		}
 	}
 	return n, nil
+}
+
+// authStale reports whether an authentication in progress predates the
+// account's latest (re)claim: someone authenticated as the account (the
+// squatter, with the password that the reclaim replaced) must not finish a
+// login the real holder has since taken the account from. A registration
+// or a reclaim sets Account.RealNameVerifiedAt; every authentication that
+// counts comes after it.
+func authStale(a *authState, acct storage.Account) bool {
+	return a != nil && a.AuthTime.Before(acct.RealNameVerifiedAt)
+}
+
+// refuseStale sends a login whose authentication is stale (authStale)
+// back to the first page, with the authentication dropped.
+func (h *Handler) refuseStale(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, st state, acct storage.Account) bool {
+	if !authStale(st.Auth, acct) {
+		return false
+	}
+	h.cfg.Observer.Login("form", "stale_authentication")
+	h.cfg.Logger.InfoContext(r.Context(), "login of a reclaimed account refused", "account", acct.ID, "client", req.ClientID)
+	if err := h.saveState(r.Context(), req.ID, state{}); err != nil {
+		h.internal(w, r, "save login state", err)
+		return true
+	}
+	http.Redirect(w, r, LoginURL(req.ID), http.StatusSeeOther)
+	return true
 }
 
 // audit writes an audit event: a log line at warning level with

@@ -193,3 +193,10 @@ func (m *Manager) EndID(ctx context.Context, id string) (storage.Session, bool, 
 	}
 	return s, true, nil
 }
+
+// Live reports whether a stored session is still usable: neither expired
+// nor idle too long.
+func (m *Manager) Live(s storage.Session) bool {
+	now := m.cfg.Now()
+	return now.Before(s.ExpiresAt) && now.Sub(s.LastSeenAt) <= m.cfg.IdleTimeout
+}
