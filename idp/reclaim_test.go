@@ -240,3 +240,34 @@ func TestReclaimEndsLoginsInFlight(t *testing.T) {
 	// The holder's login goes on.
 	exchange(t, r, holder.submit(n.issuer, formFor(t, consent, "/login/consent"), map[string]string{"decision": "allow"}), v, "h")
 }
+
+// TestReclaimEndsCardStepInFlight: a squatter who stopped at a level-2
+// portal's card step cannot ride on the card check the holder passed
+// in the reclaim.
+func TestReclaimEndsCardStepInFlight(t *testing.T) {
+	n := startNode(t)
+	const red2, red1 = "http://127.0.0.1:9614/cb", "http://127.0.0.1:9615/cb"
+	r2 := newRP(t, n, "l2", registerClient(t, n, idp.ClientSpec{ID: "l2", RedirectURIs: []string{red2}, MinACR: "urn:cardsso:loa:2"}), red2)
+	r1 := newRP(t, n, "l1", registerClient(t, n, idp.ClientSpec{ID: "l1", RedirectURIs: []string{red1}}), red1)
+	squatter := newBrowser(t, red2)
+	card := register(t, squatter, n, r2.authorize(squatter, "s", "n", oauth2.GenerateVerifier()), zhangSan, zhangSanSSN, squatPass)
+	if card.url.Path != "/login/card" {
+		t.Fatalf("squatter: no card page: %d at %s", card.status, card.url)
+	}
+	holder := newBrowser(t, red1)
+	v := oauth2.GenerateVerifier()
+	offer := register(t, holder, n, r1.authorize(holder, "h", "n", v), zhangSan, zhangSanSSN, goodPass)
+	exchange(t, r1, holder.submit(n.issuer, formFor(t, offer, reclaimPath), map[string]string{"card_number": zhangCard}), v, "h")
+
+	for _, got := range []page{
+		squatter.get(card.url.String()),
+		squatter.submit(n.issuer, formFor(t, card, "/login/card"), map[string]string{"card_number": zhangCard}),
+	} {
+		if got.url.Path != "/login" || strings.HasPrefix(got.location, red2) {
+			t.Errorf("the squatter's card step finished after the reclaim: %d at %s (%q)", got.status, got.url, got.location)
+		}
+	}
+	if p := squatter.get(n.issuer + "/account"); p.url.Path != "/login" {
+		t.Errorf("the squatter got a session: %d at %s", p.status, p.url)
+	}
+}
