@@ -19,7 +19,7 @@ func TestAccountPage(t *testing.T) {
 	if acct.status != http.StatusOK || acct.url.Path != "/account" {
 		t.Fatalf("after registration: %d at %s; want /account", acct.status, acct.url)
 	}
-	if !strings.Contains(acct.body, "110***********0017") || strings.Contains(acct.body, zhangSanSSN) || !strings.Contains(acct.body, "urn:cardsso:loa:1") {
+	if !strings.Contains(acct.body, "110***********0017") || strings.Contains(acct.body, zhangSanSSN) || !strings.Contains(acct.body, "Level 1 (real name)") {
 		t.Errorf("account page does not show the masked number and level 1 (or shows the full number):\n%s", acct.body)
 	}
 	// A wrong card number changes nothing.
@@ -28,7 +28,7 @@ func TestAccountPage(t *testing.T) {
 		t.Errorf("wrong card number: %d", bad.status)
 	}
 	ok := br.submit(n.issuer, formFor(t, bad, "/account/card"), map[string]string{"card_number": "A00000001"})
-	if ok.status != http.StatusOK || !strings.Contains(ok.body, "Your card is verified") || !strings.Contains(ok.body, "urn:cardsso:loa:2") || !strings.Contains(ok.body, "110105") {
+	if ok.status != http.StatusOK || !strings.Contains(ok.body, "Your card is verified") || !strings.Contains(ok.body, "Level 2 (real card)") || !strings.Contains(ok.body, "110105") {
 		t.Errorf("card verification from the account page: %d:\n%s", ok.status, ok.body)
 	}
 	// The form needs its CSRF token.

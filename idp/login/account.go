@@ -1,9 +1,15 @@
 package login
 
 import (
+	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cardsso/cardsso/connectors"
@@ -21,6 +27,8 @@ import (
 // login ends at /account instead of a protocol callback.
 
 const selfPath = "/account"
+
+const timeLayout = "2006-01-02 15:04 MST"
 
 func isSelf(req storage.AuthRequest) bool { return req.ClientID == "" }
 
@@ -41,6 +49,55 @@ type accountView struct {
 	Name, Number, Registered       string
 	CardNumber, CardRegion         string
 	CardStatus, CardChecked, Level string
+	Sessions                       []sessionView
+	Consents                       []consentView
+}
+
+// sessionView is one live session of the citizen. Ref names it in the end
+// form: a MAC of its id, so the page shows no session id, and a reference
+// is only ever looked up among the citizen's own sessions.
+type sessionView struct {
+	Ref, Started, LastSeen, Level string
+	Portals                       []string
+	Current                       bool
+}
+
+// consentView is one remembered consent.
+type consentView struct {
+	ClientID, Portal, Granted string
+	Items                     []string
+}
+
+// levelWords names a level for the citizen ("二级（实卡）").
+func levelWords(p *page, acr string) string {
+	l, err := assurance.ParseACR(acr)
+	if err != nil {
+		return acr
+	}
+	if key := fmt.Sprintf("level.%d", l); p.T(key) != key {
+		return p.T(key)
+	}
+	return acr
+}
+
+// sessionRef is the reference of a session on the account page.
+func (h *Handler) sessionRef(id string) string {
+	return base64.RawURLEncoding.EncodeToString(h.cfg.CSRF.Sum([]byte("account-session\x00" + id))[:16])
+}
+
+// portalName is the name of a session participant (an OIDC client id, or
+// "saml:" and a SAML entity id).
+func (h *Handler) portalName(ctx context.Context, participant string) string {
+	if entity, ok := strings.CutPrefix(participant, "saml:"); ok {
+		if p := h.cfg.Providers[ProtocolSAML]; p != nil {
+			return p.DisplayName(ctx, entity)
+		}
+		return entity
+	}
+	if p := h.cfg.Providers[ProtocolOIDC]; p != nil {
+		return p.DisplayName(ctx, participant)
+	}
+	return participant
 }
 
 func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) {
@@ -72,9 +129,41 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s storag
 		v.CardStatus = p.T("card.status." + acct.CardStatus)
 	}
 	if acct.CardCheckedAt != nil {
-		v.CardChecked = acct.CardCheckedAt.Format("2006-01-02 15:04 MST")
+		v.CardChecked = acct.CardCheckedAt.Format(timeLayout)
 	}
-	v.Level = assurance.Compute(cardCheck(acct), h.cfg.CardTTL, false, h.cfg.Now()).ACR()
+	v.Level = levelWords(p, assurance.Compute(cardCheck(acct), h.cfg.CardTTL, false, h.cfg.Now()).ACR())
+	ctx := r.Context()
+	sessions, err := h.cfg.Store.ListSessionsByAccount(ctx, acct.ID)
+	if err != nil {
+		h.internal(w, r, "list sessions", err)
+		return
+	}
+	for _, ss := range sessions {
+		if !h.cfg.Sessions.Live(ss) {
+			continue
+		}
+		sv := sessionView{
+			Ref: h.sessionRef(ss.ID), Started: ss.AuthTime.Format(timeLayout),
+			LastSeen: ss.LastSeenAt.Format(timeLayout), Level: levelWords(p, ss.ACR), Current: ss.ID == s.ID,
+		}
+		for _, c := range ss.Clients {
+			if name := h.portalName(ctx, c); !slices.Contains(sv.Portals, name) {
+				sv.Portals = append(sv.Portals, name)
+			}
+		}
+		v.Sessions = append(v.Sessions, sv)
+	}
+	consents, err := h.cfg.Store.ListConsents(ctx, acct.ID)
+	if err != nil {
+		h.internal(w, r, "list consents", err)
+		return
+	}
+	for _, c := range consents {
+		v.Consents = append(v.Consents, consentView{
+			ClientID: c.ClientID, Portal: h.portalName(ctx, c.ClientID),
+			Granted: c.GrantedAt.Format("2006-01-02"), Items: consentLabels(p, c.Scopes),
+		})
+	}
 	p.Account = v
 	if errKey != "" {
 		p.Error = p.T(errKey)
@@ -126,4 +215,96 @@ func (h *Handler) postAccountCard(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.renderAccount(w, r, s, http.StatusOK, "", "account.card.verified")
 	}
+}
+
+// accountSession is the live session of an account-page post whose CSRF
+// token holds; otherwise it has answered.
+func (h *Handler) accountSession(w http.ResponseWriter, r *http.Request) (storage.Session, bool) {
+	s, live, err := h.cfg.Sessions.Current(r)
+	if err != nil {
+		h.internal(w, r, "read session", err)
+		return s, false
+	}
+	if !live {
+		h.startSelf(w, r)
+		return s, false
+	}
+	if !h.checkCSRF(w, r, "account:"+s.ID) {
+		return s, false
+	}
+	return s, true
+}
+
+// postAccountEndSession ends one of the citizen's own sessions, with the
+// same fan-out as a logout (back-channel logout to its OIDC portals, the
+// SAML logout chain through this browser). Ending the current session is
+// logging out. A reference that names none of the citizen's live sessions
+// (another citizen's, a stale one) is refused and ends nothing.
+func (h *Handler) postAccountEndSession(w http.ResponseWriter, r *http.Request) {
+	cur, ok := h.accountSession(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	sessions, err := h.cfg.Store.ListSessionsByAccount(ctx, cur.AccountID)
+	if err != nil {
+		h.internal(w, r, "list sessions", err)
+		return
+	}
+	ref := r.PostFormValue("session")
+	var target *storage.Session
+	for i := range sessions {
+		if ref != "" && hmac.Equal([]byte(h.sessionRef(sessions[i].ID)), []byte(ref)) {
+			target = &sessions[i]
+			break
+		}
+	}
+	if target == nil || target.AccountID != cur.AccountID {
+		h.cfg.Observer.Login("account", "session_not_found")
+		h.renderAccount(w, r, cur, http.StatusNotFound, "err.account.session", "")
+		return
+	}
+	if target.ID == cur.ID {
+		h.endSession(w, r, "")
+		return
+	}
+	ended, live, err := h.cfg.Sessions.EndID(ctx, target.ID)
+	if err != nil {
+		h.internal(w, r, "end session", err)
+		return
+	}
+	if live {
+		h.cfg.Logger.InfoContext(ctx, "session ended from the account page", "account", cur.AccountID, "clients", ended.Clients)
+		if h.cfg.SessionEnded != nil {
+			if via := h.cfg.SessionEnded(w, r, ended, selfPath); via != "" {
+				http.Redirect(w, r, via, http.StatusSeeOther)
+				return
+			}
+		}
+	}
+	h.renderAccount(w, r, cur, http.StatusOK, "", "account.session.ended")
+}
+
+// postAccountWithdraw withdraws a remembered consent: the portal asks
+// again at the citizen's next login there.
+func (h *Handler) postAccountWithdraw(w http.ResponseWriter, r *http.Request) {
+	cur, ok := h.accountSession(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	client := r.PostFormValue("client")
+	if _, err := h.cfg.Store.GetConsent(ctx, cur.AccountID, client); errors.Is(err, storage.ErrNotFound) || client == "" {
+		h.renderAccount(w, r, cur, http.StatusNotFound, "err.account.consent", "")
+		return
+	} else if err != nil {
+		h.internal(w, r, "load consent", err)
+		return
+	}
+	if err := h.cfg.Store.DeleteConsent(ctx, cur.AccountID, client); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.internal(w, r, "withdraw consent", err)
+		return
+	}
+	h.cfg.Logger.InfoContext(ctx, "consent withdrawn", "account", cur.AccountID, "client", client)
+	h.renderAccount(w, r, cur, http.StatusOK, "", "account.consent.withdrawn")
 }

@@ -17,8 +17,8 @@ import (
 // stale is asked about again without a form; a card found not normal is
 // named; otherwise the citizen enters the card number.
 func (h *Handler) getCard(w http.ResponseWriter, r *http.Request) {
-	req, _, acct, ok := h.authOf(w, r)
-	if !ok {
+	req, st, acct, ok := h.authOf(w, r)
+	if !ok || h.refuseStale(w, r, req, st, acct) {
 		return
 	}
 	if h.cfg.Card == nil {
@@ -55,8 +55,8 @@ func (h *Handler) renderCard(w http.ResponseWriter, r *http.Request, req storage
 }
 
 func (h *Handler) postCard(w http.ResponseWriter, r *http.Request) {
-	req, _, acct, ok := h.authOf(w, r)
-	if !ok || !h.checkCSRF(w, r, req.ID) {
+	req, st, acct, ok := h.authOf(w, r)
+	if !ok || !h.checkCSRF(w, r, req.ID) || h.refuseStale(w, r, req, st, acct) {
 		return
 	}
 	if h.cfg.Card == nil {

@@ -8,6 +8,8 @@
 //	   ├─ POST /login/password        returning citizen: number + password
 //	   └─ POST /login/register        first time: name + number → real-name check
 //	        └─ /login/password-setup  set the password once → account created
+//	             └─ number taken: /login/reclaim  the real-card check gives the
+//	                account to the card holder (reclaim.go)
 //	   ▼
 //	complete: SSO session started (or refreshed), request marked done with
 //	acr/amr/auth_time, browser sent to the protocol's callback URL.
@@ -20,5 +22,12 @@
 // to the request; a malformed number is refused locally before any check; an
 // unknown number and a wrong password get the same message after the same
 // work (a dummy hash is verified), as do an unknown number and a wrong name
-// at registration. Numbers are logged masked only; passwords never.
+// at registration, and a registered and an unregistered number at the
+// real-name step (the account is not looked up there). Numbers are logged
+// masked only; passwords never.
+//
+// The account page (/account) shows the levels in words, the citizen's live
+// sessions with the portals each signed in to (each can be ended, with the
+// logout fan-out; only the citizen's own) and the remembered consents (each
+// can be withdrawn).
 package login

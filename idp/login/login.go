@@ -58,6 +58,9 @@ type Store interface {
 	ResetCounter(ctx context.Context, key string) error
 	GetAccountBySSNIndex(ctx context.Context, index []byte) (storage.Account, error)
 	UpdateAccount(ctx context.Context, id string, update func(storage.Account) (storage.Account, error)) error
+	ListSessionsByAccount(ctx context.Context, accountID string) ([]storage.Session, error)
+	ListConsents(ctx context.Context, accountID string) ([]storage.Consent, error)
+	DeleteConsent(ctx context.Context, accountID, clientID string) error
 }
 
 // Completer is a store capability (storage/sqlstore has it): record the
@@ -135,6 +138,9 @@ type Config struct {
 	HintMatches func(ctx context.Context, hint, accountID string) bool
 	// Lockout sets the abuse limits.
 	Lockout LockoutConfig
+	// Reclaim limits the real-card checks that take a registered number
+	// back (reclaim.go).
+	Reclaim ReclaimConfig
 	// SessionEnded, when set, is called after the citizen's SSO session
 	// ended at /logout (RP-initiated or from a page), with the session as it
 	// was: the node fans the logout out to the session's other participants
@@ -191,6 +197,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.FaceWindow = time.Hour
 	}
 	cfg.Lockout = cfg.Lockout.withDefaults()
+	cfg.Reclaim = cfg.Reclaim.withDefaults()
 	if err := cfg.Password.Validate(); err != nil {
 		return nil, err
 	}
@@ -236,6 +243,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/register", h.limitForms(h.postRegister))
 	mux.HandleFunc("GET /login/password-setup", h.getSetup)
 	mux.HandleFunc("POST /login/password-setup", h.postSetup)
+	mux.HandleFunc("GET "+reclaimPath, h.getReclaim)
+	mux.HandleFunc("POST "+reclaimPath, h.limitForms(h.postReclaim))
 	mux.HandleFunc("GET /login/card", h.getCard)
 	mux.HandleFunc("POST /login/card", h.postCard)
 	mux.HandleFunc("GET /login/face", h.getFaceConsent)
@@ -247,6 +256,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/consent", h.postConsent)
 	mux.HandleFunc("GET /account", h.getAccount)
 	mux.HandleFunc("POST /account/card", h.postAccountCard)
+	mux.HandleFunc("POST /account/session/end", h.postAccountEndSession)
+	mux.HandleFunc("POST /account/consent/withdraw", h.postAccountWithdraw)
 	mux.HandleFunc("GET /logout", h.getLogout)
 	mux.HandleFunc("POST /logout", h.postLogout)
 	mux.HandleFunc("GET /logout/done", h.loggedOut)
@@ -298,6 +309,10 @@ type pending struct {
 	SSNMasked  string    `json:"ssn_masked"`
 	CardRegion string    `json:"card_region,omitempty"`
 	VerifiedAt time.Time `json:"verified_at"`
+	// ReclaimHash, when set, marks a registration of a number that is
+	// registered already: the password hash the citizen chose, set on the
+	// account only if they pass the real-card check (reclaim.go).
+	ReclaimHash string `json:"reclaim_hash,omitempty"`
 }
 
 func decodeState(b []byte) (state, error) {
@@ -407,6 +422,10 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	if slices.Contains(req.Prompt, "none") {
 		h.cfg.Observer.Login("sso", "login_required")
 		h.provider(req).ReturnError(w, r, req.ID, "login_required", "")
+		return
+	}
+	if st.Pending != nil && st.Pending.ReclaimHash != "" {
+		http.Redirect(w, r, stepURL(reclaimPath, req.ID), http.StatusFound)
 		return
 	}
 	if st.Pending != nil {

@@ -59,7 +59,7 @@ func loadCatalog() (catalog, error) {
 
 func loadTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account", "consent"} {
+	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account", "consent", "reclaim"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -85,6 +85,7 @@ type page struct {
 	Who           string
 	Notice        string
 	Items         []string
+	Claims        []string
 	Account       *accountView
 
 	// message page

@@ -204,14 +204,10 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Observer.Check("realname", "match")
-	if _, err := h.cfg.Store.GetAccountBySSNIndex(ctx, index); err == nil {
-		h.cfg.Observer.Login("register", "already_registered")
-		h.renderLogin(w, r, req, http.StatusConflict, "err.registered", map[string]string{"login.ssn": ssn})
-		return
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		h.internal(w, r, "find account", err)
-		return
-	}
+	// The account is not looked up: a registered number and an unregistered
+	// one get the same answer here (303 to the password page), so this step
+	// tells nobody whether a number is registered. A registered number is
+	// found at postSetup, which offers the real-card reclaim (reclaim.go).
 	accountID := rand.Text()
 	sealed, err := h.cfg.Sealer.Seal([]byte(num.String()), storage.SSNAssociatedData(accountID))
 	if err != nil {
@@ -329,9 +325,18 @@ func (h *Handler) postSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.cfg.Store.CreateAccount(ctx, acct)
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		_ = h.saveState(ctx, req.ID, state{})
-		h.cfg.Observer.Login("register", "already_registered")
-		h.renderLogin(w, r, req, http.StatusConflict, "err.registered", nil)
+		// The number is registered already: by the citizen themselves, or
+		// by someone who knew their name and number (squatting). Keep the
+		// new password for a reclaim by the real-card check, which only the
+		// card holder passes.
+		pd.ReclaimHash = encoded
+		if err := h.saveState(ctx, req.ID, state{Pending: pd}); err != nil {
+			h.internal(w, r, "save login state", err)
+			return
+		}
+		h.cfg.Observer.Login("register", "reclaim_offered")
+		h.cfg.Logger.InfoContext(ctx, "registration of a registered number: reclaim offered", "number", pd.SSNMasked, "client", req.ClientID)
+		http.Redirect(w, r, stepURL(reclaimPath, req.ID), http.StatusSeeOther)
 		return
 	}
 	if err != nil {

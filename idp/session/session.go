@@ -308,3 +308,30 @@ func bindingHash(value string) []byte {
 	h := sha256.Sum256([]byte(value))
 	return h[:]
 }
+
+// EndID deletes the session with this id (revoking the tokens issued in
+// it) without touching the browser's cookie: a session ended from elsewhere
+// (the citizen's account page, a reclaimed account). It returns the session
+// as it was; ok is false when it was gone already.
+func (m *Manager) EndID(ctx context.Context, id string) (storage.Session, bool, error) {
+	s, err := m.store.GetSession(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Session{}, false, nil
+	}
+	if err != nil {
+		return storage.Session{}, false, fmt.Errorf("session: %w", err)
+	}
+	if err := m.store.DeleteSession(ctx, id); errors.Is(err, storage.ErrNotFound) {
+		return storage.Session{}, false, nil
+	} else if err != nil {
+		return storage.Session{}, false, fmt.Errorf("end session: %w", err)
+	}
+	return s, true, nil
+}
+
+// Live reports whether a stored session is still usable: neither expired
+// nor idle too long.
+func (m *Manager) Live(s storage.Session) bool {
+	now := m.cfg.Now()
+	return now.Before(s.ExpiresAt) && now.Sub(s.LastSeenAt) <= m.cfg.IdleTimeout
+}
