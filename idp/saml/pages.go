@@ -48,19 +48,21 @@ var logoutRequestForm = template.Must(template.New("saml-logout-request").Parse(
 	`</form><script>` + autoSubmit + `</script></body></html>`))
 
 var errorMessages = map[string][2]string{
-	"request":     {"登录请求无效。", "The sign-in request is not valid."},
-	"unknown_sp":  {"该应用未在本系统登记。", "This application is not registered with CardSSO."},
-	"unknown_acs": {"该应用请求的返回地址未登记。", "The application asked to return to an address it did not register."},
-	"signature":   {"登录请求的签名无效。", "The signature of the request is not valid."},
-	"expired":     {"登录请求已过期，请返回应用重新登录。", "The request has expired. Go back to the application and sign in again."},
-	"replayed":    {"该登录请求已使用过，请返回应用重新登录。", "This request was used before. Go back to the application and sign in again."},
-	"destination": {"登录请求的目标地址不符。", "The request was addressed to another server."},
-	"too_large":   {"请求过大。", "The request is too large."},
-	"doctype":     {"请求中含有不允许的 XML 内容。", "The request holds XML that is not accepted."},
-	"relay_state": {"请求的 RelayState 过长。", "The RelayState of the request is too long."},
-	"session":     {"登录会话不符，请返回应用重新登录。", "Your sign-in session does not match. Go back to the application and sign in again."},
-	"logout_link": {"退出链接无效。", "The sign-out link is not valid."},
-	"internal":    {"服务器内部错误，请稍后再试。", "Something went wrong on our side. Please try again later."},
+	"request":              {"登录请求无效。", "The sign-in request is not valid."},
+	"unknown_sp":           {"该应用未在本系统登记。", "This application is not registered with CardSSO."},
+	"unknown_acs":          {"该应用请求的返回地址未登记。", "The application asked to return to an address it did not register."},
+	"signature":            {"登录请求的签名无效。", "The signature of the request is not valid."},
+	"expired":              {"登录请求已过期，请返回应用重新登录。", "The request has expired. Go back to the application and sign in again."},
+	"replayed":             {"该登录请求已使用过，请返回应用重新登录。", "This request was used before. Go back to the application and sign in again."},
+	"destination":          {"登录请求的目标地址不符。", "The request was addressed to another server."},
+	"too_large":            {"请求过大。", "The request is too large."},
+	"doctype":              {"请求中含有不允许的 XML 内容。", "The request holds XML that is not accepted."},
+	"relay_state":          {"请求的 RelayState 过长。", "The RelayState of the request is too long."},
+	"idp_initiated_off":    {"该应用不接受从本系统发起的登录，请从应用本身登录。", "This application does not accept sign-ins started at CardSSO. Sign in from the application itself."},
+	"relay_state_unlisted": {"请求的返回地址（RelayState）未在该应用登记。", "The application did not register the return address (RelayState) of this request."},
+	"session":              {"登录会话不符，请返回应用重新登录。", "Your sign-in session does not match. Go back to the application and sign in again."},
+	"logout_link":          {"退出链接无效。", "The sign-out link is not valid."},
+	"internal":             {"服务器内部错误，请稍后再试。", "Something went wrong on our side. Please try again later."},
 }
 
 var errorPageTmpl = template.Must(template.New("saml-error").Parse(`<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">` +
