@@ -32,8 +32,8 @@ import (
 type fileConfig struct {
 	Issuer      string          `yaml:"issuer"`
 	Addr        string          `yaml:"addr"`
-	MetricsAddr string          `yaml:"metrics_addr"`
 	DataDir     string          `yaml:"data_dir"`
+	MetricsAddr string          `yaml:"metrics_addr"`
 	Storage     storageConfig   `yaml:"storage"`
 	MasterKey   masterKeyConfig `yaml:"master_key"`
 	Connector   connectorConfig `yaml:"connector"`
