@@ -148,16 +148,10 @@ func (p *Provider) idpInitiated(w http.ResponseWriter, r *http.Request) {
 		p.internal(w, r, "saml idp-initiated: find service provider", err)
 		return
 	}
-	if !sp.IdPInitiated {
-		p.cfg.Logger.WarnContext(ctx, "saml idp-initiated refused", "sp", sp.EntityID, "reason", "not_enabled",
-			"referer_host", refererHost(r))
-		p.errorPage(w, http.StatusForbidden, "idp_initiated_off")
-		return
-	}
-	if relay != "" && !slices.Contains(sp.RelayStates, relay) {
-		p.cfg.Logger.WarnContext(ctx, "saml idp-initiated refused", "sp", sp.EntityID, "reason", "relay_state_not_allowed",
+	if reason, page := idpInitiatedRefusal(sp, relay); reason != "" {
+		p.cfg.Logger.WarnContext(ctx, "saml idp-initiated refused", "sp", sp.EntityID, "reason", reason,
 			"relay_state", relay, "referer_host", refererHost(r))
-		p.errorPage(w, http.StatusForbidden, "relay_state_unlisted")
+		p.errorPage(w, http.StatusForbidden, page)
 		return
 	}
 	idp, err := p.identityProvider()
@@ -167,6 +161,21 @@ func (p *Provider) idpInitiated(w http.ResponseWriter, r *http.Request) {
 	}
 	p.cfg.Logger.InfoContext(ctx, "saml idp-initiated", "sp", sp.EntityID, "relay_state", relay != "")
 	idp.ServeIDPInitiated(w, r, sp.EntityID, relay)
+}
+
+// idpInitiatedRefusal says why IdP-initiated SSO to sp with this RelayState
+// is refused (the log reason and the error page key), or "" when it is
+// allowed: the SP opted in, and the RelayState is empty or exactly one of
+// its RelayStates. A continuation of a parked IdP-initiated request may ask
+// again, for an SP switched off meanwhile.
+func idpInitiatedRefusal(sp storage.ServiceProvider, relay string) (reason, page string) {
+	switch {
+	case !sp.IdPInitiated:
+		return "not_enabled", "idp_initiated_off"
+	case relay != "" && !slices.Contains(sp.RelayStates, relay):
+		return "relay_state_not_allowed", "relay_state_unlisted"
+	}
+	return "", ""
 }
 
 // refererHost is the host of the Referer header, if any, for the log: the
