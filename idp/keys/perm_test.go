@@ -65,6 +65,28 @@ func TestMasterKeyFilePermissions(t *testing.T) {
 		})
 	}
 
+	// The mode of the file a link points to counts (a Kubernetes secret
+	// volume is links into a directory of 0644 files by default).
+	t.Run("symlink", func(t *testing.T) {
+		dir := t.TempDir()
+		target, link := filepath.Join(dir, "..data-key"), filepath.Join(dir, "master.key")
+		if err := os.WriteFile(target, []byte(testKeyText+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := LoadOrCreateMasterKey(link); err != nil {
+			t.Errorf("LoadOrCreateMasterKey(link to a 0600 file) = %v; want the key", err)
+		}
+		if err := os.Chmod(target, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := LoadOrCreateMasterKey(link); !errors.Is(err, ErrKeyFilePerm) || !strings.Contains(err.Error(), link) {
+			t.Errorf("LoadOrCreateMasterKey(link to a 0644 file) = %v; want ErrKeyFilePerm naming %s", err, link)
+		}
+	})
+
 	t.Run("new file", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
 		path := filepath.Join(dir, "master.key")
