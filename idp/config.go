@@ -16,6 +16,12 @@ type Config struct {
 	Issuer string
 	// Addr is the listen address. Default 127.0.0.1:8080.
 	Addr string
+	// MetricsAddr, when set, is where /metrics is served (Server.ServeMetrics)
+	// instead of the main listener, which then answers 404 there: the
+	// metrics (request counts per route, login and check outcomes) are for
+	// the operator's scraper, not for the Internet. Empty (the default)
+	// serves /metrics on the main listener.
+	MetricsAddr string
 	// DataDir holds the SQLite file and the generated master key. Default ./data.
 	DataDir string
 

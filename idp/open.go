@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,6 +56,10 @@ func openMasterKey(cfg Config) (*keys.MasterKey, error) {
 		return mk, nil
 	}
 	mk, created, err := keys.LoadOrCreateMasterKey(cfg.MasterKey.File)
+	var perm *keys.KeyFilePermError
+	if errors.As(err, &perm) {
+		return nil, &InvalidError{Field: "master_key.file", Reason: "the master key file " + perm.Reason()}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}

@@ -299,6 +299,7 @@ func TestSAMLGosaml2SP(t *testing.T) {
 func TestSAMLIdPInitiated(t *testing.T) {
 	n := startNode(t)
 	sp := newCrewSP(t, n, spOpts{id: "legacy-a", noEncryption: true})
+	optInIdPInitiated(t, n, "legacy-a", "/hello") // off by default: saml_idpinit_test.go
 	br := newBrowser(t)
 	login := br.get(n.issuer + "/saml/idp-initiated?sp=legacy-a&RelayState=%2Fhello")
 	if login.url.Path != "/login" {

@@ -37,7 +37,10 @@ type Server struct {
 	keys      *keys.Manager
 	provider  *cardoidc.Provider
 	metrics   *metrics
-	handler   http.Handler
+	// metricsHandler serves the registry of metrics: on the main mux, or
+	// by ServeMetrics when Config.MetricsAddr is set.
+	metricsHandler http.Handler
+	handler        http.Handler
 
 	// SAML identity provider (idp/saml) and the logout fan-out (logout.go).
 	saml     *cardsaml.Provider
@@ -173,7 +176,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	s.metricsHandler = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metricsHandler)
+	} else {
+		mux.Handle("/metrics", http.NotFoundHandler()) // served by ServeMetrics only
+	}
 	loginMux := http.NewServeMux()
 	pages.Register(loginMux)
 	for _, p := range []string{"/login", "/login/", "/logout", "/logout/", "/account", "/account/"} {
@@ -359,6 +367,38 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopBG()
 	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// ServeMetrics serves GET /metrics (and nothing else: 404) on ln until ctx
+// is cancelled, then shuts down gracefully like Serve. It is for
+// Config.MetricsAddr, which takes /metrics off the main listener; run it
+// next to Serve with the same ctx.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+		<-errc
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -40,6 +40,13 @@ type SPSpec struct {
 	// NameIDFormat is persistent (the default: pairwise, stable) or
 	// transient (random per assertion).
 	NameIDFormat string
+	// IdPInitiated allows IdP-initiated (unsolicited) SSO to the SP at
+	// /saml/idp-initiated; off by default, since any page can link there.
+	IdPInitiated bool
+	// RelayStates is the allow-list of RelayState values an IdP-initiated
+	// SSO may carry (an empty RelayState is always allowed); each is
+	// compared exactly. Only with IdPInitiated; see checkRelayStates.
+	RelayStates []string
 }
 
 // SPInfo is a registered service provider as shown to administrators.
@@ -50,6 +57,8 @@ type SPInfo struct {
 	MinACR         string    `json:"min_acr,omitempty"`
 	Attributes     []string  `json:"attributes"`
 	NameIDFormat   string    `json:"nameid_format"`
+	IdPInitiated   bool      `json:"idp_initiated"`
+	RelayStates    []string  `json:"relay_states"`
 	ACS            []string  `json:"assertion_consumer_services"`
 	SLO            []string  `json:"single_logout_services"`
 	Encrypted      bool      `json:"encrypted_assertions"`
@@ -141,6 +150,10 @@ func (a *Admin) AddServiceProvider(ctx context.Context, spec SPSpec) (SPInfo, er
 	default:
 		return SPInfo{}, &InvalidError{Field: "nameid", Reason: fmt.Sprintf("%q (want persistent or transient)", format)}
 	}
+	relays, err := checkRelayStates(spec.IdPInitiated, spec.RelayStates)
+	if err != nil {
+		return SPInfo{}, err
+	}
 	if other, err := a.store.GetServiceProviderByEntityID(ctx, md.EntityID); err == nil {
 		return SPInfo{}, fmt.Errorf("service provider with entity ID %q (registered as %q): %w", md.EntityID, other.ID, ErrAlreadyExists)
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -149,7 +162,8 @@ func (a *Admin) AddServiceProvider(ctx context.Context, spec SPSpec) (SPInfo, er
 	now := a.cfg.Now().UTC()
 	sp := storage.ServiceProvider{
 		ID: id, EntityID: md.EntityID, Name: name, Metadata: data, MinACR: spec.MinACR,
-		Attributes: allow, NameIDFormat: format, CreatedAt: now, UpdatedAt: now,
+		Attributes: allow, NameIDFormat: format, IdPInitiated: spec.IdPInitiated, RelayStates: relays,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	if err := a.store.CreateServiceProvider(ctx, sp); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
@@ -158,6 +172,101 @@ func (a *Admin) AddServiceProvider(ctx context.Context, spec SPSpec) (SPInfo, er
 		return SPInfo{}, err
 	}
 	return spInfo(sp, md), nil
+}
+
+// checkRelayStates validates the RelayState allow-list of an SP: only with
+// IdP-initiated SSO allowed; each value 1 to cardsaml.MaxRelayState bytes
+// (saml-bindings-2.0-os §3.4.3) of printable ASCII, and, when it has a URL
+// scheme, http or https (a javascript: or data: value would be followed by
+// SPs that treat RelayState as the page to land on), never scheme-relative
+// ("//host"). Duplicates are dropped. Bad values are an *InvalidError on
+// field "relay-state".
+func checkRelayStates(idpInitiated bool, values []string) ([]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	if !idpInitiated {
+		return nil, &InvalidError{Field: "relay-state", Reason: "allowed RelayState values need --idp-initiated"}
+	}
+	if len(values) > maxRelayStates {
+		return nil, &InvalidError{Field: "relay-state", Reason: fmt.Sprintf("at most %d values", maxRelayStates)}
+	}
+	var out []string
+	for _, v := range values {
+		if v == "" || len(v) > cardsaml.MaxRelayState {
+			return nil, &InvalidError{Field: "relay-state", Reason: fmt.Sprintf("%q: 1 to %d bytes (SAML bindings §3.4.3)", v, cardsaml.MaxRelayState)}
+		}
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c <= ' ' || c >= 0x7f {
+				return nil, &InvalidError{Field: "relay-state", Reason: fmt.Sprintf("%q: printable ASCII without spaces only (percent-encode the rest)", v)}
+			}
+		}
+		if strings.HasPrefix(v, "//") || strings.HasPrefix(v, `/\`) {
+			return nil, &InvalidError{Field: "relay-state", Reason: fmt.Sprintf("%q: a scheme-relative URL; give https://…", v)}
+		}
+		if u, err := url.Parse(v); err == nil && u.Scheme != "" {
+			if s := strings.ToLower(u.Scheme); s != "https" && s != "http" {
+				return nil, &InvalidError{Field: "relay-state", Reason: fmt.Sprintf("%q: scheme %q is not allowed (want https, http or a path)", v, u.Scheme)}
+			}
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// maxRelayStates bounds an SP's RelayState allow-list.
+const maxRelayStates = 64
+
+// SPUpdate changes a registered service provider (`cardsso sps update`):
+// nil fields are left as they are.
+type SPUpdate struct {
+	// IdPInitiated switches IdP-initiated SSO on or off. Switching it off
+	// also empties the RelayState allow-list.
+	IdPInitiated *bool
+	// RelayStates replaces the RelayState allow-list (an empty, non-nil
+	// slice clears it); checked as in AddServiceProvider.
+	RelayStates []string
+}
+
+// UpdateServiceProvider changes a service provider (by id or entity ID)
+// as upd says, in one compare-and-swap update. Invalid values are an
+// *InvalidError and nothing is changed.
+func (a *Admin) UpdateServiceProvider(ctx context.Context, id string, upd SPUpdate) (SPInfo, error) {
+	info, err := a.GetServiceProvider(ctx, id)
+	if err != nil {
+		return SPInfo{}, err
+	}
+	var out storage.ServiceProvider
+	err = a.store.UpdateServiceProvider(ctx, info.ID, func(sp storage.ServiceProvider) (storage.ServiceProvider, error) {
+		on, relays := sp.IdPInitiated, sp.RelayStates
+		if upd.IdPInitiated != nil {
+			on = *upd.IdPInitiated
+			if !on && upd.RelayStates == nil {
+				relays = nil
+			}
+		}
+		if upd.RelayStates != nil {
+			relays = upd.RelayStates
+		}
+		checked, err := checkRelayStates(on, relays)
+		if err != nil {
+			return sp, err
+		}
+		sp.IdPInitiated, sp.RelayStates = on, checked
+		sp.UpdatedAt = a.cfg.Now().UTC()
+		out = sp
+		return sp, nil
+	})
+	if err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			return SPInfo{}, ie
+		}
+		return SPInfo{}, notFound("service provider", id, err)
+	}
+	return storedSPInfo(out), nil
 }
 
 // spIDFrom derives an id from an entity ID: its host (and port) for a URL,
@@ -239,7 +348,7 @@ func spInfo(sp storage.ServiceProvider, md cardsaml.SPMetadata) SPInfo {
 	}
 	return SPInfo{
 		ID: sp.ID, EntityID: sp.EntityID, Name: sp.Name, MinACR: sp.MinACR, Attributes: nonNil(sp.Attributes),
-		NameIDFormat: sp.NameIDFormat, ACS: nonNil(md.ACS), SLO: nonNil(md.SLO), Encrypted: md.Encrypts,
+		NameIDFormat: sp.NameIDFormat, IdPInitiated: sp.IdPInitiated, RelayStates: nonNil(sp.RelayStates), ACS: nonNil(md.ACS), SLO: nonNil(md.SLO), Encrypted: md.Encrypts,
 		SignedRequests: md.SignsRequests, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
 	}
 }

@@ -30,20 +30,21 @@ import (
 // from the file, or null, keeps its default; an empty environment variable
 // counts as unset.
 type fileConfig struct {
-	Issuer    string          `yaml:"issuer"`
-	Addr      string          `yaml:"addr"`
-	DataDir   string          `yaml:"data_dir"`
-	Storage   storageConfig   `yaml:"storage"`
-	MasterKey masterKeyConfig `yaml:"master_key"`
-	Connector connectorConfig `yaml:"connector"`
-	Tokens    tokensConfig    `yaml:"tokens"`
-	Session   sessionConfig   `yaml:"session"`
-	Keys      keysConfig      `yaml:"keys"`
-	Password  passwordConfig  `yaml:"password"`
-	Checks    checksConfig    `yaml:"checks"`
-	SAML      samlConfig      `yaml:"saml"`
-	Logout    logoutConfig    `yaml:"logout"`
-	Log       logConfig       `yaml:"log"`
+	Issuer      string          `yaml:"issuer"`
+	Addr        string          `yaml:"addr"`
+	DataDir     string          `yaml:"data_dir"`
+	MetricsAddr string          `yaml:"metrics_addr"`
+	Storage     storageConfig   `yaml:"storage"`
+	MasterKey   masterKeyConfig `yaml:"master_key"`
+	Connector   connectorConfig `yaml:"connector"`
+	Tokens      tokensConfig    `yaml:"tokens"`
+	Session     sessionConfig   `yaml:"session"`
+	Keys        keysConfig      `yaml:"keys"`
+	Password    passwordConfig  `yaml:"password"`
+	Checks      checksConfig    `yaml:"checks"`
+	SAML        samlConfig      `yaml:"saml"`
+	Logout      logoutConfig    `yaml:"logout"`
+	Log         logConfig       `yaml:"log"`
 
 	// sources records, by YAML path, which environment variable or flag set
 	// a value, so that an error can say where the bad value came from.
@@ -306,6 +307,7 @@ func settings() []setting {
 	return []setting{
 		{"issuer", "CARDSSO_ISSUER", str(func(c *fileConfig) *string { return &c.Issuer })},
 		{"addr", "CARDSSO_ADDR", str(func(c *fileConfig) *string { return &c.Addr })},
+		{"metrics_addr", "CARDSSO_METRICS_ADDR", str(func(c *fileConfig) *string { return &c.MetricsAddr })},
 		{"data_dir", "CARDSSO_DATA_DIR", str(func(c *fileConfig) *string { return &c.DataDir })},
 		{"storage.type", "CARDSSO_STORAGE_TYPE", str(func(c *fileConfig) *string { return &c.Storage.Type })},
 		{"storage.dsn", "CARDSSO_STORAGE_DSN", str(func(c *fileConfig) *string { return &c.Storage.DSN })},
@@ -561,6 +563,14 @@ func (c *fileConfig) Validate() error {
 	}
 	if err := validateAddr(c.Addr); err != nil {
 		return c.invalid("addr", "%v", err)
+	}
+	if c.MetricsAddr != "" {
+		if err := validateAddr(c.MetricsAddr); err != nil {
+			return c.invalid("metrics_addr", "%v", err)
+		}
+		if sameListener(c.MetricsAddr, c.Addr) {
+			return c.invalid("metrics_addr", "%q is addr's port: give /metrics a port of its own (e.g. 127.0.0.1:9090), or leave it empty to serve it on addr", c.MetricsAddr)
+		}
 	}
 	if c.DataDir == "" {
 		return c.invalid("data_dir", "must not be empty")
@@ -835,6 +845,18 @@ func validateAddr(addr string) error {
 	return nil
 }
 
+// sameListener reports whether two valid host:port addresses would collide:
+// the same port (not 0) on the same host, or on the wildcard host of either.
+func sameListener(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	if pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
+}
+
 // isCookieName reports whether s is an RFC 6265 cookie-name (an RFC 7230 token).
 func isCookieName(s string) bool {
 	if s == "" {
@@ -891,9 +913,10 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 	}
 	cp := c.Connector.CardPlatform
 	return idp.Config{
-		Issuer:  c.Issuer,
-		Addr:    c.Addr,
-		DataDir: c.DataDir,
+		Issuer:      c.Issuer,
+		Addr:        c.Addr,
+		MetricsAddr: c.MetricsAddr,
+		DataDir:     c.DataDir,
 		Storage: idp.StorageConfig{
 			Type:            c.Storage.Type,
 			DSN:             dsn,

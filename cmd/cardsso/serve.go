@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,7 +18,8 @@ func (c *cli) newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run a CardSSO node",
 		Long: `Run a CardSSO node: the OpenID Provider, the login pages, /healthz, /readyz
-and /metrics. Pending database migrations run first.
+and /metrics (on metrics_addr when it is set, and then not on --addr).
+Pending database migrations run first.
 
 With no configuration it runs on SQLite in <data-dir>/cardsso.db with the card
 simulator, listens on 127.0.0.1:8080 with issuer http://localhost:8080, and
@@ -81,7 +83,35 @@ func serve(cmd *cobra.Command, cfg idp.Config, logger *slog.Logger) (err error) 
 		logger.Warn(w, "addr", ln.Addr().String(), "issuer", issuer)
 	}
 
-	if err := srv.Serve(ctx, ln); err != nil {
+	// /metrics on a listener of its own (metrics_addr): it stops with the
+	// main one, gracefully, and takes it down if it fails.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	metricsDone := make(chan error, 1)
+	if cfg.MetricsAddr == "" {
+		metricsDone <- nil
+	} else {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listen (metrics_addr): %w", err)
+		}
+		logger.Info("serving metrics", "addr", mln.Addr().String(), "path", "/metrics")
+		go func() {
+			err := srv.ServeMetrics(ctx, mln)
+			if err != nil {
+				cancel()
+			}
+			metricsDone <- err
+		}()
+	}
+
+	err = srv.Serve(ctx, ln)
+	cancel()
+	if merr := <-metricsDone; merr != nil && err == nil {
+		err = fmt.Errorf("metrics: %w", merr)
+	}
+	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	logger.Info("stopped")

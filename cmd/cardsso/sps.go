@@ -20,7 +20,7 @@ func (c *cli) newSPsCmd() *cobra.Command {
 		Short: "Register and manage SAML service providers (legacy systems)",
 		RunE:  missingSubcommand,
 	}
-	cmd.AddCommand(c.newSPsAddCmd(), c.newSPsListCmd(), c.newSPsShowCmd(), c.newSPsDeleteCmd())
+	cmd.AddCommand(c.newSPsAddCmd(), c.newSPsListCmd(), c.newSPsShowCmd(), c.newSPsUpdateCmd(), c.newSPsDeleteCmd())
 	return cmd
 }
 
@@ -48,9 +48,17 @@ AuthnRequestsSigned must sign its requests.
 --attributes is the release allow-list (default name): name, ssn_masked,
 card_region, card_status, and ssn (the full number, released only when
 listed). --nameid persistent (default) gives a stable identifier per SP that
-no other SP can link; transient a random one per assertion.`,
+no other SP can link; transient a random one per assertion.
+
+--idp-initiated allows IdP-initiated SSO to the SP
+(/saml/idp-initiated?sp=ID[&RelayState=…]); it is off by default, because any
+web page can link there and the answer is posted to the SP in the citizen's
+session. --relay-state (repeatable) lists the RelayState values such a link
+may carry, compared exactly (at most 80 bytes each; an empty RelayState is
+always allowed); any other value is refused.`,
 		Example: `  cardsso sps add --metadata http://127.0.0.1:9100/saml/metadata --id legacy-demo \
-      --attributes name,ssn_masked,card_region`,
+      --attributes name,ssn_masked,card_region
+  cardsso sps add --metadata sp.xml --idp-initiated --relay-state https://legacy.example.gov.cn/home`,
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
@@ -60,6 +68,8 @@ no other SP can link; transient a random one per assertion.`,
 	f.StringVar(&spec.MinACR, "min-acr", "", "minimum assurance `level`, e.g. urn:cardsso:loa:2 (citizens below it are stepped up)")
 	f.StringSliceVar(&attrs, "attributes", nil, "attributes the SP may receive, comma-separated `LIST` (default name)")
 	f.StringVar(&spec.NameIDFormat, "nameid", "persistent", "NameID `format`: persistent or transient")
+	f.BoolVar(&spec.IdPInitiated, "idp-initiated", false, "allow IdP-initiated SSO to this SP (off by default)")
+	f.StringArrayVar(&spec.RelayStates, "relay-state", nil, "a RelayState `value` IdP-initiated SSO may carry (repeatable; needs --idp-initiated)")
 	addJSONFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagRequired("metadata")
 
@@ -134,9 +144,10 @@ func (c *cli) newSPsListCmd() *cobra.Command {
 			return err
 		}
 		t := newTable(c.stdout)
-		t.row("ID", "ENTITY_ID", "NAME", "NAMEID", "MIN_ACR", "ATTRIBUTES", "CREATED")
+		t.row("ID", "ENTITY_ID", "NAME", "NAMEID", "MIN_ACR", "ATTRIBUTES", "IDP_INITIATED", "RELAY_STATES", "CREATED")
 		for _, sp := range sps {
-			t.row(sp.ID, sp.EntityID, sp.Name, sp.NameIDFormat, sp.MinACR, strings.Join(sp.Attributes, ","), formatTime(sp.CreatedAt))
+			t.row(sp.ID, sp.EntityID, sp.Name, sp.NameIDFormat, sp.MinACR, strings.Join(sp.Attributes, ","),
+				yesNo(sp.IdPInitiated), strings.Join(sp.RelayStates, ","), formatTime(sp.CreatedAt))
 		}
 		return t.flush()
 	})
@@ -160,6 +171,66 @@ func (c *cli) newSPsShowCmd() *cobra.Command {
 		if asJSON {
 			return writeJSON(c.stdout, info)
 		}
+		return writeSP(c.stdout, info)
+	})
+	return cmd
+}
+
+func (c *cli) newSPsUpdateCmd() *cobra.Command {
+	var (
+		upd     idp.SPUpdate
+		on      bool
+		relays  []string
+		clearRS bool
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "update ID [flags]",
+		Short: "Change a service provider's IdP-initiated SSO settings",
+		Long: `Change a service provider (by id or entity ID).
+
+--idp-initiated=true|false switches IdP-initiated SSO on or off (off also
+empties the RelayState list). --relay-state (repeatable) replaces the list of
+RelayState values an IdP-initiated SSO may carry; --clear-relay-states
+empties it. Flags not given leave the setting as it is.`,
+		Example: `  cardsso sps update legacy.example.gov.cn --idp-initiated --relay-state https://legacy.example.gov.cn/home
+  cardsso sps update legacy.example.gov.cn --idp-initiated=false`,
+		Args: exactlyOneID("service provider ID"),
+	}
+	f := cmd.Flags()
+	f.BoolVar(&on, "idp-initiated", false, "allow (true) or refuse (false) IdP-initiated SSO to this SP")
+	f.StringArrayVar(&relays, "relay-state", nil, "a RelayState `value` IdP-initiated SSO may carry (repeatable; replaces the list)")
+	f.BoolVar(&clearRS, "clear-relay-states", false, "empty the RelayState list")
+	addJSONFlag(cmd, &asJSON)
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
+		fl := cmd.Flags()
+		if fl.Changed("idp-initiated") {
+			upd.IdPInitiated = &on
+		}
+		switch {
+		case clearRS && fl.Changed("relay-state"):
+			return usageErrorf("--clear-relay-states and --relay-state: give one")
+		case clearRS:
+			upd.RelayStates = []string{}
+		case fl.Changed("relay-state"):
+			upd.RelayStates = relays
+		}
+		if upd.IdPInitiated == nil && upd.RelayStates == nil {
+			return usageErrorf("nothing to change: give --idp-initiated, --relay-state or --clear-relay-states")
+		}
+		a, err := c.openAdmin(cmd)
+		if err != nil {
+			return err
+		}
+		defer closeAdmin(a, &err)
+		info, err := a.UpdateServiceProvider(cmd.Context(), args[0], upd)
+		if err != nil {
+			return spAddError(err, args[0])
+		}
+		if asJSON {
+			return writeJSON(c.stdout, info)
+		}
+		fmt.Fprintf(c.stdout, "Updated service provider %q.\n\n", info.ID)
 		return writeSP(c.stdout, info)
 	})
 	return cmd
@@ -195,6 +266,8 @@ func writeSP(w io.Writer, sp idp.SPInfo) error {
 	t.row("nameid_format", sp.NameIDFormat)
 	t.row("min_acr", sp.MinACR)
 	t.row("attributes", strings.Join(sp.Attributes, " "))
+	t.row("idp_initiated", yesNo(sp.IdPInitiated))
+	t.row("relay_states", strings.Join(sp.RelayStates, " "))
 	t.row("assertion_consumer_services", strings.Join(sp.ACS, " "))
 	t.row("single_logout_services", strings.Join(sp.SLO, " "))
 	t.row("encrypted_assertions", yesNo(sp.Encrypted))
@@ -220,7 +293,8 @@ func spError(err error, id string) error {
 }
 
 // spAddError is spError for sps add, where an invalid field is named by its
-// flag: --metadata, --id, --name, --min-acr, --attributes or --nameid.
+// flag: --metadata, --id, --name, --min-acr, --attributes, --nameid or
+// --relay-state (and so for sps update).
 func spAddError(err error, id string) error {
 	var ie *idp.InvalidError
 	if errors.As(err, &ie) {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -135,8 +136,13 @@ func GenerateMasterKey(rnd io.Reader) (string, error) {
 // reads the winner's). Where the file system has no hard links it falls back
 // to O_EXCL creation.
 //
-// Not checked: the mode and owner of an existing file. A key file readable by
-// group or others is still returned; callers that care stat it themselves.
+// An existing file readable, writable or executable by group or others
+// (mode & 0o077 != 0) is refused with a *KeyFilePermError naming it and the
+// fix, before its content is read: whoever can read it can read every
+// sealed number and signing key. The mode is taken from the open file
+// (fstat), so a swap between the check and the read does not pass. Not
+// checked: the owner, the directory's mode, and Windows, whose permission
+// bits do not say who may read.
 func LoadOrCreateMasterKey(path string) (mk *MasterKey, created bool, err error) {
 	if path == "" {
 		return nil, false, errors.New("keys: master key file: empty path")
@@ -231,10 +237,51 @@ func syncDir(dir string) {
 	}
 }
 
+// ErrKeyFilePerm is what a *KeyFilePermError wraps: a key file others may
+// read.
+var ErrKeyFilePerm = errors.New("keys: key file readable by group or others")
+
+// KeyFilePermError is an existing master key file whose mode lets group or
+// others at it. Its message names the file and the fix.
+type KeyFilePermError struct {
+	Path string
+	Mode fs.FileMode // the permission bits found
+}
+
+func (e *KeyFilePermError) Error() string { return "keys: " + e.Reason() }
+
+// Reason is the message without the package prefix, for a configuration
+// error that names the setting itself.
+func (e *KeyFilePermError) Reason() string {
+	return fmt.Sprintf("%s is accessible to group or others (mode %04o); make it private with: chmod 600 %s",
+		e.Path, uint32(e.Mode.Perm()), e.Path)
+}
+
+func (e *KeyFilePermError) Unwrap() error { return ErrKeyFilePerm }
+
+// maxKeyFileSize bounds what is read from a key file: a key is 45 bytes of
+// base64 and a newline.
+const maxKeyFileSize = 4 << 10
+
 func readMasterKeyFile(path string) (*MasterKey, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("keys: read master key file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("keys: read master key file: %w", err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return nil, &KeyFilePermError{Path: path, Mode: fi.Mode().Perm()}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("keys: read master key file: %w", err)
+	}
+	if len(b) > maxKeyFileSize {
+		return nil, fmt.Errorf("keys: master key file %s: %w: more than %d bytes", path, ErrInvalidMasterKey, maxKeyFileSize)
 	}
 	mk, err := ParseMasterKey(string(b))
 	if err != nil {
@@ -249,8 +296,8 @@ func readMasterKeyFileRetry(path string) (*MasterKey, error) {
 	var err error
 	for range 20 {
 		var mk *MasterKey
-		if mk, err = readMasterKeyFile(path); err == nil {
-			return mk, nil
+		if mk, err = readMasterKeyFile(path); err == nil || errors.Is(err, ErrKeyFilePerm) {
+			return mk, err
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
