@@ -374,6 +374,13 @@ func (h *Handler) OtherBrowser(w http.ResponseWriter, r *http.Request) {
 	h.message(w, r, http.StatusForbidden, "err.title", "err.otherbrowser", "")
 }
 
+// HoldsSession reports whether the browser's live SSO session is the one
+// with this id (a storage fault counts as no).
+func (h *Handler) HoldsSession(r *http.Request, sessionID string) bool {
+	s, live, err := h.cfg.Sessions.Current(r)
+	return err == nil && live && sessionID != "" && s.ID == sessionID
+}
+
 // Expired answers a callback for an unknown, expired or already answered
 // request.
 func (h *Handler) Expired(w http.ResponseWriter, r *http.Request) {

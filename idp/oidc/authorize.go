@@ -41,6 +41,9 @@ type BrowserBinder interface {
 	BoundTo(r *http.Request, hash []byte) bool
 	OtherBrowser(w http.ResponseWriter, r *http.Request)
 	Expired(w http.ResponseWriter, r *http.Request)
+	// HoldsSession reports whether the browser's live SSO session is
+	// the one with this id.
+	HoldsSession(r *http.Request, sessionID string) bool
 }
 
 // AnswerFromSessions lets live SSO sessions answer authorization requests at
@@ -179,6 +182,12 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(rec.CodeHash) > 0 || rec.CodeUsedAt != nil {
+		p.sso.Expired(w, r)
+		return
+	}
+	if rec.Done && !p.sso.HoldsSession(r, rec.SessionID) {
+		// The session the login completed in has ended since (a logout,
+		// a reclaimed account): no code for it.
 		p.sso.Expired(w, r)
 		return
 	}
