@@ -316,9 +316,14 @@ func (s *Server) Background(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.keys.Run(ctx, s.cfg.Keys.RefreshInterval) })
 	wg.Go(func() { s.samlKeys.Run(ctx, s.cfg.Keys.RefreshInterval) })
-	wg.Go(func() { s.collect(ctx, 5*time.Minute) })
+	wg.Go(func() { s.collect(ctx, collectEvery) })
 	wg.Wait()
 }
+
+// collectEvery is how often expired rows are collected: often, in small
+// batches (each a short statement of its own, storage/sqlstore expire.go),
+// so that rows never pile up under load and no run holds the database long.
+const collectEvery = 15 * time.Second
 
 func (s *Server) collect(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)

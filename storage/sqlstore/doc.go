@@ -12,7 +12,7 @@
 //
 // Config.DSN is a file path (or ":memory:"), and the store opens it as
 //
-//	file:PATH?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate
+//	file:PATH?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate&_auto_vacuum=incremental
 //
 // (with %, ? and # in PATH escaped). The options:
 //   - _journal_mode=WAL: readers never wait for the writer, and the CLI and a
@@ -32,6 +32,13 @@
 //     busy timeout applies and the Update methods are compare-and-swap without
 //     retries. The price: transactions are serialised, so they are kept short,
 //     and plain reads run outside any transaction.
+//   - _auto_vacuum=incremental: pages freed by the collector of expired rows
+//     go back to the file system (DeleteExpired ends with a bounded
+//     PRAGMA incremental_vacuum), so a database under a steady load levels
+//     off instead of keeping its high-water mark. It takes effect when a
+//     database is created; a file made before it keeps auto_vacuum=NONE
+//     until a VACUUM (with the node stopped) or a restore from
+//     `cardsso backup`.
 //
 // In-process, every write goes to one writer goroutine (writer.go): writes
 // that queue while one commits share the next transaction, each in its own

@@ -123,7 +123,7 @@ func flavourFor(name string) (*flavour, error) {
 
 // sqliteOptions are the connection options every SQLite connection is opened
 // with; doc.go says why.
-const sqliteOptions = "_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate"
+const sqliteOptions = "_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate&_auto_vacuum=incremental"
 
 // sqliteOpen opens a SQLite file, or ":memory:", an in-memory database private
 // to one connection.
