@@ -1,6 +1,7 @@
 package clientip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -206,4 +207,30 @@ func parseHop(s string) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+type ctxKey struct{}
+
+// WithAddr returns req with its client address recorded, for FromRequest.
+// The server resolves the address once, where the request enters
+// (Resolver.Handler), and every limit and log line reads it from there.
+func WithAddr(req *http.Request, a netip.Addr) *http.Request {
+	return req.WithContext(context.WithValue(req.Context(), ctxKey{}, a))
+}
+
+// FromRequest is the client address WithAddr recorded, or the peer when
+// none was.
+func FromRequest(req *http.Request) netip.Addr {
+	if a, ok := req.Context().Value(ctxKey{}).(netip.Addr); ok {
+		return a
+	}
+	return Peer(req)
+}
+
+// Handler records the client address of every request (WithAddr) before
+// next sees it.
+func (r *Resolver) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		next.ServeHTTP(w, WithAddr(req, r.Addr(req)))
+	})
 }
