@@ -103,3 +103,16 @@ func TestClientIPKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRealNameLimits: the real-name check's limits key on the blind index
+// and the client address (for postRegister to count before the check).
+func TestRealNameLimits(t *testing.T) {
+	h := &Handler{cfg: Config{Lockout: LockoutConfig{}.withDefaults()}}
+	r, _ := http.NewRequest(http.MethodPost, "http://sso.example/login/register", nil)
+	r.RemoteAddr = "[2001:db8::1]:4711"
+	got := h.realNameLimits(r, []byte{0xab, 0xcd})
+	want := []limit{{"rn:num:abcd", time.Hour, 5}, {"rn:ip:2001:db8::/64", time.Hour, 20}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("realNameLimits = %v; want %v", got, want)
+	}
+}
