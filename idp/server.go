@@ -192,7 +192,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.handler = s.observe(clients.Handler(mux))
+	s.handler = clients.Handler(s.observe(mux)) // observe must hand mux its own request (routeOf reads r.Pattern)
 	return s, nil
 }
 
