@@ -21,4 +21,11 @@
 // unknown number and a wrong password get the same message after the same
 // work (a dummy hash is verified), as do an unknown number and a wrong name
 // at registration. Numbers are logged masked only; passwords never.
+//
+// Limits (lockout.go): every check — password, real-name, real-card, face
+// — has failure limits in storage, per number or account and per client
+// address (idp/clientip, behind trusted proxies only), counted before the
+// check runs; login form posts also pass a per-address token bucket. Every
+// body is capped before it is read (bodies.go, BoundBodies): 16 KiB of
+// ordinary form, except the face photo upload.
 package login
