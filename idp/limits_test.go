@@ -423,7 +423,8 @@ func TestLargeFormRefusedBeforeReading(t *testing.T) {
 			var body io.Reader = io.LimitReader(zeros{}, size)
 			if strings.HasPrefix(tc.contentType, "multipart/") {
 				// A file part, as a browser sends an upload.
-				body = io.MultiReader(strings.NewReader("--xyz\r\nContent-Disposition: form-data; name=\"f\"; filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"), body)
+				head := "--xyz\r\nContent-Disposition: form-data; name=\"f\"; filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+				body = io.MultiReader(strings.NewReader(head), io.LimitReader(zeros{}, size-int64(len(head))))
 			}
 			method := http.MethodPost
 			if strings.HasPrefix(tc.name, "GET") {
