@@ -24,6 +24,16 @@ type Config struct {
 	MetricsAddr string
 	// DataDir holds the SQLite file and the generated master key. Default ./data.
 	DataDir string
+	// TrustedProxies are the load balancers and reverse proxies in front of
+	// the node, as CIDRs or single addresses: only from them is the client
+	// address taken from ClientIPHeader (idp/clientip), for per-address
+	// limits and log lines. Empty (the default): the peer of each
+	// connection is the client.
+	TrustedProxies []string
+	// ClientIPHeader is the header the trusted proxies write:
+	// "X-Forwarded-For" (the default) or "Forwarded" (RFC 7239). Only this
+	// one is read.
+	ClientIPHeader string
 
 	Storage   StorageConfig
 	MasterKey MasterKeyConfig
@@ -147,19 +157,32 @@ type ChecksConfig struct {
 }
 
 // LockoutConfig sets the abuse limits; zero fields take the defaults of
-// idp/login (5 failed passwords per number in 15 minutes lock it until the
-// window ends, with a delay doubling from 500ms up to 4s from the second
-// failure; 5 failed real-name checks per number and 20 per client IP in an
-// hour).
+// idp/login (5 failed passwords per number and 30 per client address in 15
+// minutes lock password login for it until the window ends, with a delay
+// doubling from 500ms up to 4s from the second failure; 5 failed real-name
+// checks per number and 20 per client address in an hour; 5 card numbers
+// that do not match per account and 20 per client address in an hour; 5
+// failed face checks per account in an hour; 5 form posts a second, burst
+// 20, per client address and node).
 type LockoutConfig struct {
 	PasswordFailures   int
 	PasswordWindow     time.Duration
+	PasswordPerIP      int
 	PasswordDelayAfter int
 	PasswordDelay      time.Duration
 	PasswordMaxDelay   time.Duration
 	RealNamePerNumber  int
 	RealNamePerIP      int
 	RealNameWindow     time.Duration
+	CardPerAccount     int
+	CardPerIP          int
+	CardWindow         time.Duration
+	FaceFailures       int
+	FaceWindow         time.Duration
+	// FormRate (posts a second) and FormBurst bound the login form posts
+	// of one client address on one node.
+	FormRate  float64
+	FormBurst int
 }
 
 // PasswordConfig sets the argon2id cost. The defaults are OWASP's minimum

@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/cardsso/cardsso/idp/clientip"
 	"github.com/cardsso/cardsso/idp/password"
 )
 
@@ -102,6 +104,9 @@ func (c Config) check() error {
 	}
 	if err := c.Password.params().Validate(); err != nil {
 		return &InvalidError{Field: "password", Reason: err.Error()}
+	}
+	if _, err := clientip.New(c.TrustedProxies, c.ClientIPHeader); err != nil {
+		return &InvalidError{Field: "trusted_proxies", Reason: strings.TrimPrefix(err.Error(), clientip.ErrConfig.Error()+": ")}
 	}
 	return nil
 }

@@ -7,7 +7,8 @@
 // configuration to it.
 //
 //	           ┌──────────────── Server.Handler ────────────────┐
-//	request ──▶│ request id · access log · metrics              │
+//	request ──▶│ client address (idp/clientip, trusted proxies) │
+//	           │ request id · access log · metrics              │
 //	           │  /healthz /readyz /metrics                     │
 //	           │  /login… /logout…      idp/login (+ session)   │
 //	           │  /.well-known/… /authorize /oauth/… /keys …    │

@@ -16,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/time/rate"
 
 	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/simulator"
+	"github.com/cardsso/cardsso/idp/clientip"
 	"github.com/cardsso/cardsso/idp/keys"
 	"github.com/cardsso/cardsso/idp/login"
 	cardoidc "github.com/cardsso/cardsso/idp/oidc"
@@ -159,10 +161,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		HintMatches: oidcStore.HintMatches,
 		Lockout: login.LockoutConfig{
 			PasswordFailures: cfg.Lockout.PasswordFailures, PasswordWindow: cfg.Lockout.PasswordWindow,
+			PasswordPerIP:      cfg.Lockout.PasswordPerIP,
 			PasswordDelayAfter: cfg.Lockout.PasswordDelayAfter, PasswordDelay: cfg.Lockout.PasswordDelay,
 			PasswordMaxDelay: cfg.Lockout.PasswordMaxDelay, RealNamePerNumber: cfg.Lockout.RealNamePerNumber,
 			RealNamePerIP: cfg.Lockout.RealNamePerIP, RealNameWindow: cfg.Lockout.RealNameWindow,
+			CardPerAccount: cfg.Lockout.CardPerAccount, CardPerIP: cfg.Lockout.CardPerIP, CardWindow: cfg.Lockout.CardWindow,
+			FormRate: rate.Limit(cfg.Lockout.FormRate), FormBurst: cfg.Lockout.FormBurst,
 		},
+		FaceMaxFailures: cfg.Lockout.FaceFailures, FaceWindow: cfg.Lockout.FaceWindow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("login pages: %w", err)
@@ -185,13 +191,17 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	loginMux := http.NewServeMux()
 	pages.Register(loginMux)
 	for _, p := range []string{"/login", "/login/", "/logout", "/logout/", "/account", "/account/"} {
-		mux.Handle(p, s.provider.IssuerInterceptor(loginMux))
+		mux.Handle(p, s.provider.IssuerInterceptor(pages.BoundBodies(loginMux)))
 	}
 	s.saml.Register(mux) // SAML: /saml/metadata, /saml/sso, /saml/slo, /saml/idp-initiated …
 	mux.Handle("GET /.well-known/openid-configuration", s.provider.Discovery())
 	mux.Handle("GET "+s.provider.KeysPath(), s.provider.JWKS())
 	mux.Handle("/", s.provider.Handler())
-	s.handler = s.observe(mux)
+	clients, err := clientip.New(cfg.TrustedProxies, cfg.ClientIPHeader) // checked in cfg.check
+	if err != nil {
+		return nil, err
+	}
+	s.handler = clients.Handler(s.observe(mux)) // observe must hand mux its own request (routeOf reads r.Pattern)
 	return s, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,21 +31,25 @@ import (
 // from the file, or null, keeps its default; an empty environment variable
 // counts as unset.
 type fileConfig struct {
-	Issuer      string          `yaml:"issuer"`
-	Addr        string          `yaml:"addr"`
-	DataDir     string          `yaml:"data_dir"`
-	MetricsAddr string          `yaml:"metrics_addr"`
-	Storage     storageConfig   `yaml:"storage"`
-	MasterKey   masterKeyConfig `yaml:"master_key"`
-	Connector   connectorConfig `yaml:"connector"`
-	Tokens      tokensConfig    `yaml:"tokens"`
-	Session     sessionConfig   `yaml:"session"`
-	Keys        keysConfig      `yaml:"keys"`
-	Password    passwordConfig  `yaml:"password"`
-	Checks      checksConfig    `yaml:"checks"`
-	SAML        samlConfig      `yaml:"saml"`
-	Logout      logoutConfig    `yaml:"logout"`
-	Log         logConfig       `yaml:"log"`
+	Issuer      string `yaml:"issuer"`
+	Addr        string `yaml:"addr"`
+	DataDir     string `yaml:"data_dir"`
+	MetricsAddr string `yaml:"metrics_addr"`
+	// TrustedProxies and ClientIPHeader: see idp.Config.
+	TrustedProxies []string        `yaml:"trusted_proxies"`
+	ClientIPHeader string          `yaml:"client_ip_header"`
+	Storage        storageConfig   `yaml:"storage"`
+	MasterKey      masterKeyConfig `yaml:"master_key"`
+	Connector      connectorConfig `yaml:"connector"`
+	Tokens         tokensConfig    `yaml:"tokens"`
+	Session        sessionConfig   `yaml:"session"`
+	Keys           keysConfig      `yaml:"keys"`
+	Password       passwordConfig  `yaml:"password"`
+	Checks         checksConfig    `yaml:"checks"`
+	Lockout        lockoutConfig   `yaml:"lockout"`
+	SAML           samlConfig      `yaml:"saml"`
+	Logout         logoutConfig    `yaml:"logout"`
+	Log            logConfig       `yaml:"log"`
 
 	// sources records, by YAML path, which environment variable or flag set
 	// a value, so that an error can say where the bad value came from.
@@ -144,6 +149,26 @@ type checksConfig struct {
 	CardTTL time.Duration `yaml:"card_ttl"`
 }
 
+// lockoutConfig is the abuse limits (idp.LockoutConfig).
+type lockoutConfig struct {
+	PasswordFailures   int           `yaml:"password_failures"`
+	PasswordPerIP      int           `yaml:"password_per_ip"`
+	PasswordWindow     time.Duration `yaml:"password_window"`
+	PasswordDelayAfter int           `yaml:"password_delay_after"`
+	PasswordDelay      time.Duration `yaml:"password_delay"`
+	PasswordMaxDelay   time.Duration `yaml:"password_max_delay"`
+	RealNamePerNumber  int           `yaml:"realname_per_number"`
+	RealNamePerIP      int           `yaml:"realname_per_ip"`
+	RealNameWindow     time.Duration `yaml:"realname_window"`
+	CardPerAccount     int           `yaml:"card_per_account"`
+	CardPerIP          int           `yaml:"card_per_ip"`
+	CardWindow         time.Duration `yaml:"card_window"`
+	FaceFailures       int           `yaml:"face_failures"`
+	FaceWindow         time.Duration `yaml:"face_window"`
+	FormRate           float64       `yaml:"form_rate"`
+	FormBurst          int           `yaml:"form_burst"`
+}
+
 // samlConfig is the SAML identity provider (idp.SAMLConfig).
 type samlConfig struct {
 	AssertionLifetime time.Duration  `yaml:"assertion_lifetime"`
@@ -188,11 +213,13 @@ const (
 // files in data_dir, which may be set later (see idpConfig).
 func defaultConfig() fileConfig {
 	return fileConfig{
-		Issuer:    "http://localhost:8080",
-		Addr:      "127.0.0.1:8080",
-		DataDir:   "./data",
-		Storage:   storageConfig{Type: "sqlite"},
-		Connector: connectorConfig{Type: "simulator"},
+		Issuer:         "http://localhost:8080",
+		Addr:           "127.0.0.1:8080",
+		DataDir:        "./data",
+		TrustedProxies: []string{},
+		ClientIPHeader: "X-Forwarded-For",
+		Storage:        storageConfig{Type: "sqlite"},
+		Connector:      connectorConfig{Type: "simulator"},
 		Tokens: tokensConfig{
 			AccessTokenLifetime:  15 * time.Minute,
 			IDTokenLifetime:      15 * time.Minute,
@@ -208,6 +235,14 @@ func defaultConfig() fileConfig {
 		Keys:     keysConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour, RefreshInterval: time.Minute},
 		Password: passwordConfig{MemoryKiB: minPasswordMemoryKiB, Time: minPasswordTime, Threads: minPasswordThreads},
 		Checks:   checksConfig{CardTTL: 24 * time.Hour},
+		Lockout: lockoutConfig{
+			PasswordFailures: 5, PasswordPerIP: 30, PasswordWindow: 15 * time.Minute,
+			PasswordDelayAfter: 2, PasswordDelay: 500 * time.Millisecond, PasswordMaxDelay: 4 * time.Second,
+			RealNamePerNumber: 5, RealNamePerIP: 20, RealNameWindow: time.Hour,
+			CardPerAccount: 5, CardPerIP: 20, CardWindow: time.Hour,
+			FaceFailures: 5, FaceWindow: time.Hour,
+			FormRate: 5, FormBurst: 20,
+		},
 		SAML: samlConfig{
 			AssertionLifetime: 5 * time.Minute, MetadataValidity: 8760 * time.Hour, KeyRotationPeriod: 17520 * time.Hour,
 			ACRAliases: samlACRAliases{
@@ -303,6 +338,29 @@ func settings() []setting {
 			return nil
 		}
 	}
+	list := func(f func(c *fileConfig) *[]string) func(*fileConfig, string) error {
+		return func(c *fileConfig, v string) error {
+			out := []string{}
+			for _, e := range strings.Split(v, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					out = append(out, e)
+				}
+			}
+			*f(c) = out
+			return nil
+		}
+	}
+	decimal := func(f func(c *fileConfig) *float64) func(*fileConfig, string) error {
+		return func(c *fileConfig, v string) error {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("want a number, got %q", v)
+			}
+			*f(c) = x
+			return nil
+		}
+	}
+	lo := func(c *fileConfig) *lockoutConfig { return &c.Lockout }
 	cp := func(c *fileConfig) *cardPlatformConfig { return &c.Connector.CardPlatform }
 	return []setting{
 		{"issuer", "CARDSSO_ISSUER", str(func(c *fileConfig) *string { return &c.Issuer })},
@@ -349,6 +407,24 @@ func settings() []setting {
 		{"password.time", "CARDSSO_PASSWORD_TIME", num(32, func(c *fileConfig, n uint64) { c.Password.Time = uint32(n) })},
 		{"password.threads", "CARDSSO_PASSWORD_THREADS", num(8, func(c *fileConfig, n uint64) { c.Password.Threads = uint8(n) })},
 		{"checks.card_ttl", "CARDSSO_CHECKS_CARD_TTL", dur(func(c *fileConfig) *time.Duration { return &c.Checks.CardTTL })},
+		{"trusted_proxies", "CARDSSO_TRUSTED_PROXIES", list(func(c *fileConfig) *[]string { return &c.TrustedProxies })},
+		{"client_ip_header", "CARDSSO_CLIENT_IP_HEADER", str(func(c *fileConfig) *string { return &c.ClientIPHeader })},
+		{"lockout.password_failures", "CARDSSO_LOCKOUT_PASSWORD_FAILURES", signed(func(c *fileConfig) *int { return &lo(c).PasswordFailures })},
+		{"lockout.password_per_ip", "CARDSSO_LOCKOUT_PASSWORD_PER_IP", signed(func(c *fileConfig) *int { return &lo(c).PasswordPerIP })},
+		{"lockout.password_window", "CARDSSO_LOCKOUT_PASSWORD_WINDOW", dur(func(c *fileConfig) *time.Duration { return &lo(c).PasswordWindow })},
+		{"lockout.password_delay_after", "CARDSSO_LOCKOUT_PASSWORD_DELAY_AFTER", signed(func(c *fileConfig) *int { return &lo(c).PasswordDelayAfter })},
+		{"lockout.password_delay", "CARDSSO_LOCKOUT_PASSWORD_DELAY", dur(func(c *fileConfig) *time.Duration { return &lo(c).PasswordDelay })},
+		{"lockout.password_max_delay", "CARDSSO_LOCKOUT_PASSWORD_MAX_DELAY", dur(func(c *fileConfig) *time.Duration { return &lo(c).PasswordMaxDelay })},
+		{"lockout.realname_per_number", "CARDSSO_LOCKOUT_REALNAME_PER_NUMBER", signed(func(c *fileConfig) *int { return &lo(c).RealNamePerNumber })},
+		{"lockout.realname_per_ip", "CARDSSO_LOCKOUT_REALNAME_PER_IP", signed(func(c *fileConfig) *int { return &lo(c).RealNamePerIP })},
+		{"lockout.realname_window", "CARDSSO_LOCKOUT_REALNAME_WINDOW", dur(func(c *fileConfig) *time.Duration { return &lo(c).RealNameWindow })},
+		{"lockout.card_per_account", "CARDSSO_LOCKOUT_CARD_PER_ACCOUNT", signed(func(c *fileConfig) *int { return &lo(c).CardPerAccount })},
+		{"lockout.card_per_ip", "CARDSSO_LOCKOUT_CARD_PER_IP", signed(func(c *fileConfig) *int { return &lo(c).CardPerIP })},
+		{"lockout.card_window", "CARDSSO_LOCKOUT_CARD_WINDOW", dur(func(c *fileConfig) *time.Duration { return &lo(c).CardWindow })},
+		{"lockout.face_failures", "CARDSSO_LOCKOUT_FACE_FAILURES", signed(func(c *fileConfig) *int { return &lo(c).FaceFailures })},
+		{"lockout.face_window", "CARDSSO_LOCKOUT_FACE_WINDOW", dur(func(c *fileConfig) *time.Duration { return &lo(c).FaceWindow })},
+		{"lockout.form_rate", "CARDSSO_LOCKOUT_FORM_RATE", decimal(func(c *fileConfig) *float64 { return &lo(c).FormRate })},
+		{"lockout.form_burst", "CARDSSO_LOCKOUT_FORM_BURST", signed(func(c *fileConfig) *int { return &lo(c).FormBurst })},
 		{"saml.assertion_lifetime", "CARDSSO_SAML_ASSERTION_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.SAML.AssertionLifetime })},
 		{"saml.metadata_validity", "CARDSSO_SAML_METADATA_VALIDITY", dur(func(c *fileConfig) *time.Duration { return &c.SAML.MetadataValidity })},
 		{"saml.key_rotation_period", "CARDSSO_SAML_KEY_ROTATION_PERIOD", dur(func(c *fileConfig) *time.Duration { return &c.SAML.KeyRotationPeriod })},
@@ -506,6 +582,17 @@ func checkNode(n *yaml.Node, t reflect.Type, path, file string) *configError {
 				return &configError{Path: p, Reason: "unknown key (want " + orList(names) + ")", Source: fmt.Sprintf("%s:%d", file, k.Line)}
 			}
 			if ce := checkNode(v, f.Type, p, file); ce != nil {
+				return ce
+			}
+		}
+		return nil
+	}
+	if t.Kind() == reflect.Slice {
+		if n.Kind != yaml.SequenceNode {
+			return &configError{Path: path, Reason: "want a list (e.g. [10.0.0.0/8])", Source: at}
+		}
+		for i, e := range n.Content {
+			if ce := checkNode(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), file); ce != nil {
 				return ce
 			}
 		}
@@ -670,6 +757,12 @@ func (c *fileConfig) Validate() error {
 	if err := c.validateSAML(); err != nil {
 		return err
 	}
+	if err := c.validateProxies(); err != nil {
+		return err
+	}
+	if err := c.validateLockout(); err != nil {
+		return err
+	}
 
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return c.invalid("log.level", "%v", err)
@@ -706,6 +799,74 @@ func (c *fileConfig) validateSAML() error {
 	}
 	if n := c.Logout.BackchannelAttempts; n < 1 || n > 10 {
 		return c.invalid("logout.backchannel_attempts", "want 1 to 10, got %d", n)
+	}
+	return nil
+}
+
+// validateProxies checks trusted_proxies (each a CIDR or an address, as
+// idp/clientip takes them) and client_ip_header.
+func (c *fileConfig) validateProxies() error {
+	for i, e := range c.TrustedProxies {
+		e = strings.TrimSpace(e)
+		var err error
+		if strings.Contains(e, "/") {
+			var p netip.Prefix
+			if p, err = netip.ParsePrefix(e); err == nil && p.Addr().Zone() != "" {
+				err = errors.New("zone")
+			}
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(e); err == nil && a.Zone() != "" {
+				err = errors.New("zone")
+			}
+		}
+		if err != nil {
+			return c.invalid("trusted_proxies", "entry %d, %q, is not a CIDR or an IP address (want e.g. 10.0.0.0/8, fd00::/8 or 192.0.2.7)", i+1, e)
+		}
+	}
+	switch strings.ToLower(c.ClientIPHeader) {
+	case "x-forwarded-for", "forwarded":
+	default:
+		return c.invalid("client_ip_header", "unsupported %q (want X-Forwarded-For or Forwarded)", c.ClientIPHeader)
+	}
+	return nil
+}
+
+// validateLockout checks the lockout section: every limit and window
+// positive (a limit cannot be switched off here).
+func (c *fileConfig) validateLockout() error {
+	l := c.Lockout
+	for _, n := range []struct {
+		path string
+		v    int
+	}{
+		{"lockout.password_failures", l.PasswordFailures}, {"lockout.password_per_ip", l.PasswordPerIP},
+		{"lockout.password_delay_after", l.PasswordDelayAfter},
+		{"lockout.realname_per_number", l.RealNamePerNumber}, {"lockout.realname_per_ip", l.RealNamePerIP},
+		{"lockout.card_per_account", l.CardPerAccount}, {"lockout.card_per_ip", l.CardPerIP},
+		{"lockout.face_failures", l.FaceFailures}, {"lockout.form_burst", l.FormBurst},
+	} {
+		if n.v < 1 {
+			return c.invalid(n.path, "want at least 1, got %d", n.v)
+		}
+	}
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"lockout.password_window", l.PasswordWindow}, {"lockout.password_delay", l.PasswordDelay},
+		{"lockout.password_max_delay", l.PasswordMaxDelay}, {"lockout.realname_window", l.RealNameWindow},
+		{"lockout.card_window", l.CardWindow}, {"lockout.face_window", l.FaceWindow},
+	} {
+		if d.v <= 0 {
+			return c.invalid(d.path, "must be a positive duration, got %s", d.v)
+		}
+	}
+	if l.PasswordMaxDelay < l.PasswordDelay {
+		return c.invalid("lockout.password_max_delay", "%s is shorter than lockout.password_delay %s", l.PasswordMaxDelay, l.PasswordDelay)
+	}
+	if !(l.FormRate > 0) || l.FormRate > 1e6 {
+		return c.invalid("lockout.form_rate", "want a positive number of posts a second, got %v", l.FormRate)
 	}
 	return nil
 }
@@ -913,10 +1074,12 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 	}
 	cp := c.Connector.CardPlatform
 	return idp.Config{
-		Issuer:      c.Issuer,
-		Addr:        c.Addr,
-		MetricsAddr: c.MetricsAddr,
-		DataDir:     c.DataDir,
+		Issuer:         c.Issuer,
+		Addr:           c.Addr,
+		DataDir:        c.DataDir,
+		MetricsAddr:    c.MetricsAddr,
+		TrustedProxies: c.TrustedProxies,
+		ClientIPHeader: c.ClientIPHeader,
 		Storage: idp.StorageConfig{
 			Type:            c.Storage.Type,
 			DSN:             dsn,
@@ -966,6 +1129,16 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 		},
 		Password: idp.PasswordConfig{MemoryKiB: c.Password.MemoryKiB, Time: c.Password.Time, Threads: c.Password.Threads},
 		Checks:   idp.ChecksConfig{CardTTL: c.Checks.CardTTL},
+		Lockout: idp.LockoutConfig{
+			PasswordFailures: c.Lockout.PasswordFailures, PasswordPerIP: c.Lockout.PasswordPerIP,
+			PasswordWindow: c.Lockout.PasswordWindow, PasswordDelayAfter: c.Lockout.PasswordDelayAfter,
+			PasswordDelay: c.Lockout.PasswordDelay, PasswordMaxDelay: c.Lockout.PasswordMaxDelay,
+			RealNamePerNumber: c.Lockout.RealNamePerNumber, RealNamePerIP: c.Lockout.RealNamePerIP,
+			RealNameWindow: c.Lockout.RealNameWindow,
+			CardPerAccount: c.Lockout.CardPerAccount, CardPerIP: c.Lockout.CardPerIP, CardWindow: c.Lockout.CardWindow,
+			FaceFailures: c.Lockout.FaceFailures, FaceWindow: c.Lockout.FaceWindow,
+			FormRate: c.Lockout.FormRate, FormBurst: c.Lockout.FormBurst,
+		},
 		SAML: idp.SAMLConfig{
 			AssertionLifetime: c.SAML.AssertionLifetime, MetadataValidity: c.SAML.MetadataValidity,
 			KeyRotationPeriod: c.SAML.KeyRotationPeriod, ACRAliases: c.acrAliases(), AssertAliases: c.SAML.AssertAliases,

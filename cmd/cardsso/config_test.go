@@ -48,9 +48,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 	got := c.idpConfig(nil)
 	want := idp.Config{
-		Issuer:    "http://localhost:8080",
-		Addr:      "127.0.0.1:8080",
-		DataDir:   "./data",
+		Issuer:         "http://localhost:8080",
+		Addr:           "127.0.0.1:8080",
+		DataDir:        "./data",
+		TrustedProxies: []string{}, ClientIPHeader: "X-Forwarded-For",
 		Storage:   idp.StorageConfig{Type: "sqlite", DSN: filepath.Join("data", "cardsso.db")},
 		MasterKey: idp.MasterKeyConfig{File: filepath.Join("data", "master.key")},
 		Connector: idp.ConnectorConfig{Type: "simulator"},
@@ -65,6 +66,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Keys:     idp.KeyConfig{Algorithm: "ES256", RotationPeriod: 720 * time.Hour, RefreshInterval: time.Minute},
 		Password: idp.PasswordConfig{MemoryKiB: 19456, Time: 2, Threads: 1},
 		Checks:   idp.ChecksConfig{CardTTL: 24 * time.Hour},
+		Lockout: idp.LockoutConfig{PasswordFailures: 5, PasswordPerIP: 30, PasswordWindow: 15 * time.Minute,
+			PasswordDelayAfter: 2, PasswordDelay: 500 * time.Millisecond, PasswordMaxDelay: 4 * time.Second,
+			RealNamePerNumber: 5, RealNamePerIP: 20, RealNameWindow: time.Hour,
+			CardPerAccount: 5, CardPerIP: 20, CardWindow: time.Hour, FaceFailures: 5, FaceWindow: time.Hour,
+			FormRate: 5, FormBurst: 20},
 		SAML: idp.SAMLConfig{AssertionLifetime: 5 * time.Minute, MetadataValidity: 8760 * time.Hour, KeyRotationPeriod: 17520 * time.Hour,
 			ACRAliases: assurance.EIDAS()},
 		Logout: idp.LogoutConfig{BackchannelTimeout: 5 * time.Second, BackchannelAttempts: 3, BackchannelBackoff: time.Second},

@@ -202,7 +202,18 @@ func (h *Handler) postAccountCard(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, "load account", err)
 		return
 	}
+	limits := h.cardLimits(r, acct.ID)
+	if ok, err := h.cardAttempt(r, acct, limits); err != nil {
+		h.internal(w, r, "count card attempt", err)
+		return
+	} else if !ok {
+		h.renderAccount(w, r, s, http.StatusTooManyRequests, "err.card.locked", "")
+		return
+	}
 	card, err := h.verifyCard(r.Context(), "account", acct, cn)
+	if !errors.Is(err, errCardMismatch) {
+		h.forgive(r.Context(), limits...)
+	}
 	switch {
 	case errors.Is(err, errCardUnavailable):
 		h.renderAccount(w, r, s, http.StatusServiceUnavailable, "err.unavailable", "")

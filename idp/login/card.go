@@ -32,8 +32,8 @@ func (h *Handler) getCard(w http.ResponseWriter, r *http.Request) {
 		h.next(w, r, req.ID)
 		return
 	case acct.CardNumber != "" && check.Stale(now, h.cfg.CardTTL):
-		// Re-check the known card.
-		h.checkCard(w, r, req, acct, acct.CardNumber)
+		// Re-check the known card: no guess, so not counted.
+		h.checkCard(w, r, req, acct, acct.CardNumber, nil)
 		return
 	case acct.CardNumber != "" && !check.Status.Passes():
 		h.cardRefused(w, r, req, check.Status)
@@ -69,7 +69,31 @@ func (h *Handler) postCard(w http.ResponseWriter, r *http.Request) {
 		h.renderCard(w, r, req, http.StatusBadRequest, "err.card.form", raw)
 		return
 	}
-	h.checkCard(w, r, req, acct, cn)
+	// A card number typed in is a guess until the platform says it is the
+	// citizen's: counted before the check, per account and per address.
+	limits := h.cardLimits(r, acct.ID)
+	if ok, err := h.cardAttempt(r, acct, limits); err != nil {
+		h.internal(w, r, "count card attempt", err)
+		return
+	} else if !ok {
+		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.card.locked", stepURL("/login/cancel", req.ID))
+		return
+	}
+	h.checkCard(w, r, req, acct, cn, limits)
+}
+
+// cardAttempt counts an entered card number on limits; false when a limit
+// is reached (the check must not run).
+func (h *Handler) cardAttempt(r *http.Request, acct storage.Account, limits []limit) (bool, error) {
+	ctx := r.Context()
+	counts, locked, err := h.attempt(ctx, limits...)
+	if err != nil || !locked {
+		return !locked, err
+	}
+	h.cfg.Observer.Login("card", "locked")
+	h.cfg.Logger.InfoContext(ctx, "real-card check locked", "account", acct.ID, "ip", clientAddr(r),
+		"by_account", counts[0] > limits[0].max, "by_ip", counts[1] > limits[1].max)
+	return false, nil
 }
 
 // Outcomes of a card check that are not a recorded answer.
@@ -128,9 +152,13 @@ func (h *Handler) verifyCard(ctx context.Context, clientID string, acct storage.
 	return res.Card, nil
 }
 
-// checkCard runs the check for a login and continues or explains.
-func (h *Handler) checkCard(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, acct storage.Account, cardNumber string) {
+// checkCard runs the check for a login and continues or explains. The
+// attempt counted on limits stays counted only when the card did not match.
+func (h *Handler) checkCard(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, acct storage.Account, cardNumber string, limits []limit) {
 	card, err := h.verifyCard(r.Context(), req.ClientID, acct, cardNumber)
+	if !errors.Is(err, errCardMismatch) {
+		h.forgive(r.Context(), limits...)
+	}
 	switch {
 	case errors.Is(err, errCardUnavailable):
 		h.renderCard(w, r, req, http.StatusServiceUnavailable, "err.unavailable", cardNumber)

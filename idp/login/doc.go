@@ -30,4 +30,11 @@
 // sessions with the portals each signed in to (each can be ended, with the
 // logout fan-out; only the citizen's own) and the remembered consents (each
 // can be withdrawn).
+//
+// Limits (lockout.go): every check — password, real-name, real-card, face
+// — has failure limits in storage, per number or account and per client
+// address (idp/clientip, behind trusted proxies only), counted before the
+// check runs; login form posts also pass a per-address token bucket. Every
+// body is capped before it is read (bodies.go, BoundBodies): 16 KiB of
+// ordinary form, except the face photo upload.
 package login

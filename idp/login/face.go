@@ -96,7 +96,7 @@ var errChallenge = errors.New("face challenge missing, used or expired")
 // into memory, handed to the connector and dropped: it is never written to
 // disk, stored or logged.
 func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, connectors.MaxPhotoBytes+64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, photoBodyBytes) // BoundBodies checked Content-Length
 	// All parts stay in memory (the limit is below maxMemory), so no
 	// temporary file ever holds the photo.
 	if err := r.ParseMultipartForm(connectors.MaxPhotoBytes + 128<<10); err != nil {
@@ -146,13 +146,26 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	}
 	st.Challenge = nil
 
-	// The attempt limit, per account, held in storage.
-	if until, locked := h.faceLocked(acct, now); locked {
+	// The attempt limit, per account, held in storage: the attempt is
+	// counted before the check and decided on the counted value; only a
+	// photo that did not match stays counted.
+	until, locked, err := h.faceAttempt(ctx, acct.ID, now)
+	if err != nil {
+		h.internal(w, r, "count face attempt", err)
+		return
+	}
+	if locked {
 		h.cfg.Observer.Login("face", "locked")
-		h.cfg.Logger.InfoContext(ctx, "face check locked", "account", acct.ID, "until", until)
+		h.cfg.Logger.InfoContext(ctx, "face check locked", "account", acct.ID, "ip", clientAddr(r), "until", until)
 		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.face.locked", stepURL("/login/cancel", req.ID))
 		return
 	}
+	failed := false
+	defer func() {
+		if !failed {
+			h.faceForgive(ctx, acct.ID)
+		}
+	}()
 
 	file, _, err := r.FormFile("photo")
 	if err != nil {
@@ -187,11 +200,8 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 		return
 	case !res.Passed:
 		h.cfg.Observer.Check("face", "fail")
-		h.cfg.Logger.InfoContext(ctx, "real-person check: no match", "number", num, "client", req.ClientID)
-		if err := h.faceFailed(ctx, acct.ID, now); err != nil {
-			h.internal(w, r, "record face failure", err)
-			return
-		}
+		h.cfg.Logger.InfoContext(ctx, "real-person check: no match", "number", num, "client", req.ClientID, "ip", clientAddr(r))
+		failed = true
 		h.renderFacePhoto(w, r, req, st, http.StatusUnauthorized, "err.face.mismatch")
 		return
 	}
@@ -219,24 +229,40 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	h.next(w, r, req.ID)
 }
 
-// faceLocked reports whether the account reached the failure limit in the
-// current window, and until when.
-func (h *Handler) faceLocked(a storage.Account, now time.Time) (time.Time, bool) {
-	if a.FaceFailuresSince == nil || now.Sub(*a.FaceFailuresSince) >= h.cfg.FaceWindow {
-		return time.Time{}, false
-	}
-	return a.FaceFailuresSince.Add(h.cfg.FaceWindow), a.FaceFailures >= h.cfg.FaceMaxFailures
-}
-
-// faceFailed counts a failed face check in storage (so the limit holds
-// across nodes and restarts), starting a new window when the last one ended.
-func (h *Handler) faceFailed(ctx context.Context, accountID string, now time.Time) error {
-	return h.cfg.Store.UpdateAccount(ctx, accountID, func(a storage.Account) (storage.Account, error) {
+// faceAttempt counts a face check on the account in storage (one
+// transaction, so the limit holds across nodes, restarts and parallel
+// attempts), starting a new window when the last one ended, and reports
+// whether the counted attempt is over the limit, and until when. A refused
+// attempt is not left counted.
+func (h *Handler) faceAttempt(ctx context.Context, accountID string, now time.Time) (time.Time, bool, error) {
+	var until time.Time
+	locked := false
+	err := h.cfg.Store.UpdateAccount(ctx, accountID, func(a storage.Account) (storage.Account, error) {
 		if a.FaceFailuresSince == nil || now.Sub(*a.FaceFailuresSince) >= h.cfg.FaceWindow {
 			a.FaceFailures, a.FaceFailuresSince = 0, &now
+		}
+		until = a.FaceFailuresSince.Add(h.cfg.FaceWindow)
+		locked = a.FaceFailures+1 > h.cfg.FaceMaxFailures
+		if locked {
+			return a, nil // nothing counted: the check does not run
 		}
 		a.FaceFailures++
 		a.UpdatedAt = now
 		return a, nil
 	})
+	return until, locked, err
+}
+
+// faceForgive takes back an attempt faceAttempt counted that was no
+// failure (a pass, an invalid photo, a platform fault).
+func (h *Handler) faceForgive(ctx context.Context, accountID string) {
+	err := h.cfg.Store.UpdateAccount(context.WithoutCancel(ctx), accountID, func(a storage.Account) (storage.Account, error) {
+		if a.FaceFailures > 0 {
+			a.FaceFailures--
+		}
+		return a, nil
+	})
+	if err != nil {
+		h.cfg.Logger.WarnContext(ctx, "take back face attempt", "account", accountID, "error", err)
+	}
 }

@@ -3,22 +3,36 @@ package login
 import (
 	"context"
 	"encoding/hex"
-	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/cardsso/cardsso/idp/clientip"
 )
 
 // Abuse resistance. Counters that must hold across nodes and restarts live
-// in storage (storage.Store IncrementCounter): failed passwords per number,
-// failed real-name checks per number and per client IP. Keys use the blind
-// index of the number, never the number, and are counted the same way for
-// numbers that are registered and numbers that are not, so a lock says
-// nothing about whether a number exists. The face-check limit is on the
-// account (see face.go). An in-process token bucket per client IP
-// (golang.org/x/time/rate) absorbs floods before they reach the database.
+// in storage (storage.Store IncrementCounter): failed passwords per number
+// and per client address, failed real-name checks per number and per client
+// address, failed card numbers per account and per client address. Keys
+// use the blind index of the number, never the number, and are counted the
+// same way for numbers that are registered and numbers that are not, so a
+// lock says nothing about whether a number exists. The face-check limit is
+// on the account (see face.go). An in-process token bucket per client
+// address (golang.org/x/time/rate) absorbs floods before they reach the
+// database.
+//
+// An attempt is counted before the check it guards, and the decision is
+// taken on the counted value (attempt): of N parallel attempts at most the
+// limit reach the check, however they interleave. An attempt that turns
+// out to be no failure (a match, a platform fault) is taken back
+// (forgive).
+//
+// The client address is the one idp/clientip resolved (trusted proxies);
+// an IPv6 client is counted by its /64, the smallest block an end site is
+// usually given, so that one host cannot walk its own prefix.
 
 // LockoutConfig sets the limits. Zero fields take the defaults.
 type LockoutConfig struct {
@@ -38,6 +52,15 @@ type LockoutConfig struct {
 	RealNamePerNumber int
 	RealNamePerIP     int
 	RealNameWindow    time.Duration
+	// PasswordPerIP failed passwords from one client address within
+	// PasswordWindow, whatever the numbers, lock password login from that
+	// address (password spraying). Default 30.
+	PasswordPerIP int
+	// Failed card numbers allowed per account and per client address
+	// within CardWindow. Defaults 5, 20 and 1h.
+	CardPerAccount int
+	CardPerIP      int
+	CardWindow     time.Duration
 	// FormRate and FormBurst bound the login form posts of one client IP
 	// in this process. Defaults 5/s, burst 20.
 	FormRate  rate.Limit
@@ -63,6 +86,10 @@ func (c LockoutConfig) withDefaults() LockoutConfig {
 	def(&c.RealNamePerNumber, 5)
 	def(&c.RealNamePerIP, 20)
 	defd(&c.RealNameWindow, time.Hour)
+	def(&c.PasswordPerIP, 30)
+	def(&c.CardPerAccount, 5)
+	def(&c.CardPerIP, 20)
+	defd(&c.CardWindow, time.Hour)
 	if c.FormRate == 0 {
 		c.FormRate = 5
 	}
@@ -73,15 +100,90 @@ func (c LockoutConfig) withDefaults() LockoutConfig {
 func passwordKey(index []byte) string { return "pwd:" + hex.EncodeToString(index) }
 func realNameKey(index []byte) string { return "rn:num:" + hex.EncodeToString(index) }
 func realNameIPKey(ip string) string  { return "rn:ip:" + ip }
+func passwordIPKey(ip string) string  { return "pwd:ip:" + ip }
+func cardKey(accountID string) string { return "card:acct:" + accountID }
+func cardIPKey(ip string) string      { return "card:ip:" + ip }
 
-// clientIP is the peer address of the request. Behind a load balancer this
-// is the balancer; per-IP limits then apply to it as a whole (documented).
+// clientIP is the client address per-address limits count: the one
+// idp/clientip resolved for the request (the peer, or behind a trusted
+// proxy the forwarded client), an IPv6 address as its /64.
 func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+	a := clientip.FromRequest(r)
+	if !a.IsValid() {
 		return r.RemoteAddr
 	}
-	return host
+	if a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
+}
+
+// clientAddr is the client address for log lines.
+func clientAddr(r *http.Request) string {
+	a := clientip.FromRequest(r)
+	if !a.IsValid() {
+		return r.RemoteAddr
+	}
+	return a.String()
+}
+
+// limit is one storage counter guarding a check: at most max attempts per
+// window.
+type limit struct {
+	key    string
+	window time.Duration
+	max    int
+}
+
+// attempt counts one attempt on every limit, each in one atomic storage
+// increment, before the check runs, and reports whether one of them is
+// over its max. A refused attempt is taken back at once, so that the
+// counts stay the number of checks that ran; the lock holds until the
+// window ends all the same. On error nothing stays counted.
+func (h *Handler) attempt(ctx context.Context, limits ...limit) (counts []int, locked bool, err error) {
+	now := h.cfg.Now()
+	for i, l := range limits {
+		n, _, err := h.cfg.Store.IncrementCounter(ctx, l.key, l.window, now)
+		if err != nil {
+			h.forgive(ctx, limits[:i]...)
+			return nil, false, err
+		}
+		counts = append(counts, n)
+		locked = locked || n > l.max
+	}
+	if locked {
+		h.forgive(ctx, limits...)
+	}
+	return counts, locked, nil
+}
+
+// forgive takes back an attempt counted by attempt that was no failure.
+func (h *Handler) forgive(ctx context.Context, limits ...limit) {
+	for _, l := range limits {
+		if err := h.cfg.Store.DecrementCounter(context.WithoutCancel(ctx), l.key); err != nil {
+			h.cfg.Logger.WarnContext(ctx, "take back counted attempt", "key", l.key, "error", err)
+		}
+	}
+}
+
+// realNameLimits are the limits of a real-name check for the number with
+// this blind index, from this request's client: count them with attempt
+// before the check, forgive them after a match or a platform fault.
+func (h *Handler) realNameLimits(r *http.Request, index []byte) []limit {
+	lock := h.cfg.Lockout
+	return []limit{
+		{realNameKey(index), lock.RealNameWindow, lock.RealNamePerNumber},
+		{realNameIPKey(clientIP(r)), lock.RealNameWindow, lock.RealNamePerIP},
+	}
+}
+
+// cardLimits are the limits of a card number entered for the account.
+func (h *Handler) cardLimits(r *http.Request, accountID string) []limit {
+	lock := h.cfg.Lockout
+	return []limit{
+		{cardKey(accountID), lock.CardWindow, lock.CardPerAccount},
+		{cardIPKey(clientIP(r)), lock.CardWindow, lock.CardPerIP},
+	}
 }
 
 // failureDelay is the progressive delay after the n-th failure.

@@ -56,6 +56,7 @@ type Store interface {
 	IncrementCounter(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error)
 	GetCounter(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error)
 	ResetCounter(ctx context.Context, key string) error
+	DecrementCounter(ctx context.Context, key string) error
 	GetAccountBySSNIndex(ctx context.Context, index []byte) (storage.Account, error)
 	UpdateAccount(ctx context.Context, id string, update func(storage.Account) (storage.Account, error)) error
 	ListSessionsByAccount(ctx context.Context, accountID string) ([]storage.Session, error)
@@ -236,7 +237,8 @@ type nopObserver struct{}
 func (nopObserver) Login(string, string) {}
 func (nopObserver) Check(string, string) {}
 
-// Register mounts the pages on mux.
+// Register mounts the pages on mux. Serve mux behind BoundBodies, which
+// caps and parses the forms.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", h.start)
 	mux.HandleFunc("POST /login/password", h.limitForms(h.postPassword))
@@ -246,7 +248,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+reclaimPath, h.getReclaim)
 	mux.HandleFunc("POST "+reclaimPath, h.limitForms(h.postReclaim))
 	mux.HandleFunc("GET /login/card", h.getCard)
-	mux.HandleFunc("POST /login/card", h.postCard)
+	mux.HandleFunc("POST /login/card", h.limitForms(h.postCard))
 	mux.HandleFunc("GET /login/face", h.getFaceConsent)
 	mux.HandleFunc("POST /login/face/consent", h.postFaceConsent)
 	mux.HandleFunc("GET /login/face/photo", h.getFacePhoto)
@@ -255,7 +257,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/consent", h.getConsent)
 	mux.HandleFunc("POST /login/consent", h.postConsent)
 	mux.HandleFunc("GET /account", h.getAccount)
-	mux.HandleFunc("POST /account/card", h.postAccountCard)
+	mux.HandleFunc("POST /account/card", h.limitForms(h.postAccountCard))
 	mux.HandleFunc("POST /account/session/end", h.postAccountEndSession)
 	mux.HandleFunc("POST /account/consent/withdraw", h.postAccountWithdraw)
 	mux.HandleFunc("GET /logout", h.getLogout)

@@ -60,16 +60,28 @@ func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostFormValue("password")
 	index := h.cfg.Sealer.BlindIndex(num.String())
 	lock := h.cfg.Lockout
-	now := h.cfg.Now()
-	// A locked number is refused before any password work, registered or
-	// not: the lock says nothing about whether the number exists.
-	if n, _, err := h.cfg.Store.GetCounter(ctx, passwordKey(index), lock.PasswordWindow, now); err != nil {
-		h.internal(w, r, "read lockout counter", err)
+	limits := []limit{
+		{passwordKey(index), lock.PasswordWindow, lock.PasswordFailures},
+		{passwordIPKey(clientIP(r)), lock.PasswordWindow, lock.PasswordPerIP},
+	}
+	// The attempt is counted before any password work, registered number
+	// or not, and the decision taken on the counted value: of parallel
+	// attempts at most the limit reach the hash. A lock says nothing about
+	// whether the number exists.
+	counts, locked, err := h.attempt(ctx, limits...)
+	if err != nil {
+		h.internal(w, r, "count login attempt", err)
 		return
-	} else if n >= lock.PasswordFailures {
+	}
+	if locked {
 		h.cfg.Observer.Login("password", "locked")
-		h.cfg.Logger.InfoContext(ctx, "password login locked", "number", num, "client", req.ClientID)
-		h.renderLogin(w, r, req, http.StatusTooManyRequests, "err.locked", values)
+		h.cfg.Logger.InfoContext(ctx, "password login locked", "number", num, "client", req.ClientID,
+			"ip", clientAddr(r), "by_number", counts[0] > lock.PasswordFailures, "by_ip", counts[1] > lock.PasswordPerIP)
+		key := "err.locked"
+		if counts[0] <= lock.PasswordFailures {
+			key = "err.locked.ip"
+		}
+		h.renderLogin(w, r, req, http.StatusTooManyRequests, key, values)
 		return
 	}
 	acct, err := h.cfg.Store.GetAccountBySSNIndex(ctx, index)
@@ -78,44 +90,41 @@ func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 		// Same work and same answer as a wrong password: no oracle for
 		// whether a number is registered.
 		_, _ = h.hashes.Verify(ctx, pw, h.dummyHash)
-		h.wrongCredentials(w, r, req, num, index, values)
+		h.wrongCredentials(w, r, req, num, counts[0], values)
 		return
 	case err != nil:
+		h.forgive(ctx, limits...)
 		h.internal(w, r, "find account", err)
 		return
 	}
 	ok, err = h.hashes.Verify(ctx, pw, acct.PasswordHash)
 	if err != nil {
+		h.forgive(ctx, limits...)
 		h.internal(w, r, "verify password", err)
 		return
 	}
 	if !ok {
-		h.wrongCredentials(w, r, req, num, index, values)
+		h.wrongCredentials(w, r, req, num, counts[0], values)
 		return
 	}
 	if err := h.cfg.Store.ResetCounter(ctx, passwordKey(index)); err != nil {
 		h.cfg.Logger.WarnContext(ctx, "reset lockout counter", "error", err)
 	}
+	h.forgive(ctx, limits[1]) // the address: a success is no failure
 	if password.NeedsRehash(acct.PasswordHash, h.cfg.Password) {
 		h.rehash(ctx, acct.ID, pw)
 	}
 	h.cfg.Observer.Login("password", "success")
-	h.cfg.Logger.InfoContext(ctx, "password login", "number", num, "account", acct.ID, "client", req.ClientID)
+	h.cfg.Logger.InfoContext(ctx, "password login", "number", num, "account", acct.ID, "client", req.ClientID, "ip", clientAddr(r))
 	h.primary(w, r, req, acct.ID, []string{assurance.AMRPassword})
 }
 
-// wrongCredentials counts the failure for the number (in storage, so the
-// limit holds across nodes and restarts), waits the progressive delay, and
-// answers.
-func (h *Handler) wrongCredentials(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, num citizenid.Number, index []byte, values map[string]string) {
+// wrongCredentials answers a failed password, already counted (n is the
+// number's count), after the progressive delay.
+func (h *Handler) wrongCredentials(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, num citizenid.Number, n int, values map[string]string) {
 	ctx := r.Context()
-	n, _, err := h.cfg.Store.IncrementCounter(ctx, passwordKey(index), h.cfg.Lockout.PasswordWindow, h.cfg.Now())
-	if err != nil {
-		h.internal(w, r, "count failed login", err)
-		return
-	}
 	h.cfg.Observer.Login("password", "wrong_credentials")
-	h.cfg.Logger.InfoContext(ctx, "password login failed", "number", num, "client", req.ClientID, "failures", n)
+	h.cfg.Logger.InfoContext(ctx, "password login failed", "number", num, "client", req.ClientID, "ip", clientAddr(r), "failures", n)
 	sleep(ctx, h.cfg.Lockout.failureDelay(n))
 	h.renderLogin(w, r, req, http.StatusUnauthorized, "err.credentials", values)
 }
