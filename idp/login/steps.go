@@ -169,18 +169,15 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	index := h.cfg.Sealer.BlindIndex(num.String())
-	lock, now, ip := h.cfg.Lockout, h.cfg.Now(), clientIP(r)
-	byNumber, _, err := h.cfg.Store.GetCounter(ctx, realNameKey(index), lock.RealNameWindow, now)
-	if err != nil {
-		h.internal(w, r, "read real-name counter", err)
+	// The attempt is counted before the check and decided on the count
+	// (lockout.go attempt), so parallel requests cannot all pass a limit
+	// read before any of them counted; a match or a platform fault takes
+	// it back.
+	limits := h.realNameLimits(r, index)
+	if _, locked, err := h.attempt(ctx, limits...); err != nil {
+		h.internal(w, r, "count real-name check", err)
 		return
-	}
-	byIP, _, err := h.cfg.Store.GetCounter(ctx, realNameIPKey(ip), lock.RealNameWindow, now)
-	if err != nil {
-		h.internal(w, r, "read real-name counter", err)
-		return
-	}
-	if byNumber >= lock.RealNamePerNumber || byIP >= lock.RealNamePerIP {
+	} else if locked {
 		h.cfg.Observer.Login("register", "locked")
 		h.cfg.Logger.InfoContext(ctx, "real-name checks locked", "number", num, "client", req.ClientID)
 		h.renderLogin(w, r, req, http.StatusTooManyRequests, "err.locked.realname", map[string]string{"register.name": name})
@@ -190,6 +187,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	res, err := h.cfg.RealName.CheckRealName(cctx, name, num)
 	cancel()
 	if err != nil {
+		h.forgive(ctx, limits...)
 		h.cfg.Observer.Check("realname", "unavailable")
 		h.cfg.Observer.Login("register", "unavailable")
 		h.cfg.Logger.WarnContext(ctx, "real-name check failed", "number", num, "client", req.ClientID,
@@ -200,12 +198,6 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	if !res.Matched {
 		h.cfg.Observer.Check("realname", "mismatch")
 		h.cfg.Observer.Login("register", "mismatch")
-		for _, key := range []string{realNameKey(index), realNameIPKey(ip)} {
-			if _, _, err := h.cfg.Store.IncrementCounter(ctx, key, lock.RealNameWindow, now); err != nil {
-				h.internal(w, r, "count failed real-name check", err)
-				return
-			}
-		}
 		h.cfg.Logger.InfoContext(ctx, "real-name check: no match", "number", num, "client", req.ClientID)
 		// The answer is the same, byte for byte, for an unknown number and
 		// a wrong name: the number typed is not echoed.
@@ -213,6 +205,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Observer.Check("realname", "match")
+	h.forgive(ctx, limits...)
 	// The account is not looked up: a registered number and an unregistered
 	// one get the same answer here (303 to the password page), so this step
 	// tells nobody whether a number is registered. A registered number is
