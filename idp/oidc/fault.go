@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
 	"github.com/cardsso/cardsso/storage"
 )
 
@@ -92,6 +94,21 @@ func (w *faultWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// Fixed answers for errors whose text would otherwise reach a portal or a
+// browser: the library writes err.Error() of some storage errors as they
+// are (op.AuthorizeCallback, op.AuthRequestError without a request), and
+// error descriptions are for the relying party's developer, never for
+// internals such as the store's messages.
+// New values each time: the library sets fields (state) on the errors it
+// is given.
+func errAuthRequestUnknown() error {
+	return oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")
+}
+
+func errStoreUnavailable() error {
+	return oidc.ErrServerError().WithDescription("temporarily unavailable; try again")
 }
 
 var unavailableBody = []byte(`{"error":"server_error","error_description":"temporarily unavailable; try again"}`)

@@ -149,6 +149,9 @@ func (s *Storage) newAuthRequest(ctx context.Context, req *oidc.AuthRequest) (st
 	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
+	if req.CodeChallenge != "" && !validChallenge(req.CodeChallenge) {
+		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("code_challenge must be 43 base64url characters (RFC 7636 §4.2)")
+	}
 	if c.Public && req.CodeChallenge == "" {
 		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with method S256) is required for public clients")
 	}
@@ -205,13 +208,26 @@ func (s *Storage) withSubject(ctx context.Context, a *authRequest) (*authRequest
 	return a, nil
 }
 
-// AuthRequestByID loads a request (used by the callback after login).
+// AuthRequestByID loads a request (used by the callback after login). Its
+// errors reach the browser as they are (op.AuthorizeCallback writes
+// err.Error()), so they are fixed texts without a parent: the store's
+// words are logged, never shown (fault.go).
 func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
 	r, err := s.cfg.Store.GetAuthRequest(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("auth request: %w", err)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, errAuthRequestUnknown()
 	}
-	return s.withSubject(ctx, &authRequest{r: r})
+	if err != nil {
+		noteFault(ctx, err)
+		s.cfg.Logger.ErrorContext(ctx, "load auth request", "error", err)
+		return nil, errStoreUnavailable()
+	}
+	a, err := s.withSubject(ctx, &authRequest{r: r})
+	if err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "load auth request", "error", err)
+		return nil, errStoreUnavailable()
+	}
+	return a, nil
 }
 
 // AuthRequestByCode finds the request of a code. A code presented after it
@@ -323,6 +339,10 @@ type grant struct {
 	scopes, audience, amr              []string
 	authTime                           time.Time
 	acr                                string
+	// claims is the claims request parameter of the authorization request
+	// (JSON), kept with the grant so that userinfo and refreshed ID tokens
+	// answer it (verified_claims).
+	claims []byte
 }
 
 // claim makes a token request single use: it claims the authorization code
@@ -367,7 +387,7 @@ func grantOfCode(got storage.AuthRequest) grant {
 	return grant{
 		id: got.ID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
 		scopes: got.Scopes, audience: []string{got.ClientID}, amr: got.AMR,
-		authTime: got.AuthTime, acr: got.ACR,
+		authTime: got.AuthTime, acr: got.ACR, claims: got.Claims,
 	}
 }
 
@@ -377,7 +397,7 @@ func grantOfRefresh(got storage.RefreshToken, scopes []string) grant {
 	return grant{
 		id: got.GrantID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
 		scopes: scopes, audience: got.Audience, amr: got.AMR,
-		authTime: got.AuthTime, acr: got.ACR,
+		authTime: got.AuthTime, acr: got.ACR, claims: got.Claims,
 	}
 }
 
@@ -460,7 +480,7 @@ func (s *Storage) accessTokenOf(g grant, now time.Time) storage.AccessToken {
 	return storage.AccessToken{
 		ID: newAccessTokenID(now), GrantID: g.id, ClientID: g.clientID, AccountID: g.accountID,
 		SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
-		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
+		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr, Claims: g.claims,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
 	}
 }
@@ -472,7 +492,7 @@ func (s *Storage) refreshTokenOf(g grant, now time.Time) (string, storage.Refres
 	return value, storage.RefreshToken{
 		Hash: key, ID: rand.Text(), GrantID: g.id, ClientID: g.clientID,
 		AccountID: g.accountID, SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
-		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
+		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr, Claims: g.claims,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenLifetime),
 	}, nil
 }
@@ -698,7 +718,10 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims.
+// SetUserinfoFromRequest fills the ID token's claims: those the scopes
+// release, verified_claims when the claims request asks for them in the ID
+// token, and sid, the session's id as this client sees it, which its
+// logout tokens carry too (OpenID Connect Back-Channel Logout 1.0 §2.1).
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	c, err := s.Client(ctx, req.GetClientID())
 	if err != nil {
@@ -710,15 +733,24 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 		if err != nil {
 			return err
 		}
-		return s.addVerifiedClaims(ui, c, a, r.r, scopes)
+		s.addVerifiedClaims(ui, c, a, grantView{claims: r.r.Claims, acr: r.r.ACR, amr: r.r.AMR, scopes: scopes}, inIDToken)
+		if r.r.SessionID != "" {
+			ui.AppendClaims("sid", s.sessionIDFor(c, r.r.SessionID))
+		}
+		return nil
 	case *refreshRequest:
-		if _, err := s.fillUserinfo(ctx, ui, c, r.t.AccountID, scopes); err != nil {
+		a, err := s.fillUserinfo(ctx, ui, c, r.t.AccountID, scopes)
+		if err != nil {
 			return err
 		}
 		// The library takes acr only from auth requests; a refreshed ID
 		// token carries the level of the original authentication too.
 		if r.t.ACR != "" {
 			ui.AppendClaims("acr", r.t.ACR)
+		}
+		s.addVerifiedClaims(ui, c, a, grantView{claims: r.t.Claims, acr: r.t.ACR, amr: r.t.AMR, scopes: scopes}, inIDToken)
+		if r.t.SessionID != "" {
+			ui.AppendClaims("sid", s.sessionIDFor(c, r.t.SessionID))
 		}
 		return nil
 	default:
@@ -732,9 +764,11 @@ func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	if err != nil {
 		return err
 	}
-	if _, err := s.fillUserinfo(ctx, ui, c, t.AccountID, t.Scopes); err != nil {
+	a, err := s.fillUserinfo(ctx, ui, c, t.AccountID, t.Scopes)
+	if err != nil {
 		return err
 	}
+	s.addVerifiedClaims(ui, c, a, grantView{claims: t.Claims, acr: t.ACR, amr: t.AMR, scopes: t.Scopes}, inUserinfo)
 	ui.AppendClaims("acr", t.ACR)
 	ui.AppendClaims("amr", t.AMR)
 	ui.AppendClaims("auth_time", t.AuthTime.Unix())
