@@ -478,7 +478,7 @@ func TestClaimsOnlyAsGranted(t *testing.T) {
 		"verified_claims without claims": `{"id_token":{"verified_claims":{"verification":{"trust_framework":null}}},` +
 			`"userinfo":{"verified_claims":{"verification":{"trust_framework":null}}}}`,
 		"verified_claims of other claims": `{"id_token":{"verified_claims":{"verification":{"trust_framework":null},"claims":{"birthdate":null}}}}`,
-		"plain name": `{"id_token":{"name":{"essential":true},"ssn_masked":null},"userinfo":{"name":null,"ssn":null}}`,
+		"plain name":                      `{"id_token":{"name":{"essential":true},"ssn_masked":null},"userinfo":{"name":null,"ssn":null}}`,
 	} {
 		v := oauth2.GenerateVerifier()
 		tok, _ := exchange(t, r, r.authorize(br, "c", "n", v, oauth2.SetAuthURLParam("claims", claims)), v, "c")

@@ -116,7 +116,6 @@ func uncached(next http.Handler) http.Handler {
 	})
 }
 
-
 // frameCSP forbids framing (CSP Level 2 frame-ancestors). It allows the
 // library's form_post page its inline onload, which submits the code to the
 // relying party.
