@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -502,5 +503,67 @@ func TestClaimsOnlyAsGranted(t *testing.T) {
 	inner, _ := vc["claims"].(map[string]any)
 	if len(inner) != 1 || inner["ssn_masked"] != "110***********0017" {
 		t.Errorf("verified_claims.claims = %v; want ssn_masked only, as asked", inner)
+	}
+}
+
+// TestAuthTimeAfterClaimsStepUp: a step-up asked for through the claims
+// parameter's acr gives the same acr and auth_time as one asked for with
+// acr_values (OIDC Core §5.5.1.1: acr_values is a voluntary acr claim
+// request): at level 3, the face check's time, later than the password
+// login, and loa:3; at level 2 (the real-card check is a check of the
+// record, not an authentication) the password login's time, and loa:2.
+// Before, a voluntary acr claim request was ignored: no step-up, the
+// session's acr and the password login's auth_time.
+func TestAuthTimeAfterClaimsStepUp(t *testing.T) {
+	type result struct {
+		acr   string
+		later bool // auth_time later than the password login's
+	}
+	got := map[string]result{}
+	for name, ask := range map[string]oauth2.AuthCodeOption{
+		"acr_values 3":         oauth2.SetAuthURLParam("acr_values", "urn:cardsso:loa:3"),
+		"essential claim 3":    oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"essential":true,"value":"urn:cardsso:loa:3"}}}`),
+		"userinfo claim 3":     oauth2.SetAuthURLParam("claims", `{"userinfo":{"acr":{"essential":true,"values":["urn:cardsso:loa:3"]}}}`),
+		"voluntary claim 3":    oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"values":["urn:cardsso:loa:3"]}}}`),
+		"acr_values 2":         oauth2.SetAuthURLParam("acr_values", "urn:cardsso:loa:2"),
+		"essential claim 2":    oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"essential":true,"values":["urn:cardsso:loa:2","urn:cardsso:loa:3"]}}}`),
+		"voluntary claim 2":    oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"value":"urn:cardsso:loa:2"}}}`),
+		"voluntary unknown, 1": oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"values":["urn:other:9"]}}}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := startNode(t)
+			const red = "http://127.0.0.1:9945/cb"
+			r := newRP(t, n, "up", registerClient(t, n, idp.ClientSpec{ID: "up", RedirectURIs: []string{red}}), red)
+			br := newBrowser(t, red)
+			v := oauth2.GenerateVerifier()
+			_, c1 := exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
+			time.Sleep(1100 * time.Millisecond) // so a step-up's auth_time is visibly later
+			v = oauth2.GenerateVerifier()
+			p := r.authorize(br, "up", "n", v, ask)
+			if p.url.Path == "/login/card" {
+				p = br.submit(n.issuer, formFor(t, p, "/login/card"), map[string]string{"card_number": "A00000001"})
+			}
+			if p.url.Path == "/login/face" {
+				photoPage := br.submit(n.issuer, formFor(t, p, "/login/face/consent"), map[string]string{"consent": "allow"})
+				p = br.submitFile(n.issuer, formFor(t, photoPage, "/login/face/photo"), nil, "photo", "me.png", photo(t, zhangSanSSN))
+			}
+			tok, c := exchange(t, r, p, v, "up")
+			ui := userinfoClaims(t, r, tok)
+			if at, _ := ui["auth_time"].(float64); int64(at) != c.AuthTime || ui["acr"] != c.ACR {
+				t.Errorf("userinfo auth_time %v acr %v; want the ID token's %d %s", ui["auth_time"], ui["acr"], c.AuthTime, c.ACR)
+			}
+			got[name] = result{acr: c.ACR, later: c.AuthTime > c1.AuthTime}
+		})
+	}
+	want := map[string]result{
+		"acr_values 3": {"urn:cardsso:loa:3", true}, "essential claim 3": {"urn:cardsso:loa:3", true},
+		"userinfo claim 3": {"urn:cardsso:loa:3", true}, "voluntary claim 3": {"urn:cardsso:loa:3", true},
+		"acr_values 2": {"urn:cardsso:loa:2", false}, "essential claim 2": {"urn:cardsso:loa:2", false},
+		"voluntary claim 2": {"urn:cardsso:loa:2", false}, "voluntary unknown, 1": {"urn:cardsso:loa:1", false},
+	}
+	for name, w := range want {
+		if g, ok := got[name]; ok && g != w {
+			t.Errorf("%s: acr %s, auth_time later than the password login %v; want %s, %v (as acr_values)", name, g.acr, g.later, w.acr, w.later)
+		}
 	}
 }

@@ -70,9 +70,13 @@ func parseClaims(raw string) (claimsRequest, error) {
 	return c, nil
 }
 
-// essentialACR returns the lowest level an essential acr claim request
-// accepts (OIDC Core §5.5.1.1), if there is one.
-func (c claimsRequest) essentialACR(aliases assurance.Aliases) (assurance.Level, bool, error) {
+// requestedACR returns the lowest level an acr claim request accepts
+// (OIDC Core §5.5.1.1), if there is one. A voluntary acr request with
+// values is what acr_values is (§3.1.2.1: acr_values is "requested as a
+// Voluntary Claim"), so it steps the citizen up the same way, and values
+// this provider does not know are ignored as in acr_values; an essential
+// one that names no level offered is refused.
+func (c claimsRequest) requestedACR(aliases assurance.Aliases) (assurance.Level, bool, error) {
 	for _, m := range []map[string]json.RawMessage{c.IDToken, c.Userinfo} {
 		raw, ok := m["acr"]
 		if !ok || string(raw) == "null" {
@@ -81,9 +85,6 @@ func (c claimsRequest) essentialACR(aliases assurance.Aliases) (assurance.Level,
 		var r claimRequest
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return 0, false, oidc.ErrInvalidRequest().WithDescription("claims parameter: acr is not a claim request")
-		}
-		if !r.Essential {
-			continue
 		}
 		values := r.Values
 		if r.Value != nil {
@@ -94,6 +95,9 @@ func (c claimsRequest) essentialACR(aliases assurance.Aliases) (assurance.Level,
 		}
 		l, ok := aliases.Lowest(values)
 		if !ok {
+			if !r.Essential {
+				continue
+			}
 			return 0, false, oidc.ErrInvalidRequest().WithDescription("claims parameter: no acr value this provider offers")
 		}
 		return l, true, nil
@@ -103,7 +107,8 @@ func (c claimsRequest) essentialACR(aliases assurance.Aliases) (assurance.Level,
 
 // requiredLevel is the level a request needs: the higher of the client's
 // minimum, the lowest acr_values entry this provider knows (a voluntary
-// request the citizen is stepped up to), and an essential acr claim.
+// request the citizen is stepped up to), and an acr claim request
+// (essential or voluntary, requestedACR).
 func requiredLevel(c storage.Client, acrValues []string, claims claimsRequest, aliases assurance.Aliases) (assurance.Level, error) {
 	level := assurance.LoA1
 	if c.MinACR != "" {
@@ -114,7 +119,7 @@ func requiredLevel(c storage.Client, acrValues []string, claims claimsRequest, a
 	if l, ok := aliases.Lowest(acrValues); ok && l > level {
 		level = l
 	}
-	l, ok, err := claims.essentialACR(aliases)
+	l, ok, err := claims.requestedACR(aliases)
 	if err != nil {
 		return 0, err
 	}
