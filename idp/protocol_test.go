@@ -567,3 +567,91 @@ func TestAuthTimeAfterClaimsStepUp(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorDescriptionsWithoutInternals: the answers to bad requests tell
+// a portal (or whoever sends them) what was wrong in fixed words, never the
+// store's or the library's internals (one said "sqlstore: auth request not
+// found, …").
+func TestErrorDescriptionsWithoutInternals(t *testing.T) {
+	n := startNode(t)
+	const red = "http://127.0.0.1:9946/cb"
+	secret := registerClient(t, n, idp.ClientSpec{ID: "err", RedirectURIs: []string{red}})
+	r := newRP(t, n, "err", secret, red)
+	tokenURL := r.conf.Endpoint.TokenURL
+	br := newBrowser(t, red)
+	v := oauth2.GenerateVerifier()
+	tok, _ := exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
+
+	raw := func(method, u string, form url.Values, header map[string]string) (int, string) {
+		var body *strings.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		} else {
+			body = strings.NewReader("")
+		}
+		req, err := http.NewRequest(method, u, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		// A redirect to the portal carries the error in its query.
+		return resp.StatusCode, resp.Header.Get("Location") + "\n" + readAll(resp.Body)
+	}
+	basic := func(id, secret string) map[string]string {
+		req, _ := http.NewRequest(http.MethodGet, "/", nil)
+		req.SetBasicAuth(id, secret)
+		return map[string]string{"Authorization": req.Header.Get("Authorization")}
+	}
+	cases := []struct {
+		name         string
+		method, url  string
+		form         url.Values
+		header       map[string]string
+		wantErrorish bool
+	}{
+		{"bad code", http.MethodPost, tokenURL, url.Values{"grant_type": {"authorization_code"}, "code": {"not-a-code"},
+			"redirect_uri": {red}, "code_verifier": {v}}, basic("err", secret), true},
+		{"well-formed unknown code", http.MethodPost, tokenURL, url.Values{"grant_type": {"authorization_code"},
+			"code":         {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+			"redirect_uri": {red}, "code_verifier": {v}}, basic("err", secret), true},
+		{"bad refresh token", http.MethodPost, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"bad-refresh"}}, basic("err", secret), true},
+		{"refresh token of another client", http.MethodPost, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, basic("nobody", "x"), true},
+		{"unknown client", http.MethodPost, tokenURL, url.Values{"grant_type": {"client_credentials"}}, basic("nobody", "x"), true},
+		{"wrong secret", http.MethodPost, tokenURL, url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, basic("err", "wrong"), true},
+		{"client in the form, no secret", http.MethodPost, tokenURL, url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "client_id": {"err"}}, nil, true},
+		{"unknown auth request at the callback", http.MethodGet, n.issuer + "/authorize/callback?id=06H55NOSUCHREQUEST000000000000000000", nil, nil, true},
+		{"malformed auth request id at the callback", http.MethodGet, n.issuer + "/authorize/callback?id=%27%3B--", nil, nil, true},
+		{"callback without id", http.MethodGet, n.issuer + "/authorize/callback", nil, nil, true},
+		{"unknown client at /authorize", http.MethodGet, n.issuer + "/authorize?" + url.Values{"client_id": {"nobody"}, "response_type": {"code"},
+			"scope": {"openid"}, "redirect_uri": {red}, "state": {"s"}}.Encode(), nil, nil, true},
+		{"unregistered redirect at /authorize", http.MethodGet, n.issuer + "/authorize?" + url.Values{"client_id": {"err"}, "response_type": {"code"},
+			"scope": {"openid"}, "redirect_uri": {"http://127.0.0.1:1/evil"}, "state": {"s"}}.Encode(), nil, nil, true},
+		{"bad claims at /authorize", http.MethodGet, n.issuer + "/authorize?" + url.Values{"client_id": {"err"}, "response_type": {"code"},
+			"scope": {"openid"}, "redirect_uri": {red}, "state": {"s"}, "claims": {"{bad"}}.Encode(), nil, nil, true},
+		{"bad access token at userinfo", http.MethodGet, n.issuer + "/userinfo", nil, map[string]string{"Authorization": "Bearer not-a-token"}, true},
+		{"bad token at introspection", http.MethodPost, r.eps.Introspection, url.Values{"token": {"x"}}, basic("nobody", "x"), true},
+		{"bad token at revocation", http.MethodPost, r.eps.Revocation, url.Values{"token": {"x"}}, basic("nobody", "x"), true},
+		{"bad id_token_hint at end_session", http.MethodGet, r.eps.EndSession + "?id_token_hint=eyJhbGciOiJFUzI1NiJ9.e30.x", nil, nil, false},
+	}
+	for _, c := range cases {
+		status, body := raw(c.method, c.url, c.form, c.header)
+		if c.wantErrorish && status < 300 {
+			t.Errorf("%s: status %d; want an error:\n%s", c.name, status, body)
+		}
+		if status >= 500 {
+			t.Errorf("%s: status %d; a bad request is the caller's fault:\n%s", c.name, status, body)
+		}
+		dec, _ := url.QueryUnescape(body)
+		assertNoInternals(t, c.name, dec)
+	}
+}

@@ -104,12 +104,22 @@ func (w *faultWriter) Write(b []byte) (int, error) {
 // New values each time: the library sets fields (state) on the errors it
 // is given.
 func errAuthRequestUnknown() error {
-	return oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")
+	return publicError{oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")}
 }
 
 func errStoreUnavailable() error {
-	return oidc.ErrServerError().WithDescription("temporarily unavailable; try again")
+	return publicError{oidc.ErrServerError().WithDescription("temporarily unavailable; try again")}
 }
+
+// publicError is an OAuth error whose Error() is its description only:
+// where the library writes err.Error() to the browser (the callback, an
+// authorization error without a request), the page says the description,
+// not the library's "ErrorType=… Description=…". errors.As still finds the
+// *oidc.Error, so the library answers and logs it by its type.
+type publicError struct{ e *oidc.Error }
+
+func (p publicError) Error() string { return p.e.Description }
+func (p publicError) Unwrap() error { return p.e }
 
 var unavailableBody = []byte(`{"error":"server_error","error_description":"temporarily unavailable; try again"}`)
 

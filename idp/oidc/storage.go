@@ -679,12 +679,16 @@ func (s *Storage) KeySet(context.Context) ([]op.Key, error) {
 	return out, nil
 }
 
-// GetClientByClientID loads a client. An unknown client is a plain error
-// (the library answers invalid_client), a database fault a server error.
+// GetClientByClientID loads a client. An unknown client is invalid_client
+// with a fixed description, a database fault a server error (whose parent
+// the library logs and never sends).
 func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.Client(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("client %q: %w", id, err)
+		// invalid_client at the token endpoint (the refresh grant passes
+		// this error on as it is, and a plain one would be a 500 with its
+		// text); /authorize wraps it without a redirect.
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	if err != nil {
 		noteFault(ctx, err)
