@@ -643,6 +643,27 @@ func TestErrorDescriptionsWithoutInternals(t *testing.T) {
 		{"bad token at revocation", http.MethodPost, r.eps.Revocation, url.Values{"token": {"x"}}, basic("nobody", "x"), true},
 		{"bad id_token_hint at end_session", http.MethodGet, r.eps.EndSession + "?id_token_hint=eyJhbGciOiJFUzI1NiJ9.e30.x", nil, nil, false},
 	}
+	// A completed request's callback, a second time: the code was given
+	// (this answer once said "sqlstore: auth request not found, …").
+	callback := n.issuer + "/authorize/callback"
+	fresh := newBrowser(t, red, callback)
+	done := fresh.submit(n.issuer, formFor(t, r.authorize(fresh, "cb", "n", oauth2.GenerateVerifier()), "/login/password"),
+		map[string]string{"ssn": zhangSanSSN, "password": goodPass})
+	next, err := url.Parse(done.location)
+	if err != nil || !strings.HasPrefix(done.url.ResolveReference(next).String(), callback) {
+		t.Fatalf("login did not end at the callback: %d at %s -> %q", done.status, done.url, done.location)
+	}
+	cbURL := done.url.ResolveReference(next).String()
+	if first := fresh.get(cbURL); !strings.Contains(first.location, "code=") {
+		t.Fatalf("first callback: %d -> %q; want the code", first.status, first.location)
+	}
+	again := fresh.get(cbURL)
+	if strings.Contains(again.location, "code=") {
+		t.Errorf("second callback gave another code: %q", again.location)
+	}
+	dec, _ := url.QueryUnescape(again.location + "\n" + again.body)
+	assertNoInternals(t, "second callback of a completed request", dec)
+
 	for _, c := range cases {
 		status, body := raw(c.method, c.url, c.form, c.header)
 		if c.wantErrorish && status < 300 {

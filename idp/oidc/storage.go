@@ -248,8 +248,27 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 }
 
 // SaveAuthCode attaches a code (its hash) to a completed request; the code
-// is valid for CodeLifetime.
+// is valid for CodeLifetime. The library sends its error's text to the
+// portal (as error_description), so the store's is logged and a fixed one
+// returned: invalid_request for a request that is unknown, not complete or
+// was given its code before, server_error when the store failed.
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	err := s.saveAuthCode(ctx, id, code)
+	if err == nil {
+		return nil
+	}
+	// Tell the two apart by reading the request: the store answers the
+	// read when only the request was wrong.
+	if _, gerr := s.cfg.Store.GetAuthRequest(ctx, id); gerr != nil && !errors.Is(gerr, storage.ErrNotFound) {
+		noteFault(ctx, gerr)
+		s.cfg.Logger.ErrorContext(ctx, "save auth code", "error", err)
+		return errStoreUnavailable()
+	}
+	s.cfg.Logger.WarnContext(ctx, "save auth code refused", "error", err)
+	return publicError{oidc.ErrInvalidRequest().WithDescription("the authorization request is not complete, has expired or was answered before")}
+}
+
+func (s *Storage) saveAuthCode(ctx context.Context, id, code string) error {
 	h := hashValue(code)
 	now := s.now()
 	if p := pendingOf(ctx, id); p != nil {
@@ -726,7 +745,24 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 // release, verified_claims when the claims request asks for them in the ID
 // token, and sid, the session's id as this client sees it, which its
 // logout tokens carry too (OpenID Connect Back-Channel Logout 1.0 §2.1).
+// The library answers the token request with its error's text, so the
+// store's is logged and a fixed one returned.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	err := s.setUserinfoFromRequest(ctx, ui, req, scopes)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		s.cfg.Logger.WarnContext(ctx, "ID token claims", "client", req.GetClientID(), "error", err)
+		return publicError{oidc.ErrInvalidGrant().WithDescription("the account or client of this grant no longer exists")}
+	default:
+		noteFault(ctx, err)
+		s.cfg.Logger.ErrorContext(ctx, "ID token claims", "client", req.GetClientID(), "error", err)
+		return errStoreUnavailable()
+	}
+}
+
+func (s *Storage) setUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	c, err := s.Client(ctx, req.GetClientID())
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
