@@ -280,12 +280,15 @@ func TestDiscoveryMatchesBehaviour(t *testing.T) {
 
 	// What is not advertised is refused: other response types, plain PKCE.
 	for name, opts := range map[string][]oauth2.AuthCodeOption{
-		"response_type=token":    {oauth2.SetAuthURLParam("response_type", "token")},
-		"response_type=id_token": {oauth2.SetAuthURLParam("response_type", "id_token")},
+		"response_type=token":       {oauth2.SetAuthURLParam("response_type", "token")},
+		"response_type=id_token":    {oauth2.SetAuthURLParam("response_type", "id_token")},
+		"response_mode=web_message": {oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("response_mode", "web_message")},
+		"response_mode=query.jwt":   {oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("response_mode", "query.jwt")},
 		"code_challenge_method=plain": {oauth2.SetAuthURLParam("code_challenge", strings.Repeat("a", 43)),
 			oauth2.SetAuthURLParam("code_challenge_method", "plain")},
 	} {
-		if slices.Contains(d.ResponseTypes, strings.TrimPrefix(name, "response_type=")) || slices.Contains(d.PKCE, "plain") {
+		if slices.Contains(d.ResponseTypes, strings.TrimPrefix(name, "response_type=")) || slices.Contains(d.PKCE, "plain") ||
+			slices.Contains(d.ResponseModes, strings.TrimPrefix(name, "response_mode=")) {
 			t.Errorf("discovery advertises %s", name)
 		}
 		p := br.get(r.conf.AuthCodeURL("s6", append(opts, oidc.Nonce("n"))...))

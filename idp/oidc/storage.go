@@ -149,6 +149,13 @@ func (s *Storage) newAuthRequest(ctx context.Context, req *oidc.AuthRequest) (st
 	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
+	switch req.ResponseMode {
+	case "", oidc.ResponseModeQuery, oidc.ResponseModeFragment, oidc.ResponseModeFormPost:
+	default:
+		// The library would answer an unknown mode as query: refuse what
+		// discovery does not list (discovery.go).
+		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("response_mode must be query, fragment or form_post")
+	}
 	if req.CodeChallenge != "" && !validChallenge(req.CodeChallenge) {
 		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("code_challenge must be 43 base64url characters (RFC 7636 §4.2)")
 	}
