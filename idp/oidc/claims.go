@@ -70,9 +70,13 @@ func parseClaims(raw string) (claimsRequest, error) {
 	return c, nil
 }
 
-// essentialACR returns the lowest level an essential acr claim request
-// accepts (OIDC Core §5.5.1.1), if there is one.
-func (c claimsRequest) essentialACR(aliases assurance.Aliases) (assurance.Level, bool, error) {
+// requestedACR returns the lowest level an acr claim request accepts
+// (OIDC Core §5.5.1.1), if there is one. A voluntary acr request with
+// values is what acr_values is (§3.1.2.1: acr_values is "requested as a
+// Voluntary Claim"), so it steps the citizen up the same way, and values
+// this provider does not know are ignored as in acr_values; an essential
+// one that names no level offered is refused.
+func (c claimsRequest) requestedACR(aliases assurance.Aliases) (assurance.Level, bool, error) {
 	for _, m := range []map[string]json.RawMessage{c.IDToken, c.Userinfo} {
 		raw, ok := m["acr"]
 		if !ok || string(raw) == "null" {
@@ -81,9 +85,6 @@ func (c claimsRequest) essentialACR(aliases assurance.Aliases) (assurance.Level,
 		var r claimRequest
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return 0, false, oidc.ErrInvalidRequest().WithDescription("claims parameter: acr is not a claim request")
-		}
-		if !r.Essential {
-			continue
 		}
 		values := r.Values
 		if r.Value != nil {
@@ -94,6 +95,9 @@ func (c claimsRequest) essentialACR(aliases assurance.Aliases) (assurance.Level,
 		}
 		l, ok := aliases.Lowest(values)
 		if !ok {
+			if !r.Essential {
+				continue
+			}
 			return 0, false, oidc.ErrInvalidRequest().WithDescription("claims parameter: no acr value this provider offers")
 		}
 		return l, true, nil
@@ -103,7 +107,8 @@ func (c claimsRequest) essentialACR(aliases assurance.Aliases) (assurance.Level,
 
 // requiredLevel is the level a request needs: the higher of the client's
 // minimum, the lowest acr_values entry this provider knows (a voluntary
-// request the citizen is stepped up to), and an essential acr claim.
+// request the citizen is stepped up to), and an acr claim request
+// (essential or voluntary, requestedACR).
 func requiredLevel(c storage.Client, acrValues []string, claims claimsRequest, aliases assurance.Aliases) (assurance.Level, error) {
 	level := assurance.LoA1
 	if c.MinACR != "" {
@@ -114,7 +119,7 @@ func requiredLevel(c storage.Client, acrValues []string, claims claimsRequest, a
 	if l, ok := aliases.Lowest(acrValues); ok && l > level {
 		level = l
 	}
-	l, ok, err := claims.essentialACR(aliases)
+	l, ok, err := claims.requestedACR(aliases)
 	if err != nil {
 		return 0, err
 	}
@@ -128,27 +133,80 @@ func requiredLevel(c storage.Client, acrValues []string, claims claimsRequest, a
 // verified_claims: the checks of the social security card service platform.
 const TrustFramework = "cn_sscard"
 
-// addVerifiedClaims adds OpenID Connect for Identity Assurance 1.0
-// verified_claims to an ID token when the claims parameter asks for them:
-// the trust framework, the level of this authentication, and as evidence the
-// card platform checks with their times; inside, the requested claims the
-// client may receive.
-func (s *Storage) addVerifiedClaims(ui *oidc.UserInfo, c storage.Client, a storage.Account, req storage.AuthRequest, scopes []string) error {
-	if len(req.Claims) == 0 {
-		return nil
+// Where a claims request asks for a claim (OIDC Core §5.5): the ID token
+// or the userinfo response.
+const (
+	inIDToken  = "id_token"
+	inUserinfo = "userinfo"
+)
+
+// verifiedClaimsAsked returns the claims asked for inside verified_claims
+// of the claims request raw for target (inIDToken or inUserinfo), and
+// whether verified_claims was asked for there at all.
+func verifiedClaimsAsked(raw []byte, target string) (map[string]json.RawMessage, bool) {
+	if len(raw) == 0 {
+		return nil, false
 	}
-	cr, err := parseClaims(string(req.Claims))
+	cr, err := parseClaims(string(raw))
 	if err != nil {
-		return nil // refused when the request was made
+		return nil, false // refused when the request was made
 	}
-	raw, ok := cr.IDToken["verified_claims"]
-	if !ok {
-		return nil
+	m := cr.IDToken
+	if target == inUserinfo {
+		m = cr.Userinfo
+	}
+	v, ok := m["verified_claims"]
+	if !ok || string(v) == "null" {
+		return nil, false
 	}
 	var want struct {
 		Claims map[string]json.RawMessage `json:"claims"`
 	}
-	_ = json.Unmarshal(raw, &want)
+	if err := json.Unmarshal(v, &want); err != nil {
+		return nil, false
+	}
+	return want.Claims, true
+}
+
+// grantView is what addVerifiedClaims needs of an authentication: its
+// claims request, level and methods, and the granted scopes.
+type grantView struct {
+	claims []byte
+	acr    string
+	amr    []string
+	scopes []string
+}
+
+// addVerifiedClaims adds OpenID Connect for Identity Assurance 1.0
+// verified_claims to an ID token or a userinfo response (target) when the
+// grant's claims request asks for them there: the trust framework, the
+// level of this authentication, and as evidence the card platform checks
+// with their times; inside, exactly the requested claims that the granted
+// scopes release and the client may receive. Nothing is added when the
+// request did not ask for verified_claims at target, or when none of the
+// claims it asked for inside is released (OIDC4IA §5: verified_claims
+// without claims would say nothing; a claim is never added for want of
+// another).
+func (s *Storage) addVerifiedClaims(ui *oidc.UserInfo, c storage.Client, a storage.Account, g grantView, target string) {
+	asked, ok := verifiedClaimsAsked(g.claims, target)
+	if !ok {
+		return
+	}
+	verifiedClaims := map[string]any{}
+	for name := range asked {
+		if !release.ClaimAllowed(name, c.AllowedClaims) || !scopeReleases(g.scopes, c.AllowedClaims, name) {
+			continue
+		}
+		switch name {
+		case "name":
+			verifiedClaims["name"] = a.Name
+		case "ssn_masked":
+			verifiedClaims["ssn_masked"] = a.SSNMasked
+		}
+	}
+	if len(verifiedClaims) == 0 {
+		return
+	}
 
 	rfc := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	realname := map[string]any{
@@ -168,7 +226,7 @@ func (s *Storage) addVerifiedClaims(ui *oidc.UserInfo, c storage.Client, a stora
 		(assurance.CardCheck{Status: connectors.CardStatus(a.CardStatus), CheckedAt: *a.CardCheckedAt}).Verified(s.cfg.Now(), s.cfg.CardTTL)
 	if cardOK {
 		details := []any{map[string]any{"check_method": "data", "organization": "card_service_platform", "time": rfc(*a.CardVerifiedAt)}}
-		if slices.Contains(req.AMR, assurance.AMRFace) && a.FaceVerifiedAt != nil {
+		if slices.Contains(g.amr, assurance.AMRFace) && a.FaceVerifiedAt != nil {
 			details = append(details, map[string]any{"check_method": "bvr", "organization": "card_service_platform", "time": rfc(*a.FaceVerifiedAt)})
 			if a.FaceVerifiedAt.After(latest) {
 				latest = *a.FaceVerifiedAt
@@ -185,22 +243,7 @@ func (s *Storage) addVerifiedClaims(ui *oidc.UserInfo, c storage.Client, a stora
 			latest = *a.CardVerifiedAt
 		}
 	}
-	verifiedClaims := map[string]any{}
-	for name := range want.Claims {
-		if !release.ClaimAllowed(name, c.AllowedClaims) || !scopeReleases(scopes, c.AllowedClaims, name) {
-			continue
-		}
-		switch name {
-		case "name":
-			verifiedClaims["name"] = a.Name
-		case "ssn_masked":
-			verifiedClaims["ssn_masked"] = a.SSNMasked
-		}
-	}
-	if len(verifiedClaims) == 0 {
-		verifiedClaims["name"] = a.Name // the verified name is what a request for verified_claims is about
-	}
-	acr := req.ACR
+	acr := g.acr
 	if acr == "" {
 		acr = assurance.LoA1.ACR()
 	}
@@ -213,7 +256,6 @@ func (s *Storage) addVerifiedClaims(ui *oidc.UserInfo, c storage.Client, a stora
 		},
 		"claims": verifiedClaims,
 	})
-	return nil
 }
 
 // scopeReleases reports whether one of the granted scopes releases claim.

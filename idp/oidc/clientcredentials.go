@@ -3,6 +3,8 @@ package oidc
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"slices"
@@ -87,12 +89,49 @@ func (e *tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !readForm(w, r) {
 			return
 		}
-		if r.PostForm.Get("grant_type") == string(oidc.GrantTypeClientCredentials) {
+		switch r.PostForm.Get("grant_type") {
+		case string(oidc.GrantTypeClientCredentials):
 			e.clientCredentials(w, r)
 			return
+		case string(oidc.GrantTypeCode):
+			if v, ok := r.PostForm["code_verifier"]; ok && !validPKCE(v[0]) {
+				// The library would hash any string and compare it.
+				writeOAuthError(w, http.StatusBadRequest, string(oidc.InvalidGrant),
+					"code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")
+				return
+			}
 		}
 	}
 	e.next.ServeHTTP(w, r)
+}
+
+// validPKCE reports whether v is a PKCE code_verifier (RFC 7636 §4.1):
+// 43 to 128 unreserved characters. A code_challenge (S256, §4.2) is the
+// unpadded base64url of a SHA-256 hash: 43 characters of the same set,
+// checked with validChallenge.
+func validPKCE(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validChallenge reports whether c is an S256 code_challenge: 43
+// characters of the base64url alphabet, decoding to 32 bytes.
+func validChallenge(c string) bool {
+	if len(c) != 43 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	return err == nil && len(b) == sha256.Size
 }
 
 var pragmaNoCache = []string{"no-cache"}

@@ -35,7 +35,12 @@ func (d *discovery) document(r *http.Request) ([]byte, error) {
 	c.DeviceAuthorizationEndpoint = ""
 	c.CheckSessionIframe = ""
 	c.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
-	c.ResponseModesSupported = []string{"query"}
+	// The library serves all three for the code flow; form_post pages
+	// may not be framed (provider.go, noFraming).
+	c.ResponseModesSupported = []string{"query", "fragment", "form_post"}
+	// Pairwise is the default (subject.go); a client may be registered
+	// with public subjects.
+	c.SubjectTypesSupported = []string{"pairwise", "public"}
 	c.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	c.RequestObjectSigningAlgValuesSupported = nil
 	c.TokenEndpointAuthSigningAlgValuesSupported = nil
@@ -45,7 +50,7 @@ func (d *discovery) document(r *http.Request) ([]byte, error) {
 	c.ACRValuesSupported = []string{"urn:cardsso:loa:1", "urn:cardsso:loa:2", "urn:cardsso:loa:3"}
 	c.ClaimsParameterSupported = true // acr and verified_claims (claims.go)
 	c.BackChannelLogoutSupported = true
-	c.BackChannelLogoutSessionSupported = false // logout tokens name the sub, not a sid
+	c.BackChannelLogoutSessionSupported = true // logout tokens and ID tokens carry the same sid (backchannel.go)
 	c.RequestParameterSupported = false
 	c.RequestURIParameterSupported = false
 	body, err := json.Marshal(c)

@@ -15,7 +15,13 @@
 // clients, exact redirect URI matching, refresh token rotation with family
 // revocation on reuse, CORS restricted to registered origins, and the
 // end_session hand-over to our own logout page (the library never sees the
-// cookie).
+// cookie); PKCE syntax (a code_verifier of 43–128 unreserved characters, an
+// S256 challenge of 43 base64url characters); Cache-Control: no-store and
+// Pragma: no-cache on every token endpoint answer; frame protection for the
+// form_post page; fixed error descriptions where the library would send a
+// storage error's text to the portal (fault.go); sid in ID tokens, as in
+// logout tokens (backchannel.go); and the claims request kept with the grant,
+// so verified_claims is answered at userinfo too (claims.go).
 //
 // Access tokens are opaque (the library encrypts "tokenID:subject" under the
 // shared crypto key); their rows make revocation and introspection exact.

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
 	"github.com/cardsso/cardsso/storage"
 )
 
@@ -93,6 +95,31 @@ func (w *faultWriter) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Fixed answers for errors whose text would otherwise reach a portal or a
+// browser: the library writes err.Error() of some storage errors as they
+// are (op.AuthorizeCallback, op.AuthRequestError without a request), and
+// error descriptions are for the relying party's developer, never for
+// internals such as the store's messages.
+// New values each time: the library sets fields (state) on the errors it
+// is given.
+func errAuthRequestUnknown() error {
+	return publicError{oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")}
+}
+
+func errStoreUnavailable() error {
+	return publicError{oidc.ErrServerError().WithDescription("temporarily unavailable; try again")}
+}
+
+// publicError is an OAuth error whose Error() is its description only:
+// where the library writes err.Error() to the browser (the callback, an
+// authorization error without a request), the page says the description,
+// not the library's "ErrorType=… Description=…". errors.As still finds the
+// *oidc.Error, so the library answers and logs it by its type.
+type publicError struct{ e *oidc.Error }
+
+func (p publicError) Error() string { return p.e.Description }
+func (p publicError) Unwrap() error { return p.e }
 
 var unavailableBody = []byte(`{"error":"server_error","error_description":"temporarily unavailable; try again"}`)
 

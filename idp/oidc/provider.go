@@ -61,7 +61,7 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 		},
 		SupportedClaims: []string{
 			"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp",
-			"at_hash", "c_hash", "name", "ssn_masked", "card_region", "card_status", "ssn", "verified_claims",
+			"at_hash", "c_hash", "name", "ssn_masked", "card_region", "card_status", "ssn", "verified_claims", "sid",
 		},
 	}
 	crypto, err := newTokenCrypto(cfg.CryptoKey)
@@ -98,11 +98,46 @@ func (p *Provider) Handler() http.Handler {
 	// the hint's iss against (without it no hint verifies).
 	mux.Handle(p.op.AuthorizationEndpoint().Relative(), p.IssuerInterceptor(captureClaims(http.HandlerFunc(p.authorize))))
 	mux.Handle(p.op.AuthorizationEndpoint().Relative()+"/callback", p.IssuerInterceptor(http.HandlerFunc(p.callback))) // authorize.go
-	mux.Handle(p.op.TokenEndpoint().Relative(), &tokenEndpoint{p: p, next: reportFaults(p.op)})                        // clientcredentials.go
+	mux.Handle(p.op.TokenEndpoint().Relative(), uncached(&tokenEndpoint{p: p, next: reportFaults(p.op)}))              // clientcredentials.go
 	mux.Handle(p.op.UserinfoEndpoint().Relative(), reportFaults(p.op))
 	mux.HandleFunc(p.op.IntrospectionEndpoint().Relative(), p.introspect) // introspect.go
 	mux.Handle("/", p.op)
-	return mux
+	return noFraming(mux)
+}
+
+// uncached marks every answer of the token endpoint, tokens and errors, for
+// every grant, as not to be stored by any cache (RFC 6749 §5.1, §5.2):
+// Cache-Control: no-store and, for HTTP/1.0 caches, Pragma: no-cache. The
+// headers are set before the handler runs, so that no path (the library's
+// grants, ours, the 503 of a store fault) can answer without them.
+func uncached(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Cache-Control"] = noStore
+		h["Pragma"] = pragmaNoCache
+		next.ServeHTTP(w, r)
+	})
+}
+
+// frameCSP forbids framing (CSP Level 2 frame-ancestors). It allows the
+// library's form_post page its inline onload, which submits the code to the
+// relying party.
+var frameCSP = []string{"frame-ancestors 'none'; base-uri 'none'"}
+
+var frameDeny = []string{"DENY"}
+
+// noFraming forbids every page of the provider to be framed: the form_post
+// response (response_mode=form_post, OAuth 2.0 Form Post Response Mode),
+// served from the authorization endpoint and its callback, carries a code
+// and submits itself; framed by another site it could be clickjacked or
+// read. X-Frame-Options: DENY for browsers without CSP frame-ancestors.
+func noFraming(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Security-Policy"] = frameCSP
+		h["X-Frame-Options"] = frameDeny
+		next.ServeHTTP(w, r)
+	})
 }
 
 // IssuerInterceptor puts the issuer into the request context, as the

@@ -150,6 +150,16 @@ func (s *Storage) newAuthRequest(ctx context.Context, req *oidc.AuthRequest) (st
 	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
+	switch req.ResponseMode {
+	case "", oidc.ResponseModeQuery, oidc.ResponseModeFragment, oidc.ResponseModeFormPost:
+	default:
+		// The library would answer an unknown mode as query: refuse what
+		// discovery does not list (discovery.go).
+		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("response_mode must be query, fragment or form_post")
+	}
+	if req.CodeChallenge != "" && !validChallenge(req.CodeChallenge) {
+		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("code_challenge must be 43 base64url characters (RFC 7636 §4.2)")
+	}
 	if c.Public && req.CodeChallenge == "" {
 		return storage.AuthRequest{}, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with method S256) is required for public clients")
 	}
@@ -206,16 +216,29 @@ func (s *Storage) withSubject(ctx context.Context, a *authRequest) (*authRequest
 	return a, nil
 }
 
-// AuthRequestByID loads a request (used by the callback after login).
+// AuthRequestByID loads a request (used by the callback after login). Its
+// errors reach the browser as they are (op.AuthorizeCallback writes
+// err.Error()), so they are fixed texts without a parent: the store's
+// words are logged, never shown (fault.go).
 func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
 	if p := loadedOf(ctx, id); p != nil {
 		return s.withSubject(ctx, &authRequest{r: *p})
 	}
 	r, err := s.cfg.Store.GetAuthRequest(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("auth request: %w", err)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, errAuthRequestUnknown()
 	}
-	return s.withSubject(ctx, &authRequest{r: r})
+	if err != nil {
+		noteFault(ctx, err)
+		s.cfg.Logger.ErrorContext(ctx, "load auth request", "error", err)
+		return nil, errStoreUnavailable()
+	}
+	a, err := s.withSubject(ctx, &authRequest{r: r})
+	if err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "load auth request", "error", err)
+		return nil, errStoreUnavailable()
+	}
+	return a, nil
 }
 
 // AuthRequestByCode finds the request of a code. A code presented after it
@@ -236,8 +259,27 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 }
 
 // SaveAuthCode attaches a code (its hash) to a completed request; the code
-// is valid for CodeLifetime.
+// is valid for CodeLifetime. The library sends its error's text to the
+// portal (as error_description), so the store's is logged and a fixed one
+// returned: invalid_request for a request that is unknown, not complete or
+// was given its code before, server_error when the store failed.
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	err := s.saveAuthCode(ctx, id, code)
+	if err == nil {
+		return nil
+	}
+	// Tell the two apart by reading the request: the store answers the
+	// read when only the request was wrong.
+	if _, gerr := s.cfg.Store.GetAuthRequest(ctx, id); gerr != nil && !errors.Is(gerr, storage.ErrNotFound) {
+		noteFault(ctx, gerr)
+		s.cfg.Logger.ErrorContext(ctx, "save auth code", "error", err)
+		return errStoreUnavailable()
+	}
+	s.cfg.Logger.WarnContext(ctx, "save auth code refused", "error", err)
+	return publicError{oidc.ErrInvalidRequest().WithDescription("the authorization request is not complete, has expired or was answered before")}
+}
+
+func (s *Storage) saveAuthCode(ctx context.Context, id, code string) error {
 	h := hashValue(code)
 	now := s.now()
 	if p := pendingOf(ctx, id); p != nil {
@@ -327,6 +369,10 @@ type grant struct {
 	scopes, audience, amr              []string
 	authTime                           time.Time
 	acr                                string
+	// claims is the claims request parameter of the authorization request
+	// (JSON), kept with the grant so that userinfo and refreshed ID tokens
+	// answer it (verified_claims).
+	claims []byte
 }
 
 // claim makes a token request single use: it claims the authorization code
@@ -371,7 +417,7 @@ func grantOfCode(got storage.AuthRequest) grant {
 	return grant{
 		id: got.ID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
 		scopes: got.Scopes, audience: []string{got.ClientID}, amr: got.AMR,
-		authTime: got.AuthTime, acr: got.ACR,
+		authTime: got.AuthTime, acr: got.ACR, claims: got.Claims,
 	}
 }
 
@@ -381,7 +427,7 @@ func grantOfRefresh(got storage.RefreshToken, scopes []string) grant {
 	return grant{
 		id: got.GrantID, clientID: got.ClientID, accountID: got.AccountID, sessionID: got.SessionID,
 		scopes: scopes, audience: got.Audience, amr: got.AMR,
-		authTime: got.AuthTime, acr: got.ACR,
+		authTime: got.AuthTime, acr: got.ACR, claims: got.Claims,
 	}
 }
 
@@ -464,7 +510,7 @@ func (s *Storage) accessTokenOf(g grant, now time.Time) storage.AccessToken {
 	return storage.AccessToken{
 		ID: newAccessTokenID(now), GrantID: g.id, ClientID: g.clientID, AccountID: g.accountID,
 		SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
-		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
+		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr, Claims: g.claims,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.AccessTokenLifetime),
 	}
 }
@@ -476,7 +522,7 @@ func (s *Storage) refreshTokenOf(g grant, now time.Time) (string, storage.Refres
 	return value, storage.RefreshToken{
 		Hash: key, ID: rand.Text(), GrantID: g.id, ClientID: g.clientID,
 		AccountID: g.accountID, SessionID: g.sessionID, Scopes: g.scopes, Audience: g.audience,
-		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
+		AuthTime: g.authTime, ACR: g.acr, AMR: g.amr, Claims: g.claims,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenLifetime),
 	}, nil
 }
@@ -663,12 +709,16 @@ func (s *Storage) KeySet(context.Context) ([]op.Key, error) {
 	return out, nil
 }
 
-// GetClientByClientID loads a client. An unknown client is a plain error
-// (the library answers invalid_client), a database fault a server error.
+// GetClientByClientID loads a client. An unknown client is invalid_client
+// with a fixed description, a database fault a server error (whose parent
+// the library logs and never sends).
 func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.Client(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("client %q: %w", id, err)
+		// invalid_client at the token endpoint (the refresh grant passes
+		// this error on as it is, and a plain one would be a 500 with its
+		// text); /authorize wraps it without a redirect.
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	if err != nil {
 		noteFault(ctx, err)
@@ -702,8 +752,28 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims.
+// SetUserinfoFromRequest fills the ID token's claims: those the scopes
+// release, verified_claims when the claims request asks for them in the ID
+// token, and sid, the session's id as this client sees it, which its
+// logout tokens carry too (OpenID Connect Back-Channel Logout 1.0 §2.1).
+// The library answers the token request with its error's text, so the
+// store's is logged and a fixed one returned.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	err := s.setUserinfoFromRequest(ctx, ui, req, scopes)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		s.cfg.Logger.WarnContext(ctx, "ID token claims", "client", req.GetClientID(), "error", err)
+		return publicError{oidc.ErrInvalidGrant().WithDescription("the account or client of this grant no longer exists")}
+	default:
+		noteFault(ctx, err)
+		s.cfg.Logger.ErrorContext(ctx, "ID token claims", "client", req.GetClientID(), "error", err)
+		return errStoreUnavailable()
+	}
+}
+
+func (s *Storage) setUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	c, err := s.Client(ctx, req.GetClientID())
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
@@ -714,15 +784,24 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 		if err != nil {
 			return err
 		}
-		return s.addVerifiedClaims(ui, c, a, r.r, scopes)
+		s.addVerifiedClaims(ui, c, a, grantView{claims: r.r.Claims, acr: r.r.ACR, amr: r.r.AMR, scopes: scopes}, inIDToken)
+		if r.r.SessionID != "" {
+			ui.AppendClaims("sid", s.sessionIDFor(c, r.r.SessionID))
+		}
+		return nil
 	case *refreshRequest:
-		if _, err := s.fillUserinfo(ctx, ui, c, r.t.AccountID, scopes); err != nil {
+		a, err := s.fillUserinfo(ctx, ui, c, r.t.AccountID, scopes)
+		if err != nil {
 			return err
 		}
 		// The library takes acr only from auth requests; a refreshed ID
 		// token carries the level of the original authentication too.
 		if r.t.ACR != "" {
 			ui.AppendClaims("acr", r.t.ACR)
+		}
+		s.addVerifiedClaims(ui, c, a, grantView{claims: r.t.Claims, acr: r.t.ACR, amr: r.t.AMR, scopes: scopes}, inIDToken)
+		if r.t.SessionID != "" {
+			ui.AppendClaims("sid", s.sessionIDFor(c, r.t.SessionID))
 		}
 		return nil
 	default:
@@ -736,9 +815,11 @@ func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	if err != nil {
 		return err
 	}
-	if _, err := s.fillUserinfo(ctx, ui, c, t.AccountID, t.Scopes); err != nil {
+	a, err := s.fillUserinfo(ctx, ui, c, t.AccountID, t.Scopes)
+	if err != nil {
 		return err
 	}
+	s.addVerifiedClaims(ui, c, a, grantView{claims: t.Claims, acr: t.ACR, amr: t.AMR, scopes: t.Scopes}, inUserinfo)
 	ui.AppendClaims("acr", t.ACR)
 	ui.AppendClaims("amr", t.AMR)
 	ui.AppendClaims("auth_time", t.AuthTime.Unix())
