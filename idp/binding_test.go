@@ -313,3 +313,14 @@ func TestHostPrefixUnderHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedAuthorizeRequestFixedText: a parameter of the wrong form
+// gets a fixed 400 text, not the decoder's internals.
+func TestMalformedAuthorizeRequestFixedText(t *testing.T) {
+	_, first, _ := bindingNode(t)
+	u := first.conf.AuthCodeURL("s", oauth2.SetAuthURLParam("max_age", "abc"))
+	p := newBrowser(t, first.conf.RedirectURL).get(u)
+	if p.status != http.StatusBadRequest || strings.Contains(p.body, "schema") || strings.Contains(p.body, "ErrorType") {
+		t.Errorf("max_age=abc: %d %q; want 400 with a fixed text", p.status, p.body)
+	}
+}

@@ -61,7 +61,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(withBrowser(r.Context(), p.sso.Bind(w, r)))
 	authReq, err := op.ParseAuthorizeRequest(r, p.op.Decoder())
 	if err != nil {
-		op.AuthRequestError(w, r, nil, err, p.op)
+		// The library's text names its decoder ("schema: …"); the
+		// browser gets a fixed one, the log the detail.
+		p.storage.cfg.Logger.InfoContext(r.Context(), "authorization request not parsed", "error", err)
+		op.AuthRequestError(w, r, nil, publicError{oidc.ErrInvalidRequest().WithDescription(
+			"the authorization request could not be read: a parameter has the wrong form")}, p.op)
 		return
 	}
 	if authReq.RequestParam != "" || authReq.ClientID == "" || authReq.RedirectURI == "" ||
