@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -423,12 +424,18 @@ func (c *Client) platformMessage(spec callSpec, body []byte) error {
 	if json.Unmarshal(body, &e) != nil || (e.Error == "" && e.Message == "") {
 		return nil
 	}
-	msg := clean(e.Error, 64, spec)
+	msg := "(no code)"
+	if errorCode.MatchString(e.Error) {
+		msg = e.Error
+	}
 	if m := clean(e.Message, maxServerMessageRunes, spec); m != "" {
 		msg += ": " + m
 	}
 	return errors.New("platform says " + msg)
 }
+
+// errorCode is what an error code of the platform looks like (wire.ErrorResponse.Error).
+var errorCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // decode unmarshals a JSON answer into v, refusing trailing data.
 func decode(body []byte, v any) error {
@@ -456,12 +463,21 @@ func clean(s string, max int, spec callSpec) string {
 		s = strings.ReplaceAll(s, strings.ToLower(n), spec.number.Masked())
 		s = strings.ReplaceAll(s, n[:len(n)-1], citizenid.Mask(n[:len(n)-1]))
 	}
-	if name := strings.TrimSpace(spec.name); name != "" {
+	name := strings.TrimSpace(spec.name)
+	if name != "" {
 		s = strings.ReplaceAll(s, name, "[name]")
 	}
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return -1
+		case name == "" && r > unicode.MaxASCII:
+			// A check asked by number alone (the face check) cannot take
+			// the name out: names on the cards are written in Chinese
+			// characters, so only the ASCII of the text is kept
+			// (FuzzPlatformAnswers found a platform's echo of the name
+			// reaching the error and the log).
+			return '?'
 		}
 		return r
 	}, s)

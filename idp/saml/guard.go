@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // Limits of what the guard lets through to crewjam/saml. A real AuthnRequest
@@ -162,11 +163,23 @@ func dropSpace(r rune) rune {
 	return r
 }
 
+var inflaters sync.Pool
+
 // inflate decompresses a DEFLATE (RFC 1951) message, stopping beyond
 // MaxMessageSize.
 func inflate(b []byte) ([]byte, error) {
-	fr := flate.NewReader(bytes.NewReader(b))
-	defer fr.Close()
+	// A decompressor holds a 32 KiB window and its tables: reuse them
+	// rather than make them for every message (and every fuzz input).
+	fr, _ := inflaters.Get().(io.ReadCloser)
+	if fr == nil {
+		fr = flate.NewReader(bytes.NewReader(b))
+	} else if err := fr.(flate.Resetter).Reset(bytes.NewReader(b), nil); err != nil {
+		fr = flate.NewReader(bytes.NewReader(b))
+	}
+	defer func() {
+		_ = fr.Close()
+		inflaters.Put(fr)
+	}()
 	out, err := io.ReadAll(io.LimitReader(fr, MaxMessageSize+1))
 	if err != nil {
 		return nil, inputErr(ErrMalformed, "cannot inflate: %v", err)
