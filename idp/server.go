@@ -36,6 +36,7 @@ type Server struct {
 	log       *slog.Logger
 	store     *sqlstore.Store
 	readiness readiness
+	patterns  []string // the routes registered (bodies.go)
 	keys      *keys.Manager
 	provider  *cardoidc.Provider
 	metrics   *metrics
@@ -189,11 +190,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		mux.Handle("/metrics", http.NotFoundHandler()) // served by ServeMetrics only
 	}
 	loginMux := http.NewServeMux()
-	pages.Register(loginMux)
-	for _, p := range []string{"/login", "/login/", "/logout", "/logout/", "/account", "/account/"} {
+	pages.Register(routes{loginMux, &s.patterns})
+	for _, p := range pagePrefixes { // bodies.go
 		mux.Handle(p, s.provider.IssuerInterceptor(pages.BoundBodies(loginMux)))
+		mux.Handle(p+"/", s.provider.IssuerInterceptor(pages.BoundBodies(loginMux)))
 	}
-	s.saml.Register(mux) // SAML: /saml/metadata, /saml/sso, /saml/slo, /saml/idp-initiated …
+	s.saml.Register(routes{mux, &s.patterns}) // SAML: /saml/metadata, /saml/sso, /saml/slo, /saml/idp-initiated …
 	mux.Handle("GET /.well-known/openid-configuration", s.provider.Discovery())
 	mux.Handle("GET "+s.provider.KeysPath(), s.provider.JWKS())
 	mux.Handle("/", s.provider.Handler())
@@ -201,7 +203,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.handler = clients.Handler(s.observe(mux)) // observe must hand mux its own request (routeOf reads r.Pattern)
+	s.handler = capBodies(clients.Handler(s.observe(mux))) // observe must hand mux its own request (routeOf reads r.Pattern)
 	return s, nil
 }
 

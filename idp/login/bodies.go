@@ -25,8 +25,14 @@ const MaxFormBytes = 16 << 10
 // photoBodyBytes caps the face photo upload: the photo and a few fields.
 const photoBodyBytes = connectors.MaxPhotoBytes + 64<<10
 
+// PhotoBodyBytes is photoBodyBytes for the server's outer cap.
+const PhotoBodyBytes = photoBodyBytes
+
 // photoPath is the face photo upload, the one multipart form.
 const photoPath = "/login/face/photo"
+
+// PhotoPath is photoPath, the one route that takes a multipart body.
+const PhotoPath = photoPath
 
 // BoundBodies caps the request bodies of the pages (mount it in front of
 // the mux Register filled) and parses ordinary forms itself, so that a

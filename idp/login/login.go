@@ -239,7 +239,13 @@ func (nopObserver) Check(string, string) {}
 
 // Register mounts the pages on mux. Serve mux behind BoundBodies, which
 // caps and parses the forms.
-func (h *Handler) Register(mux *http.ServeMux) {
+// Router is where Register mounts the pages (*http.ServeMux is one; the
+// server records the routes through it).
+type Router interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+func (h *Handler) Register(mux Router) {
 	mux.HandleFunc("GET /login", h.start)
 	mux.HandleFunc("POST /login/password", h.limitForms(h.postPassword))
 	mux.HandleFunc("POST /login/register", h.limitForms(h.postRegister))

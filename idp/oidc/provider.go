@@ -140,6 +140,17 @@ func noFraming(next http.Handler) http.Handler {
 	})
 }
 
+// Routes are the endpoints Handler serves that take a request body, as
+// "METHOD /path" (the bodies test posts to each).
+func (p *Provider) Routes() []string {
+	var out []string
+	for _, ep := range []*op.Endpoint{p.op.AuthorizationEndpoint(), p.op.TokenEndpoint(), p.op.UserinfoEndpoint(),
+		p.op.IntrospectionEndpoint(), p.op.RevocationEndpoint(), p.op.EndSessionEndpoint()} {
+		out = append(out, http.MethodPost+" "+ep.Relative())
+	}
+	return out
+}
+
 // IssuerInterceptor puts the issuer into the request context, as the
 // provider's own handlers have it; wrap the login pages with it.
 func (p *Provider) IssuerInterceptor(h http.Handler) http.Handler {

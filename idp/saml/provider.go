@@ -170,7 +170,13 @@ func cmpOr(d, def time.Duration) time.Duration {
 func (p *Provider) EntityID() string { return p.entityID }
 
 // Register mounts the SAML endpoints on mux.
-func (p *Provider) Register(mux *http.ServeMux) {
+// Router is where Register mounts the SAML endpoints (*http.ServeMux is
+// one).
+type Router interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+func (p *Provider) Register(mux Router) {
 	mux.HandleFunc("GET "+PathMetadata, p.metadata)
 	mux.HandleFunc("GET "+PathSSO, p.sso)
 	mux.HandleFunc("POST "+PathSSO, p.sso)
