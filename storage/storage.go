@@ -14,6 +14,13 @@ var (
 	ErrAlreadyExists = errors.New("storage: already exists")
 	// ErrAlreadyUsed: a single-use value was claimed before.
 	ErrAlreadyUsed = errors.New("storage: already used")
+	// ErrUnavailable wraps a failure of the database rather than of the
+	// input: it cannot be reached, did not answer within the query timeout,
+	// has no connection free, or cannot take writes (disk full, read-only,
+	// busy). The request may succeed when tried again shortly; callers
+	// answer "temporarily unavailable" (503, Retry-After), never "you are
+	// wrong".
+	ErrUnavailable = errors.New("storage: temporarily unavailable")
 )
 
 // Store is everything a CardSSO node keeps. Implementations must be safe for

@@ -54,6 +54,10 @@ type flavour struct {
 	// writes at all for now: the disk is full, the file system or the
 	// server is read-only, an I/O error (probe.go: readiness).
 	cannotWrite func(err error) bool
+	// unreachable reports whether err says the database could not be
+	// reached or did not answer (errors.go: with cannotWrite and timeouts,
+	// what storage.ErrUnavailable wraps).
+	unreachable func(err error) bool
 	// deleteExpired is the statement that deletes at most arg 2 rows of the
 	// table (whose key columns, comma-separated, are key) that expired
 	// before arg 1.
@@ -96,6 +100,7 @@ var sqliteFlavour = flavour{
 		}
 		return false
 	},
+	unreachable: sqliteBusy, // the busy timeout ran out
 	// Batches by rowid (every table here has one), each batch its own short
 	// write transaction.
 	deleteExpired: func(table, _ string) string {

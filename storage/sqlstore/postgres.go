@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"strings"
 	"time"
 
@@ -59,6 +60,20 @@ var postgresFlavour = flavour{
 		}
 		return false
 	},
+	unreachable: func(err error) bool {
+		var ce *pgconn.ConnectError
+		if errors.As(err, &ce) || pgconn.Timeout(err) || errors.Is(err, driver.ErrBadConn) {
+			return true
+		}
+		var ne net.Error
+		if errors.As(err, &ne) {
+			return true
+		}
+		code := pgCode(err)
+		return strings.HasPrefix(code, "08") || // connection_exception
+			code == "57P01" || code == "57P02" || code == "57P03" || // admin or crash shutdown, cannot connect now
+			code == "53300" // too_many_connections
+	},
 	cannotWrite: func(err error) bool {
 		code := pgCode(err)
 		return code == "25006" || // read_only_sql_transaction: a standby, or default_transaction_read_only
@@ -101,6 +116,19 @@ func postgresOpen(cfg Config) (connection, error) {
 	if _, ok := pc.RuntimeParams["application_name"]; !ok {
 		pc.RuntimeParams["application_name"] = "cardsso"
 	}
+	// A server that does not answer is found in seconds, not in the
+	// minutes of the system defaults: connecting gives up after
+	// connect_timeout (5 s unless the DSN says), and TCP keepalive probes
+	// an idle connection after 15 s and drops it after three unanswered
+	// probes 5 s apart (a partition with no reset). Queries have their own
+	// deadline (Config.QueryTimeout).
+	if pc.ConnectTimeout == 0 {
+		pc.ConnectTimeout = 5 * time.Second
+	}
+	dialer := &net.Dialer{Timeout: pc.ConnectTimeout, KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3,
+	}}
+	pc.DialFunc = dialer.DialContext
 	connector := stdlib.GetConnector(*pc)
 	db := sqlx.NewDb(sql.OpenDB(connector), "pgx")
 	return connection{

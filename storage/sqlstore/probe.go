@@ -3,18 +3,48 @@ package sqlstore
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/cardsso/cardsso/storage"
 )
 
-// noteWrite records a write that failed because the database cannot take
-// writes, and returns err.
-func (s *Store) noteWrite(err error) error {
-	if err != nil && s.flavour.cannotWrite(err) {
+// fail classifies an error of the database, once, at the store's edge:
+// a failure of the database rather than of the input (it cannot be
+// reached, did not answer in time, is busy, or cannot take writes) is
+// wrapped in storage.ErrUnavailable, keeping the original for errors.Is
+// and the log; a write that failed for want of space or a writable file
+// system is remembered for readiness (LastWriteFault).
+func (s *Store) fail(err error) error {
+	if err == nil || errors.Is(err, storage.ErrUnavailable) {
+		return err
+	}
+	write := s.flavour.cannotWrite(err)
+	if write {
 		s.writeFault.Store(time.Now().UnixNano())
 	}
+	if write || s.flavour.unreachable(err) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
 	return err
+}
+
+// DefaultQueryTimeout is Config.QueryTimeout's default: long enough for any
+// statement of a healthy database, short enough that a request does not
+// hang with the database (docs/operations.md, "When things fail").
+const DefaultQueryTimeout = 5 * time.Second
+
+// bound gives ctx the store's query timeout unless it ends sooner.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.queryTimeout <= 0 {
+		return ctx, func() {}
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.queryTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.queryTimeout)
 }
 
 // LastWriteFault is when a write of this Store last failed because the

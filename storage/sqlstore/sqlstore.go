@@ -46,6 +46,12 @@ type Config struct {
 	ConnMaxLifetime time.Duration
 	ConnMaxIdleTime time.Duration
 
+	// QueryTimeout bounds every statement and transaction the store runs
+	// for a caller whose context allows longer (DefaultQueryTimeout when
+	// zero; negative: none). A statement that runs out fails with
+	// storage.ErrUnavailable.
+	QueryTimeout time.Duration
+
 	// Now is the clock that decides whether a row has expired (Get and Update
 	// of auth requests, tokens and sessions); nil means time.Now.
 	Now func() time.Time
@@ -74,6 +80,8 @@ type Store struct {
 	writeFault atomic.Int64
 	// oneConn: the pool is one connection (":memory:").
 	oneConn bool
+	// queryTimeout: Config.QueryTimeout with its default (<= 0: none).
+	queryTimeout time.Duration
 }
 
 // Pool defaults (Config says when they apply).
@@ -135,7 +143,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, flavour: f, now: now, migrationLock: c.migrationLock, oneConn: c.oneConn}
+	qt := cfg.QueryTimeout
+	if qt == 0 {
+		qt = DefaultQueryTimeout
+	}
+	s := &Store{db: db, flavour: f, now: now, migrationLock: c.migrationLock, oneConn: c.oneConn, queryTimeout: qt}
 	if f == &sqliteFlavour {
 		defer func() { s.writer = newWriter(s) }() // after the migrations
 	}
@@ -227,7 +239,9 @@ const txAttempts = 5
 // short random pause. So fn, and the updater an Update method calls in it,
 // may run more than once and must not have effects outside tx.
 func (s *Store) inTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sqlx.Tx) error) (err error) {
-	defer func() { err = s.noteWrite(err) }()
+	defer func() { err = s.fail(err) }()
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if s.writer != nil {
 		return s.writer.do(ctx, op, fn)
 	}

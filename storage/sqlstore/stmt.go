@@ -119,7 +119,13 @@ func (s *Store) cachedStmt(q string) (*sqlx.Stmt, bool) {
 
 // queryRow reads one row into dest (sql.ErrNoRows when there is none), in
 // tx when it is not nil.
-func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) (err error) {
+	if tx == nil { // in a transaction, inTx bounds and classifies
+		var cancel context.CancelFunc
+		ctx, cancel = s.bound(ctx)
+		defer cancel()
+		defer func() { err = s.fail(err) }()
+	}
 	var st *sqlx.Stmt
 	if s.prepared() {
 		var err error
@@ -139,7 +145,13 @@ func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, dest any, q string, a
 
 // scanRow reads one row of q into ptrs (sql.ErrNoRows when there is none),
 // in tx when it is not nil.
-func (s *Store) scanRow(ctx context.Context, tx *sqlx.Tx, ptrs []any, q string, args ...any) error {
+func (s *Store) scanRow(ctx context.Context, tx *sqlx.Tx, ptrs []any, q string, args ...any) (err error) {
+	if tx == nil { // in a transaction, inTx bounds and classifies
+		var cancel context.CancelFunc
+		ctx, cancel = s.bound(ctx)
+		defer cancel()
+		defer func() { err = s.fail(err) }()
+	}
 	var st *sqlx.Stmt
 	if s.prepared() {
 		var err error
@@ -158,7 +170,13 @@ func (s *Store) scanRow(ctx context.Context, tx *sqlx.Tx, ptrs []any, q string, 
 }
 
 // queryRows reads every row into dest (a slice), in tx when it is not nil.
-func (s *Store) queryRows(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+func (s *Store) queryRows(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) (err error) {
+	if tx == nil { // in a transaction, inTx bounds and classifies
+		var cancel context.CancelFunc
+		ctx, cancel = s.bound(ctx)
+		defer cancel()
+		defer func() { err = s.fail(err) }()
+	}
 	var st *sqlx.Stmt
 	if s.prepared() {
 		var err error
@@ -193,6 +211,8 @@ func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) 
 // exec runs one write statement on its own: for SQLite in the writer's
 // transaction (writer.go), for PostgreSQL as its own transaction.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if s.writer != nil {
 		var res sql.Result
 		err := s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
@@ -200,19 +220,21 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 			res, err = s.txExec(ctx, tx, q, args...)
 			return err
 		})
-		return res, s.noteWrite(err)
+		return res, s.fail(err)
 	}
 	res, err := s.db.ExecContext(ctx, s.rebind(q), args...)
-	return res, s.noteWrite(err)
+	return res, s.fail(err)
 }
 
 // writeRow runs one write statement that returns a row (UPDATE …
 // RETURNING, an upsert RETURNING) into dest, as exec does.
 func (s *Store) writeRow(ctx context.Context, dest any, q string, args ...any) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if s.writer != nil {
-		return s.noteWrite(s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
+		return s.fail(s.writer.do(ctx, "write", func(ctx context.Context, tx *sqlx.Tx) error {
 			return s.queryRow(ctx, tx, dest, q, args...)
 		}))
 	}
-	return s.noteWrite(s.queryRow(ctx, nil, dest, q, args...))
+	return s.fail(s.queryRow(ctx, nil, dest, q, args...))
 }
