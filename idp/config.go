@@ -64,6 +64,10 @@ type StorageConfig struct {
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
 	ConnMaxIdleTime time.Duration
+	// QueryTimeout bounds every database statement and transaction
+	// (default 5s): a database that does not answer fails the request with
+	// "temporarily unavailable" instead of hanging it.
+	QueryTimeout time.Duration
 }
 
 // MasterKeyConfig says where the master key comes from. The master key seals

@@ -252,8 +252,35 @@ func TestPostgresOutage(t *testing.T) {
 	// The token request fails cleanly and says "try again", not "bad code".
 	_, err = r.conf.Exchange(context.Background(), code, oauth2.VerifierOption(v))
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusServiceUnavailable || re.ErrorCode != "server_error" {
-		t.Errorf("token exchange during the outage: %v; want 503 server_error", err)
+	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusServiceUnavailable || re.ErrorCode != "temporarily_unavailable" || re.Response.Header.Get("Retry-After") == "" {
+		t.Errorf("token exchange during the outage: %v; want 503 temporarily_unavailable with Retry-After", err)
+	}
+	// A new sign-in at the portal is sent back with temporarily_unavailable
+	// (RFC 6749 §4.1.2.1), not server_error, and a login page says "try
+	// again shortly" with 503 and Retry-After, without internal text.
+	out := r.authorize(newBrowser(t, redirect), "st2", "n", oauth2.GenerateVerifier())
+	if lu, _ := url.Parse(out.location); lu == nil || lu.Query().Get("error") != "temporarily_unavailable" {
+		t.Errorf("authorize during the outage: %d %q; want a redirect with error=temporarily_unavailable", out.status, out.location)
+	}
+	lreq, _ := http.NewRequest(http.MethodGet, "http://"+n.addr+"/login?authRequestID=anything", nil)
+	lreq.Header.Set("Accept-Language", "en")
+	lresp, err := http.DefaultClient.Do(lreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbody, _ := io.ReadAll(lresp.Body)
+	lresp.Body.Close()
+	if lresp.StatusCode != http.StatusServiceUnavailable || lresp.Header.Get("Retry-After") == "" || !strings.Contains(string(lbody), "briefly unavailable") {
+		t.Errorf("login page during the outage: %d Retry-After %q:\n%s", lresp.StatusCode, lresp.Header.Get("Retry-After"), lbody)
+	}
+	desc := ""
+	if lu, _ := url.Parse(out.location); lu != nil {
+		desc = lu.Query().Get("error_description")
+	}
+	for _, leak := range []string{"sqlstore", "pgx", "dial", "connect:", "127.0.0.1:"} {
+		if strings.Contains(string(lbody), leak) || strings.Contains(desc, leak) {
+			t.Errorf("answer during the outage shows internal text %q", leak)
+		}
 	}
 	proxy.restore()
 	deadline := time.Now().Add(10 * time.Second)

@@ -37,6 +37,7 @@ func openStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
 		MaxIdleConns:    cfg.Storage.MaxIdleConns,
 		ConnMaxLifetime: cfg.Storage.ConnMaxLifetime,
 		ConnMaxIdleTime: cfg.Storage.ConnMaxIdleTime,
+		QueryTimeout:    cfg.Storage.QueryTimeout,
 		Now:             cfg.Now,
 	})
 	if err != nil {

@@ -63,6 +63,7 @@ type storageConfig struct {
 	MaxIdleConns    int           `yaml:"max_idle_conns"`
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
 	ConnMaxIdleTime time.Duration `yaml:"conn_max_idle_time"`
+	QueryTimeout    time.Duration `yaml:"query_timeout"`
 }
 
 type masterKeyConfig struct {
@@ -218,7 +219,7 @@ func defaultConfig() fileConfig {
 		DataDir:        "./data",
 		TrustedProxies: []string{},
 		ClientIPHeader: "X-Forwarded-For",
-		Storage:        storageConfig{Type: "sqlite"},
+		Storage:        storageConfig{Type: "sqlite", QueryTimeout: 5 * time.Second},
 		Connector:      connectorConfig{Type: "simulator"},
 		Tokens: tokensConfig{
 			AccessTokenLifetime:  15 * time.Minute,
@@ -373,6 +374,7 @@ func settings() []setting {
 		{"storage.max_idle_conns", "CARDSSO_STORAGE_MAX_IDLE_CONNS", num(31, func(c *fileConfig, n uint64) { c.Storage.MaxIdleConns = int(n) })},
 		{"storage.conn_max_lifetime", "CARDSSO_STORAGE_CONN_MAX_LIFETIME", dur(func(c *fileConfig) *time.Duration { return &c.Storage.ConnMaxLifetime })},
 		{"storage.conn_max_idle_time", "CARDSSO_STORAGE_CONN_MAX_IDLE_TIME", dur(func(c *fileConfig) *time.Duration { return &c.Storage.ConnMaxIdleTime })},
+		{"storage.query_timeout", "CARDSSO_STORAGE_QUERY_TIMEOUT", dur(func(c *fileConfig) *time.Duration { return &c.Storage.QueryTimeout })},
 		{"master_key.file", "CARDSSO_MASTER_KEY_FILE", str(func(c *fileConfig) *string { return &c.MasterKey.File })},
 		{"master_key.value", "CARDSSO_MASTER_KEY", str(func(c *fileConfig) *string { return &c.MasterKey.Value })},
 		{"connector.type", "CARDSSO_CONNECTOR_TYPE", str(func(c *fileConfig) *string { return &c.Connector.Type })},
@@ -690,6 +692,9 @@ func (c *fileConfig) Validate() error {
 	}
 	if c.Storage.ConnMaxIdleTime < 0 {
 		return c.invalid("storage.conn_max_idle_time", "must not be negative, got %s", c.Storage.ConnMaxIdleTime)
+	}
+	if c.Storage.QueryTimeout < 100*time.Millisecond || c.Storage.QueryTimeout > 5*time.Minute {
+		return c.invalid("storage.query_timeout", "must be between 100ms and 5m, got %s", c.Storage.QueryTimeout)
 	}
 
 	if c.MasterKey.Value != "" {
@@ -1087,6 +1092,7 @@ func (c *fileConfig) idpConfig(logger *slog.Logger) idp.Config {
 			MaxIdleConns:    c.Storage.MaxIdleConns,
 			ConnMaxLifetime: c.Storage.ConnMaxLifetime,
 			ConnMaxIdleTime: c.Storage.ConnMaxIdleTime,
+			QueryTimeout:    c.Storage.QueryTimeout,
 		},
 		MasterKey: idp.MasterKeyConfig{File: keyFile, Value: c.MasterKey.Value},
 		Connector: idp.ConnectorConfig{

@@ -52,7 +52,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Addr:           "127.0.0.1:8080",
 		DataDir:        "./data",
 		TrustedProxies: []string{}, ClientIPHeader: "X-Forwarded-For",
-		Storage:   idp.StorageConfig{Type: "sqlite", DSN: filepath.Join("data", "cardsso.db")},
+		Storage:   idp.StorageConfig{Type: "sqlite", DSN: filepath.Join("data", "cardsso.db"), QueryTimeout: 5 * time.Second},
 		MasterKey: idp.MasterKeyConfig{File: filepath.Join("data", "master.key")},
 		Connector: idp.ConnectorConfig{Type: "simulator"},
 		Tokens: idp.TokenConfig{
@@ -192,7 +192,7 @@ log:
 			want.Issuer = "https://file.example.gov.cn"
 			want.Addr = "127.0.0.1:7000"
 			want.DataDir = "/var/lib/file"
-			want.Storage = storageConfig{Type: "postgres", DSN: "postgres://file@db/cardsso", MaxOpenConns: 20}
+			want.Storage = storageConfig{Type: "postgres", DSN: "postgres://file@db/cardsso", MaxOpenConns: 20, QueryTimeout: 5 * time.Second}
 			want.Tokens.CodeLifetime = 30 * time.Second
 			want.Keys.Algorithm = "RS256"
 			want.Log.Level = "debug"
@@ -291,7 +291,7 @@ func TestLoadConfigFileErrors(t *testing.T) {
 		want       string // the error contains this
 	}{
 		{"unknown top-level key", "isser: https://x\n", "config: isser: unknown key (want issuer, addr, data_dir,"},
-		{"unknown nested key", "storage:\n  type: sqlite\n  tpye: sqlite\n", "config: storage.tpye: unknown key (want type, dsn, max_open_conns, max_idle_conns, conn_max_lifetime or conn_max_idle_time) (from "},
+		{"unknown nested key", "storage:\n  type: sqlite\n  tpye: sqlite\n", "config: storage.tpye: unknown key (want type, dsn, max_open_conns, max_idle_conns, conn_max_lifetime, conn_max_idle_time or query_timeout) (from "},
 		{"unknown cardplatform key", "connector:\n  cardplatform:\n    tls:\n      ca: x\n", "config: connector.cardplatform.tls.ca: unknown key (want ca_file, cert_file or key_file)"},
 		{"bool garbage", "connector:\n  cardplatform:\n    insecure_plain_http: maybe\n", `config: connector.cardplatform.insecure_plain_http: want true or false, got "maybe"`},
 		{"retries garbage", "connector:\n  cardplatform:\n    retries: twice\n", `config: connector.cardplatform.retries: want a whole number, got "twice"`},
@@ -387,13 +387,17 @@ func TestValidate(t *testing.T) {
 		{"addr port too big", func(c *fileConfig) { c.Addr = "127.0.0.1:70000" }, "config: addr: invalid port \"70000\""},
 		{"empty data_dir", func(c *fileConfig) { c.DataDir = "" }, "config: data_dir: must not be empty"},
 
-		{"postgres", func(c *fileConfig) { c.Storage = storageConfig{Type: "postgres", DSN: "postgres://db/x"} }, ""},
+		{"postgres", func(c *fileConfig) {
+			c.Storage = storageConfig{Type: "postgres", DSN: "postgres://db/x", QueryTimeout: time.Second}
+		}, ""},
+		{"query timeout zero", func(c *fileConfig) { c.Storage.QueryTimeout = 0 }, "config: storage.query_timeout: must be between 100ms and 5m, got 0s"},
+		{"query timeout long", func(c *fileConfig) { c.Storage.QueryTimeout = time.Hour }, "config: storage.query_timeout: must be between 100ms and 5m, got 1h0m0s"},
 		{"postgres without dsn", func(c *fileConfig) { c.Storage.Type = "postgres" }, "config: storage.dsn: required when storage.type is postgres"},
 		{"storage type", func(c *fileConfig) { c.Storage.Type = "mysql" }, "config: storage.type: unsupported \"mysql\" (want sqlite or postgres)"},
 		{"max_open_conns", func(c *fileConfig) { c.Storage.MaxOpenConns = -1 }, "config: storage.max_open_conns: must not be negative"},
 		{"max_open_conns 1 on sqlite", func(c *fileConfig) { c.Storage.MaxOpenConns = 1 }, "config: storage.max_open_conns: 1 is too few for sqlite"},
 		{"max_open_conns 1 on postgres", func(c *fileConfig) {
-			c.Storage = storageConfig{Type: "postgres", DSN: "postgres://db/x", MaxOpenConns: 1}
+			c.Storage = storageConfig{Type: "postgres", DSN: "postgres://db/x", MaxOpenConns: 1, QueryTimeout: time.Second}
 		}, ""},
 		{"max_idle_conns", func(c *fileConfig) { c.Storage.MaxIdleConns = -1 }, "config: storage.max_idle_conns: must not be negative"},
 		{"conn_max_lifetime", func(c *fileConfig) { c.Storage.ConnMaxLifetime = -time.Second }, "config: storage.conn_max_lifetime: must not be negative"},

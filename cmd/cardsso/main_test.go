@@ -64,7 +64,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"http issuer", []string{"serve", "--issuer", "http://sso.example.gov.cn"}, nil, `config: issuer: must use https (plain http is allowed only for localhost, 127.0.0.1 and ::1), got "http://sso.example.gov.cn" (from --issuer)`},
 		{"empty --data-dir", []string{"migrate", "--data-dir", ""}, nil, "config: data_dir: must not be empty (from --data-dir)"},
 		{"bad config file value", []string{"keys", "list", "--config", badConfig}, nil, `config: keys.algorithm: unsupported "HS256" (want ES256, RS256 or EdDSA)`},
-		{"unknown config key", []string{"clients", "list", "--config", unknownKey}, nil, "config: storage.tpye: unknown key (want type, dsn, max_open_conns, max_idle_conns, conn_max_lifetime or conn_max_idle_time) (from " + unknownKey + ":2)"},
+		{"unknown config key", []string{"clients", "list", "--config", unknownKey}, nil, "config: storage.tpye: unknown key (want type, dsn, max_open_conns, max_idle_conns, conn_max_lifetime, conn_max_idle_time or query_timeout) (from " + unknownKey + ":2)"},
 		{"missing config file", []string{"migrate", "--config", "/nonexistent/cardsso.yaml"}, nil, "config: cannot read config file: no such file or directory (from /nonexistent/cardsso.yaml)"},
 		{"bad env", []string{"migrate"}, map[string]string{"CARDSSO_LOG_LEVEL": "loud"}, `config: log.level: unsupported "loud" (want debug, info, warn or error) (from CARDSSO_LOG_LEVEL)`},
 		{"env config file", []string{"migrate"}, map[string]string{"CARDSSO_CONFIG": badConfig}, `config: keys.algorithm: unsupported "HS256" (want ES256, RS256 or EdDSA)`},

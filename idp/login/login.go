@@ -166,6 +166,7 @@ type Handler struct {
 	tmpl      map[string]*template.Template
 	msgs      catalog
 	dummyHash string
+	outages   storage.Outages // the database away: logged once per burst
 }
 
 // New prepares templates, messages and the dummy hash for equal timing.
@@ -396,6 +397,15 @@ func (h *Handler) Expired(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, storage.ErrUnavailable) {
+		// The database is away or hung: say "try again shortly", not
+		// "something is wrong" (docs/operations.md, "When things fail").
+		h.outages.Note(r.Context(), h.cfg.Logger, what, err)
+		h.cfg.Observer.Login("form", "unavailable")
+		w.Header().Set("Retry-After", "5")
+		h.message(w, r, http.StatusServiceUnavailable, "err.title", "err.store_unavailable", "")
+		return
+	}
 	h.cfg.Logger.ErrorContext(r.Context(), what, "error", err)
 	h.message(w, r, http.StatusInternalServerError, "err.title", "err.internal", "")
 }

@@ -77,6 +77,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	client, err := p.storage.GetClientByClientID(ctx, authReq.ClientID)
+	if errors.Is(err, storage.ErrUnavailable) {
+		// Neither the client nor its redirect URIs are known: a page,
+		// not a redirect (RFC 6749 §4.1.2.1).
+		p.storage.outages.Note(ctx, p.storage.cfg.Logger, "authorize: load client", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "The sign-in service is briefly unavailable. Please try again in a moment. / 服务暂时不可用，请稍后再试。", http.StatusServiceUnavailable)
+		return
+	}
 	if err != nil {
 		op.AuthRequestError(w, r, authReq, oidc.ErrInvalidRequestRedirectURI().WithDescription("unable to retrieve client by id").WithParent(err), p.op)
 		return
@@ -88,21 +96,20 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := p.storage.newAuthRequest(ctx, authReq)
 	if err != nil {
-		op.AuthRequestError(w, r, authReq, oidc.DefaultToServerError(err, "unable to save auth request"), p.op)
+		op.AuthRequestError(w, r, authReq, p.storeFailure(ctx, "authorize: new request", err), p.op)
 		return
 	}
 	bindRequest(ctx, &rec, hintSub)
 	done, _, answered, err := p.sso.SingleSignOn(r, rec)
 	if err != nil {
 		noteFault(ctx, err)
-		p.storage.cfg.Logger.ErrorContext(ctx, "single sign-on", "client", rec.ClientID, "error", err)
-		op.AuthRequestError(w, r, authReq, oidc.ErrServerError().WithDescription("the sign-in could not be completed; try again"), p.op)
+		op.AuthRequestError(w, r, authReq, p.storeFailure(ctx, "authorize: single sign-on", err), p.op)
 		return
 	}
 	if !answered {
 		if err := p.storage.cfg.Store.CreateAuthRequest(ctx, rec); err != nil {
 			noteFault(ctx, err)
-			op.AuthRequestError(w, r, authReq, oidc.DefaultToServerError(err, "unable to save auth request"), p.op)
+			op.AuthRequestError(w, r, authReq, p.storeFailure(ctx, "authorize: save request", err), p.op)
 			return
 		}
 		op.RedirectToLogin(rec.ID, client, w, r)
@@ -110,7 +117,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := p.storage.withSubject(ctx, &authRequest{r: done})
 	if err != nil {
-		op.AuthRequestError(w, r, authReq, oidc.DefaultToServerError(err, "unable to answer the auth request"), p.op)
+		op.AuthRequestError(w, r, authReq, p.storeFailure(ctx, "authorize: answer from the session", err), p.op)
 		return
 	}
 	// The library makes the code and hands it to SaveAuthCode, which stores
@@ -211,4 +218,22 @@ func loadedOf(ctx context.Context, id string) *storage.AuthRequest {
 		return nil
 	}
 	return r
+}
+
+// storeFailure is the answer to the portal when the store failed at the
+// authorization endpoint, where the client and its redirect URI are known:
+// temporarily_unavailable (RFC 6749 §4.1.2.1) when the database is away or
+// hung, server_error otherwise; the detail goes to the log only. An OAuth
+// error (a validation of the request) is passed on as it is.
+func (p *Provider) storeFailure(ctx context.Context, what string, err error) error {
+	var oe *oidc.Error
+	if errors.As(err, &oe) && !errors.Is(err, storage.ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		p.storage.outages.Note(ctx, p.storage.cfg.Logger, what, err)
+		return errTemporarilyUnavailable()
+	}
+	p.storage.cfg.Logger.ErrorContext(ctx, what, "error", err)
+	return publicError{oidc.ErrServerError().WithDescription("the sign-in could not be completed; try again")}
 }

@@ -135,8 +135,8 @@ func TestClientCredentialsErrors(t *testing.T) {
 		tp.store.failClients.Store(true)
 		rec := tp.do(h, http.MethodPost, "/oauth/token", cc, "portal", portalSecret)
 		tp.store.failClients.Store(false)
-		if got := decode(t, rec); rec.Code != http.StatusServiceUnavailable || got["error"] != "server_error" {
-			t.Errorf("%d %s; want 503 server_error", rec.Code, rec.Body)
+		if got := decode(t, rec); rec.Code != http.StatusServiceUnavailable || got["error"] != "temporarily_unavailable" {
+			t.Errorf("%d %s; want 503 temporarily_unavailable", rec.Code, rec.Body)
 		}
 	})
 	t.Run("other grants reach the library", func(t *testing.T) {

@@ -107,8 +107,12 @@ func errAuthRequestUnknown() error {
 	return publicError{oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")}
 }
 
-func errStoreUnavailable() error {
-	return publicError{oidc.ErrServerError().WithDescription("temporarily unavailable; try again")}
+func errStoreUnavailable() error { return errTemporarilyUnavailable() }
+
+// errTemporarilyUnavailable is RFC 6749 §4.1.2.1's temporarily_unavailable
+// (the library has no constructor for it).
+func errTemporarilyUnavailable() error {
+	return publicError{&oidc.Error{ErrorType: "temporarily_unavailable", Description: "the sign-in service is briefly unavailable; try again in a moment"}}
 }
 
 // publicError is an OAuth error whose Error() is its description only:
@@ -121,9 +125,12 @@ type publicError struct{ e *oidc.Error }
 func (p publicError) Error() string { return p.e.Description }
 func (p publicError) Unwrap() error { return p.e }
 
-var unavailableBody = []byte(`{"error":"server_error","error_description":"temporarily unavailable; try again"}`)
+var unavailableBody = []byte(`{"error":"temporarily_unavailable","error_description":"the service is briefly unavailable; try again in a moment"}`)
 
-// writeUnavailable answers 503 server_error: the store failed, try again.
+// writeUnavailable answers 503 temporarily_unavailable with Retry-After:
+// the store failed, try again (RFC 6749 defines the code for the
+// authorization endpoint; the token, userinfo and introspection endpoints
+// use it with 503 so that a portal can tell "try again" from "bad grant").
 func writeUnavailable(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

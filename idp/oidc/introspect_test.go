@@ -377,8 +377,8 @@ func TestIntrospectStoreFault(t *testing.T) {
 			tt.fail.Store(true)
 			rec := tp.do(h, http.MethodPost, "/oauth/introspect", url.Values{"token": {tt.token}}, "portal", portalSecret)
 			tt.fail.Store(false)
-			if got := decode(t, rec); rec.Code != http.StatusServiceUnavailable || got["error"] != "server_error" || rec.Header().Get("Retry-After") == "" {
-				t.Errorf("during the outage: %d %s; want 503 server_error with Retry-After", rec.Code, rec.Body)
+			if got := decode(t, rec); rec.Code != http.StatusServiceUnavailable || got["error"] != "temporarily_unavailable" || rec.Header().Get("Retry-After") == "" {
+				t.Errorf("during the outage: %d %s; want 503 temporarily_unavailable with Retry-After", rec.Code, rec.Body)
 			}
 			rec = tp.do(h, http.MethodPost, "/oauth/introspect", url.Values{"token": {tt.token}}, "portal", portalSecret)
 			if got := decode(t, rec); got["active"] != true {

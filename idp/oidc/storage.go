@@ -83,6 +83,7 @@ type StorageConfig struct {
 type Storage struct {
 	cfg     StorageConfig
 	clients *clientCache
+	outages storage.Outages // the database away: logged once per burst
 }
 
 var (

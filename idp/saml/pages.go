@@ -64,6 +64,7 @@ var errorMessages = map[string][2]string{
 		"This sign-in was started in another browser and cannot be continued here. Go back to the application and sign in again."},
 	"session":     {"登录会话不符，请返回应用重新登录。", "Your sign-in session does not match. Go back to the application and sign in again."},
 	"logout_link": {"退出链接无效。", "The sign-out link is not valid."},
+	"unavailable": {"服务暂时不可用，请稍后再试。", "The service is briefly unavailable. Please try again in a moment."},
 	"internal":    {"服务器内部错误，请稍后再试。", "Something went wrong on our side. Please try again later."},
 }
 

@@ -122,6 +122,7 @@ type Provider struct {
 	// document (registry): parsing it took a tenth of an SSO request.
 	parsed   parsedMetadata
 	answerer SessionAnswerer // sso.go
+	outages  storage.Outages // the database away: logged once per burst
 }
 
 // New checks cfg and returns the Provider.
@@ -285,6 +286,12 @@ func (p *Provider) onError(w http.ResponseWriter, r *http.Request, status int, e
 }
 
 func (p *Provider) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, storage.ErrUnavailable) {
+		p.outages.Note(r.Context(), p.cfg.Logger, what, err)
+		w.Header().Set("Retry-After", "5")
+		p.errorPage(w, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
 	p.cfg.Logger.ErrorContext(r.Context(), what, "error", err)
 	p.errorPage(w, http.StatusInternalServerError, "internal")
 }
