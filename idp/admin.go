@@ -68,6 +68,21 @@ type ClientSpec struct {
 	// BackchannelLogoutURI receives OpenID Connect Back-Channel Logout 1.0
 	// logout tokens when a session the client signed in through ends.
 	BackchannelLogoutURI string
+	// RefreshReuseGrace lets the client present a rotated refresh token
+	// again for this long (0 to MaxRefreshReuseGrace; 0: strict rotation).
+	RefreshReuseGrace time.Duration
+}
+
+// MaxRefreshReuseGrace bounds a client's refresh reuse grace: long enough
+// for a portal to restart after a crash, short enough that a stolen token
+// is of little use.
+const MaxRefreshReuseGrace = 5 * time.Minute
+
+func checkReuseGrace(d time.Duration) error {
+	if d < 0 || d > MaxRefreshReuseGrace {
+		return &InvalidError{Field: "refresh-reuse-grace", Reason: fmt.Sprintf("from 0 (strict rotation) to %s, got %s", MaxRefreshReuseGrace, d)}
+	}
+	return nil
 }
 
 // ClientInfo is a registered client as shown to administrators (no secret).
@@ -84,6 +99,7 @@ type ClientInfo struct {
 	SubjectType            string    `json:"subject_type"`
 	SectorIdentifierURI    string    `json:"sector_identifier_uri,omitempty"`
 	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
+	RefreshReuseGrace      string    `json:"refresh_reuse_grace"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
 }
@@ -227,6 +243,9 @@ func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, 
 			return ClientInfo{}, "", err
 		}
 	}
+	if err := checkReuseGrace(spec.RefreshReuseGrace); err != nil {
+		return ClientInfo{}, "", err
+	}
 	secret := spec.Secret
 	switch {
 	case spec.Public && secret != "":
@@ -245,7 +264,7 @@ func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, 
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		FirstParty: spec.FirstParty, MinACR: spec.MinACR, CreatedAt: now, UpdatedAt: now,
 		AllowedClaims: spec.AllowedClaims, PublicSubject: spec.PublicSubject, SectorIdentifierURI: spec.SectorIdentifierURI,
-		BackchannelLogoutURI: spec.BackchannelLogoutURI,
+		BackchannelLogoutURI: spec.BackchannelLogoutURI, RefreshReuseGrace: spec.RefreshReuseGrace,
 	}
 	if !c.PublicSubject {
 		if _, err := cardoidc.Sector(c); err != nil {
@@ -287,7 +306,7 @@ func clientInfo(c storage.Client) ClientInfo {
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		FirstParty: c.FirstParty, MinACR: c.MinACR, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		AllowedClaims: c.AllowedClaims, SubjectType: subjectType, SectorIdentifierURI: c.SectorIdentifierURI,
-		BackchannelLogoutURI: c.BackchannelLogoutURI,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, RefreshReuseGrace: c.RefreshReuseGrace.String(),
 	}
 }
 
@@ -327,6 +346,26 @@ func (a *Admin) DeleteClient(ctx context.Context, id string) error {
 
 // RotateClientSecret replaces a confidential client's secret and returns the
 // new one; the old secret stops working at once.
+// SetRefreshReuseGrace changes how long the client may present a rotated
+// refresh token again (`cardsso clients update --refresh-reuse-grace`).
+// Nodes pick the change up when their client cache refreshes.
+func (a *Admin) SetRefreshReuseGrace(ctx context.Context, id string, d time.Duration) (ClientInfo, error) {
+	if err := checkReuseGrace(d); err != nil {
+		return ClientInfo{}, err
+	}
+	now := a.cfg.Now().UTC()
+	var out storage.Client
+	err := a.store.UpdateClient(ctx, id, func(c storage.Client) (storage.Client, error) {
+		c.RefreshReuseGrace, c.UpdatedAt = d, now
+		out = c
+		return c, nil
+	})
+	if err != nil {
+		return ClientInfo{}, notFound("client", id, err)
+	}
+	return clientInfo(out), nil
+}
+
 func (a *Admin) RotateClientSecret(ctx context.Context, id string) (string, error) {
 	secret, err := newSecret()
 	if err != nil {

@@ -201,8 +201,13 @@ type Client struct {
 	SectorIdentifierURI string
 	// BackchannelLogoutURI receives OIDC Back-Channel Logout tokens.
 	BackchannelLogoutURI string
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// RefreshReuseGrace is how long after a refresh token was rotated the
+	// client may present it again and get a fresh pair in the same family
+	// (a client that crashed before storing the new one); 0: strict, any
+	// reuse revokes the family.
+	RefreshReuseGrace time.Duration
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // AuthRequest is an authorization request from /authorize until its code is

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,7 @@ func (c *cli) newClientsCmd() *cobra.Command {
 		c.newClientsShowCmd(),
 		c.newClientsDeleteCmd(),
 		c.newClientsRotateSecretCmd(),
+		c.newClientsUpdateCmd(),
 	)
 	return cmd
 }
@@ -71,6 +73,7 @@ Redirect URIs are matched exactly. --redirect-uri and
 	f.BoolVar(&spec.PublicSubject, "public-subject", false, "give the client the account's public sub instead of a pairwise one (OIDC Core 8)")
 	f.StringVar(&spec.SectorIdentifierURI, "sector-identifier-uri", "", "https `URL` whose host is the pairwise sector (needed when redirect URIs are on several hosts)")
 	f.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "`URI` that receives OpenID Connect Back-Channel Logout tokens when a session the client signed in through ends (https; http only on localhost)")
+	f.DurationVar(&spec.RefreshReuseGrace, "refresh-reuse-grace", 0, "how long a rotated refresh token may be presented again (a portal that crashed before storing the new one), up to 5m; 0: strict rotation, any reuse revokes the family")
 	addJSONFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagRequired("id")
 	_ = cmd.MarkFlagRequired("redirect-uri")
@@ -291,6 +294,7 @@ func writeClient(w io.Writer, ci idp.ClientInfo) error {
 	if ci.BackchannelLogoutURI != "" {
 		t.row("backchannel_logout_uri", ci.BackchannelLogoutURI)
 	}
+	t.row("refresh_reuse_grace", ci.RefreshReuseGrace)
 	t.row("created_at", formatTime(ci.CreatedAt))
 	t.row("updated_at", formatTime(ci.UpdatedAt))
 	return t.flush()
@@ -368,4 +372,44 @@ func clientFlag(field string) string {
 		return "--sector-identifier-uri"
 	}
 	return field
+}
+
+func (c *cli) newClientsUpdateCmd() *cobra.Command {
+	var (
+		grace  time.Duration
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "update ID --refresh-reuse-grace DURATION",
+		Short: "Change a client's settings",
+		Long: `Change a client's settings. Today: --refresh-reuse-grace, how long after a
+refresh token was rotated the client may present it again and get a fresh pair
+in the same family (a portal that crashed after CardSSO rotated the token but
+before it stored the new one). 0 is strict rotation: any reuse is taken as
+theft and revokes the whole family. Within the grace a reuse is logged; after
+it, reuse revokes the family as always. Running nodes pick the change up when
+their client cache refreshes (30 s).`,
+		Example: "  cardsso clients update demo-portal --refresh-reuse-grace 30s",
+		Args:    exactlyOneID("client ID"),
+	}
+	cmd.Flags().DurationVar(&grace, "refresh-reuse-grace", 0, "grace for presenting a rotated refresh token again, 0 to 5m (0: strict)")
+	_ = cmd.MarkFlagRequired("refresh-reuse-grace")
+	addJSONFlag(cmd, &asJSON)
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
+		a, err := c.openAdmin(cmd)
+		if err != nil {
+			return err
+		}
+		defer closeAdmin(a, &err)
+		info, err := a.SetRefreshReuseGrace(cmd.Context(), args[0], grace)
+		if err != nil {
+			return clientError(err, args[0])
+		}
+		if asJSON {
+			return writeJSON(c.stdout, jsonClient(info))
+		}
+		fmt.Fprintf(c.stdout, "Updated client %q.\n\n", info.ID)
+		return writeClient(c.stdout, info)
+	})
+	return cmd
 }

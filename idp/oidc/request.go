@@ -53,6 +53,10 @@ type refreshRequest struct {
 	t     storage.RefreshToken
 	value string // the presented token, claimed when new tokens are made
 	sub   string // the subject the client sees
+	// grace: the token was rotated already, within its client's reuse
+	// grace (storage.Client.RefreshReuseGrace): a fresh pair of the same
+	// grant is issued without claiming it again.
+	grace bool
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)

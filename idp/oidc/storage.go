@@ -482,6 +482,9 @@ func (s *Storage) issueAtOnce(ctx context.Context, ti TokenIssuer, req op.TokenR
 		}
 		noteKept(ctx, got.ID)
 	case *refreshRequest:
+		if r.grace {
+			return s.issueInGrace(ctx, r.t, r.t.Scopes, withRefresh)
+		}
 		got, err := ti.ClaimRefreshTokenAndIssue(ctx, refreshKey(currentRefresh), now,
 			func(t storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error) {
 				return build(grantOfRefresh(t, r.t.Scopes))
@@ -571,6 +574,13 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		}
 		return t.ID, value, t.ExpiresAt, nil
 	}
+	if rr, ok := req.(*refreshRequest); ok && rr.grace {
+		t, value, err := s.issueInGrace(ctx, rr.t, rr.t.Scopes, true)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		return t.ID, value, t.ExpiresAt, nil
+	}
 	g, err := s.claim(ctx, req, currentRefresh)
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -597,15 +607,55 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, value string) 
 		noteFault(ctx, err)
 		return nil, op.ErrInvalidRefreshToken
 	}
-	if t.UsedAt != nil {
-		s.revokeGrant(ctx, t.GrantID, "refresh token reused")
-		return nil, op.ErrInvalidRefreshToken
-	}
 	c, err := s.Client(ctx, t.ClientID)
 	if err != nil {
+		noteFault(ctx, err)
 		return nil, op.ErrInvalidRefreshToken
 	}
-	return &refreshRequest{t: t, value: value, sub: s.subjectOf(c, t.AccountID)}, nil
+	grace := false
+	if t.UsedAt != nil {
+		if !s.withinReuseGrace(c, t) {
+			s.revokeGrant(ctx, t.GrantID, "refresh token reused")
+			return nil, op.ErrInvalidRefreshToken
+		}
+		grace = true
+	}
+	return &refreshRequest{t: t, value: value, sub: s.subjectOf(c, t.AccountID), grace: grace}, nil
+}
+
+// withinReuseGrace reports whether a rotated refresh token may be presented
+// again now: its client has a reuse grace and the token was rotated less
+// than that long ago (issue #18 §8; as Auth0's reuse interval and Okta's
+// grace period). Such a reuse gets a fresh pair in the same grant, so a
+// later theft detection (a reuse after the grace) still revokes every
+// token issued from it; no token is ever kept in the clear for it.
+func (s *Storage) withinReuseGrace(c storage.Client, t storage.RefreshToken) bool {
+	return c.RefreshReuseGrace > 0 && t.UsedAt != nil && s.now().Sub(*t.UsedAt) <= c.RefreshReuseGrace
+}
+
+// issueInGrace stores a fresh access token (and refresh token) of the grant
+// of a rotated refresh token presented again within its grace.
+func (s *Storage) issueInGrace(ctx context.Context, t storage.RefreshToken, scopes []string, withRefresh bool) (storage.AccessToken, string, error) {
+	g := grantOfRefresh(t, scopes)
+	now := s.now()
+	at := s.accessTokenOf(g, now)
+	if err := s.cfg.Store.CreateAccessToken(ctx, at); err != nil {
+		noteFault(ctx, err)
+		return at, "", oidc.ErrServerError().WithParent(fmt.Errorf("create access token: %w", err))
+	}
+	if !withRefresh {
+		return at, "", nil
+	}
+	value, rt, err := s.refreshTokenOf(g, now)
+	if err != nil {
+		return at, "", oidc.ErrServerError().WithParent(err)
+	}
+	if err := s.cfg.Store.CreateRefreshToken(ctx, rt); err != nil {
+		noteFault(ctx, err)
+		return at, "", oidc.ErrServerError().WithParent(fmt.Errorf("create refresh token: %w", err))
+	}
+	s.cfg.Logger.InfoContext(ctx, "rotated refresh token presented again within the client's reuse grace", "client", t.ClientID, "grant", t.GrantID)
+	return at, value, nil
 }
 
 // TerminateSession is not used: TerminateSessionFromRequest is.

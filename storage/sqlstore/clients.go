@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cardsso/cardsso/storage"
 )
@@ -20,6 +21,7 @@ type clientRow struct {
 	PublicSubject          bool   `db:"public_subject"`
 	SectorIdentifierURI    string `db:"sector_identifier_uri"`
 	BackchannelLogoutURI   string `db:"backchannel_logout_uri"`
+	RefreshReuseGraceMS    int64  `db:"refresh_reuse_grace_ms"`
 	CreatedAt              int64  `db:"created_at"`
 	UpdatedAt              int64  `db:"updated_at"`
 }
@@ -29,7 +31,7 @@ var clients = newEntity(entity[storage.Client, clientRow]{
 	table: "clients",
 	columns: []string{"id", "name", "secret_hash", "is_public", "redirect_uris",
 		"post_logout_redirect_uris", "first_party", "min_acr", "allowed_claims", "public_subject",
-		"sector_identifier_uri", "backchannel_logout_uri", "created_at", "updated_at"},
+		"sector_identifier_uri", "backchannel_logout_uri", "refresh_reuse_grace_ms", "created_at", "updated_at"},
 	fromRow: func(r clientRow) (storage.Client, error) {
 		c := storage.Client{
 			ID:         r.ID,
@@ -44,6 +46,7 @@ var clients = newEntity(entity[storage.Client, clientRow]{
 			PublicSubject:        r.PublicSubject,
 			SectorIdentifierURI:  r.SectorIdentifierURI,
 			BackchannelLogoutURI: r.BackchannelLogoutURI,
+			RefreshReuseGrace:    time.Duration(r.RefreshReuseGraceMS) * time.Millisecond,
 		}
 		err := decodeLists(
 			listColumn{"redirect_uris", r.RedirectURIs, &c.RedirectURIs},
@@ -55,7 +58,7 @@ var clients = newEntity(entity[storage.Client, clientRow]{
 	args: func(c storage.Client) []any {
 		return []any{c.ID, c.Name, c.SecretHash, c.Public, encodeList(c.RedirectURIs),
 			encodeList(c.PostLogoutRedirectURIs), c.FirstParty, c.MinACR, encodeList(c.AllowedClaims), c.PublicSubject,
-			c.SectorIdentifierURI, c.BackchannelLogoutURI, millis(c.CreatedAt), millis(c.UpdatedAt)}
+			c.SectorIdentifierURI, c.BackchannelLogoutURI, c.RefreshReuseGrace.Milliseconds(), millis(c.CreatedAt), millis(c.UpdatedAt)}
 	},
 })
 

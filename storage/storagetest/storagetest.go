@@ -196,6 +196,7 @@ func newClient(id string) storage.Client {
 		PublicSubject:          true,
 		SectorIdentifierURI:    "https://portal.example/sector.json",
 		BackchannelLogoutURI:   "https://portal.example/backchannel",
+		RefreshReuseGrace:      30 * time.Second,
 		CreatedAt:              created,
 		UpdatedAt:              created.Add(time.Second),
 	}
