@@ -242,6 +242,9 @@ func TestPostgresOutage(t *testing.T) {
 	v := oauth2.GenerateVerifier()
 	p := r.authorize(br, "st", "n", v)
 	code := codeFrom(t, register(t, br, &node{issuer: n.issuer}, p, zhangSan, zhangSanSSN, goodPass), redirect, "st")
+	// … and a portal holds a refresh token through it.
+	v0 := oauth2.GenerateVerifier()
+	held, _ := exchange(t, r, r.authorize(br, "st0", "n", v0), v0, "st0")
 	proxy.cut()
 	if got := status("/readyz"); got != http.StatusServiceUnavailable {
 		t.Errorf("readyz during the outage: %d; want 503", got)
@@ -282,6 +285,9 @@ func TestPostgresOutage(t *testing.T) {
 			t.Errorf("answer during the outage shows internal text %q", leak)
 		}
 	}
+	if _, err := r.refresh(held.RefreshToken); oauthError(err) != "temporarily_unavailable" {
+		t.Errorf("refresh during the outage: %v; want temporarily_unavailable", err)
+	}
 	proxy.restore()
 	deadline := time.Now().Add(10 * time.Second)
 	for status("/readyz") != http.StatusOK {
@@ -293,5 +299,10 @@ func TestPostgresOutage(t *testing.T) {
 	// And the node works again: the same code, not used up by the outage.
 	if _, err := r.conf.Exchange(context.Background(), code, oauth2.VerifierOption(v)); err != nil {
 		t.Errorf("exchange after recovery: %v", err)
+	}
+	// The refresh token tried during the outage was neither used up nor
+	// taken as a reuse (which would have revoked its family).
+	if _, err := r.refresh(held.RefreshToken); err != nil {
+		t.Errorf("refresh after recovery with the token held through the outage: %v", err)
 	}
 }

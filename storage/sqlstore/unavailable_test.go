@@ -166,10 +166,17 @@ func TestRefusedPostgresIsUnavailable(t *testing.T) {
 	}
 }
 
-// TestFullSQLiteIsUnavailable: a write to a full database is ErrUnavailable.
+// TestFullSQLiteIsUnavailable: a write to a full database is
+// ErrUnavailable; nothing is lost through it: afterwards the file passes
+// integrity_check and every client is still there (issue #18 §6).
 func TestFullSQLiteIsUnavailable(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, sqlstore.Config{DSN: tempFile(t)})
+	for _, id := range []string{"a", "b", "c"} {
+		if err := s.CreateClient(ctx, storage.Client{ID: id, Name: id, RedirectURIs: []string{"https://p/cb"}, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.Exec("PRAGMA max_page_count = 1")
 		return err
@@ -183,5 +190,20 @@ func TestFullSQLiteIsUnavailable(t *testing.T) {
 	}
 	if _, err := s.GetAuthRequest(ctx, "none"); !errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUnavailable) {
 		t.Errorf("GetAuthRequest(unknown) on the full database = %v; want ErrNotFound only", err)
+	}
+	for i := range 20 { // many failed writes, each rolled back
+		big.ID = "full-" + string(rune('a'+i))
+		_ = s.CreateAuthRequest(ctx, big)
+	}
+	var check string
+	if err := s.DB().Get(&check, "PRAGMA integrity_check"); err != nil || check != "ok" {
+		t.Errorf("integrity_check after the full disk = %q, %v", check, err)
+	}
+	cs, err := s.ListClients(ctx)
+	if err != nil || len(cs) != 3 {
+		t.Errorf("clients after the full disk: %d, %v; want the 3", len(cs), err)
+	}
+	if _, err := s.GetAuthRequest(ctx, "full"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a failed write left a row: %v", err)
 	}
 }
