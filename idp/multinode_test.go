@@ -288,6 +288,13 @@ func TestPostgresOutage(t *testing.T) {
 	if _, err := r.refresh(held.RefreshToken); oauthError(err) != "temporarily_unavailable" {
 		t.Errorf("refresh during the outage: %v; want temporarily_unavailable", err)
 	}
+	// A revocation that could not be carried out is not answered 200
+	// (which would tell the portal the token is dead).
+	for _, hint := range []string{"refresh_token", "access_token"} {
+		if got := r.revoke(held.RefreshToken, hint); got != http.StatusServiceUnavailable {
+			t.Errorf("revocation (%s hint) during the outage: %d; want 503", hint, got)
+		}
+	}
 	proxy.restore()
 	deadline := time.Now().Add(10 * time.Second)
 	for status("/readyz") != http.StatusOK {

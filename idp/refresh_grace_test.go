@@ -98,3 +98,25 @@ func TestRefreshReuseGraceBounded(t *testing.T) {
 		t.Errorf("an unknown client was updated")
 	}
 }
+
+// TestRevokeRefreshTokenWithAccessTokenHint: a refresh token revoked with
+// the wrong token_type_hint is still revoked (RFC 7009 §2.1: the server
+// extends its search to every type); the library tried the hinted type
+// only and answered 200 with the token still live.
+func TestRevokeRefreshTokenWithAccessTokenHint(t *testing.T) {
+	n := startNode(t)
+	const red = "http://127.0.0.1:9822/cb"
+	r := newRP(t, n, "c", registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
+	br := newBrowser(t, red)
+	v := oauth2.GenerateVerifier()
+	tok, _ := exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
+	if got := r.revoke(tok.RefreshToken, "access_token"); got != 200 {
+		t.Fatalf("revocation: %d", got)
+	}
+	if _, err := r.refresh(tok.RefreshToken); oauthError(err) != "invalid_grant" {
+		t.Errorf("refresh after revoking with the access_token hint: %v; want invalid_grant", err)
+	}
+	if r.introspect(tok.AccessToken)["active"] == true {
+		t.Errorf("the grant's access token is still active after its refresh token was revoked")
+	}
+}

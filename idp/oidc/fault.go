@@ -65,22 +65,36 @@ func wasKept(ctx context.Context, id string) bool {
 }
 
 // reportFaults wraps the token, userinfo and introspection endpoints.
-func reportFaults(next http.Handler) http.Handler {
+func reportFaults(next http.Handler) http.Handler { return faults(next, false) }
+
+// reportAllFaults is reportFaults for the revocation endpoint, where the
+// library answers 200 for a token it could not find (RFC 7009 §2.2): when
+// the store failed, any answer is replaced, so that a portal is not told a
+// token is revoked that is still live.
+func reportAllFaults(next http.Handler) http.Handler { return faults(next, true) }
+
+func faults(next http.Handler, always bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := new(requestState)
 		r = r.WithContext(context.WithValue(r.Context(), faultKey{}, st))
-		next.ServeHTTP(&faultWriter{ResponseWriter: w, fault: &st.fault}, r)
+		next.ServeHTTP(&faultWriter{ResponseWriter: w, fault: &st.fault, always: always}, r)
 	})
 }
 
 type faultWriter struct {
 	http.ResponseWriter
 	fault    *atomic.Bool
+	always   bool // replace a success too
+	wrote    bool
 	replaced bool
 }
 
 func (w *faultWriter) WriteHeader(code int) {
-	if code >= 400 && code < 500 && w.fault.Load() {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	if (code >= 400 || w.always) && w.fault.Load() {
 		w.replaced = true
 		w.ResponseWriter.Header().Del("Content-Length")
 		writeUnavailable(w.ResponseWriter)
@@ -90,6 +104,9 @@ func (w *faultWriter) WriteHeader(code int) {
 }
 
 func (w *faultWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
 	if w.replaced {
 		return len(b), nil
 	}

@@ -100,6 +100,9 @@ func (p *Provider) Handler() http.Handler {
 	mux.Handle(p.op.AuthorizationEndpoint().Relative()+"/callback", p.IssuerInterceptor(http.HandlerFunc(p.callback))) // authorize.go
 	mux.Handle(p.op.TokenEndpoint().Relative(), uncached(&tokenEndpoint{p: p, next: reportFaults(p.op)}))              // clientcredentials.go
 	mux.Handle(p.op.UserinfoEndpoint().Relative(), reportFaults(p.op))
+	// A revocation the store could not carry out is 503, not the 200 of an
+	// unknown token (RFC 7009 §2.2 answers 200 for those only).
+	mux.Handle(p.op.RevocationEndpoint().Relative(), reportAllFaults(p.op))
 	mux.HandleFunc(p.op.IntrospectionEndpoint().Relative(), p.introspect) // introspect.go
 	mux.Handle("/", p.op)
 	return noFraming(mux)

@@ -675,6 +675,7 @@ func (s *Storage) GetRefreshTokenInfo(ctx context.Context, _ string, value strin
 	h := refreshKey(value)
 	t, err := s.cfg.Store.GetRefreshToken(ctx, h)
 	if err != nil {
+		noteFault(ctx, err)
 		return "", "", op.ErrInvalidRefreshToken
 	}
 	return t.AccountID, refreshIDPrefix + hex.EncodeToString(h), nil
@@ -685,6 +686,21 @@ func (s *Storage) GetRefreshTokenInfo(ctx context.Context, _ string, value strin
 // Unknown tokens are not an error.
 func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
 	if userID == "" {
+		// The library found no token: a refresh token sent with
+		// token_type_hint=access_token arrives here as it is (the library
+		// tries the hinted type only), and RFC 7009 §2.1 says to search
+		// every type. An unknown token is answered 200 (§2.2).
+		t, err := s.cfg.Store.GetRefreshToken(ctx, refreshKey(tokenOrID))
+		if err != nil {
+			return s.revocationFault(ctx, err)
+		}
+		if t.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
+		}
+		if err := s.cfg.Store.RevokeGrant(ctx, t.GrantID); err != nil {
+			noteFault(ctx, err)
+			return oidc.ErrServerError().WithParent(err)
+		}
 		return nil
 	}
 	if h, ok := strings.CutPrefix(tokenOrID, refreshIDPrefix); ok {
@@ -694,27 +710,41 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		}
 		t, err := s.cfg.Store.GetRefreshToken(ctx, hb)
 		if err != nil {
-			return nil
+			return s.revocationFault(ctx, err)
 		}
 		if t.ClientID != clientID {
 			return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
 		}
 		if err := s.cfg.Store.RevokeGrant(ctx, t.GrantID); err != nil {
+			noteFault(ctx, err)
 			return oidc.ErrServerError().WithParent(err)
 		}
 		return nil
 	}
 	t, err := s.cfg.Store.GetAccessToken(ctx, tokenOrID)
 	if err != nil {
-		return nil
+		return s.revocationFault(ctx, err)
 	}
 	if t.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
 	}
 	if err := s.cfg.Store.DeleteAccessToken(ctx, t.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		noteFault(ctx, err)
 		return oidc.ErrServerError().WithParent(err)
 	}
 	return nil
+}
+
+// revocationFault is RevokeToken's answer when it could not read the token:
+// nothing for an unknown one (RFC 7009 §2.2: 200), a fault (503) when the
+// store failed, so that a portal does not believe a token revoked that is
+// still live.
+func (s *Storage) revocationFault(ctx context.Context, err error) *oidc.Error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	noteFault(ctx, err)
+	return oidc.ErrServerError().WithParent(err)
 }
 
 // signingKey adapts keys.Signer to op.SigningKey.
