@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -80,5 +81,40 @@ func FuzzAuthorizeRequest(f *testing.F) {
 			return
 		}
 		_, _ = requiredLevel(storage.Client{}, authReq.ACRValues, c, assurance.EIDAS())
+	})
+}
+
+// FuzzTokenRequest posts token endpoint forms (RFC 6749 §4.1.3, §6, §4.4),
+// which any client controls, with and without the portal's credentials,
+// through the whole endpoint: nothing panics, no answer is a 5xx, every
+// answer carries Cache-Control: no-store, and no error description shows
+// the store's text.
+func FuzzTokenRequest(f *testing.F) {
+	f.Add("grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fportal.example%2Fcb&code_verifier=a", true)
+	f.Add("grant_type=refresh_token&refresh_token=xyz&scope=openid", true)
+	f.Add("grant_type=client_credentials&scope=openid+cardsso.ssn", true)
+	f.Add("grant_type=password&username=a&password=b", false)
+	f.Add("client_id=portal&client_secret=x&grant_type=client_credentials", false)
+	tp := newTestProvider(f)
+	h := tp.p.Handler()
+	f.Fuzz(func(t *testing.T, form string, auth bool) {
+		req := httptest.NewRequest(http.MethodPost, testIssuer+"/oauth/token", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if auth {
+			req.SetBasicAuth("portal", portalSecret)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%q: %d %s", form, rec.Code, rec.Body)
+		}
+		if rec.Header().Get("Cache-Control") != "no-store" {
+			t.Fatalf("%q: answer without Cache-Control: no-store", form)
+		}
+		for _, leak := range []string{"sqlstore", "sql:", "storage:", "pgx", "sqlite"} {
+			if strings.Contains(rec.Body.String(), leak) {
+				t.Fatalf("%q: answer shows %q: %s", form, leak, rec.Body)
+			}
+		}
 	})
 }
