@@ -54,6 +54,13 @@ func (h *Handler) BoundBodies(next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if photo {
+			// Only a multipart upload is read there: anything else is
+			// refused before a byte of it is (ParseMultipartForm would read
+			// a url-encoded body whole, up to the photo's cap).
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
+				h.refuseBody(w, r, http.StatusUnsupportedMediaType, "unsupported_type", "err.form.type")
+				return
+			}
 			next.ServeHTTP(w, r) // postFacePhoto parses the multipart form
 			return
 		}

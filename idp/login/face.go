@@ -95,7 +95,24 @@ var errChallenge = errors.New("face challenge missing, used or expired")
 // postFacePhoto runs the face check on an uploaded photo. The photo is read
 // into memory, handed to the connector and dropped: it is never written to
 // disk, stored or logged.
+// photoSlots is how many photo uploads a node reads at once. A photo is
+// held in memory (up to its 5 MB cap, never in a temporary file), so this
+// bounds what a flood of uploads costs: photoSlots × the cap. The face
+// step is rare (level 3 only) and short; an upload that finds every slot
+// taken is answered 503 with Retry-After and loses nothing.
+const photoSlots = 8
+
 func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.photos <- struct{}{}:
+		defer func() { <-h.photos }()
+	default:
+		w.Header().Set("Retry-After", "2")
+		w.Header().Set("Connection", "close")
+		h.cfg.Observer.Login("face", "busy")
+		h.message(w, r, http.StatusServiceUnavailable, "err.title", "err.photo.busy", "")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, photoBodyBytes) // BoundBodies checked Content-Length
 	// All parts stay in memory (the limit is below maxMemory), so no
 	// temporary file ever holds the photo.

@@ -167,6 +167,7 @@ type Handler struct {
 	msgs      catalog
 	dummyHash string
 	outages   storage.Outages // the database away: logged once per burst
+	photos    chan struct{}   // photo uploads read at once (face.go)
 }
 
 // New prepares templates, messages and the dummy hash for equal timing.
@@ -221,7 +222,8 @@ func New(cfg Config) (*Handler, error) {
 		hashes.ReturnIdleMemory(10 * time.Second)
 	}
 	return &Handler{cfg: cfg, hashes: hashes, tmpl: tmpl, msgs: msgs, dummyHash: dummy,
-		forms: newIPLimiter(cfg.Lockout.FormRate, cfg.Lockout.FormBurst)}, nil
+		forms:  newIPLimiter(cfg.Lockout.FormRate, cfg.Lockout.FormBurst),
+		photos: make(chan struct{}, photoSlots)}, nil
 }
 
 // provider is the front end of a request.
