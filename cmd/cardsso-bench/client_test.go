@@ -154,7 +154,7 @@ func TestClientErrors(t *testing.T) {
 	}
 
 	// The runner counts a non-2xx answer as an error and keeps its message.
-	res := run(ctx, []Worker{&getWorker{c: c, url: srv.URL + "/fail"}}, 0, 100*time.Millisecond, 0, &tg.requests)
+	res := run(ctx, []Worker{&getWorker{c: c, url: srv.URL + "/fail"}}, 0, 100*time.Millisecond, 0, &tg.requests, soak{})
 	if res.Errors == 0 || res.Iterations != 0 || len(res.ErrorSamples) == 0 || !strings.Contains(res.ErrorSamples[0], "status 500") {
 		t.Errorf("run against /fail: %d errors, %d iterations, samples %q; want errors with status 500 and no iterations", res.Errors, res.Iterations, res.ErrorSamples)
 	}

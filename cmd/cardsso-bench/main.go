@@ -57,6 +57,7 @@ type options struct {
 	samlKey      string
 	samlMetadata string
 	notes        []string
+	soak         soak
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -100,6 +101,8 @@ Flags:
 	fs.StringVar(&o.introspect, "introspect", "access", "`token` the introspect workload introspects: access or refresh")
 	fs.StringVar(&o.samlKey, "saml-sp-key", "", "PEM `file` of the saml-sso workload's SP key and certificate (made when missing)")
 	fs.StringVar(&o.samlMetadata, "saml-sp-metadata", "", "write the SP's metadata to this `file` (for cardsso sps add) and exit")
+	fs.DurationVar(&o.soak.Every, "soak-every", 0, "soak mode: sample the database size (--db-file) and the server's RSS (--pid) every `interval` of the run (e.g. 30s with --duration 10m)")
+	fs.StringVar(&o.soak.DBFile, "db-file", "", "SQLite database `file` of the server, for the soak samples (its -wal is counted too)")
 	fs.Func("note", "a `note` for the report (repeatable), e.g. the argon2id parameters", func(s string) error {
 		o.notes = append(o.notes, s)
 		return nil
@@ -119,6 +122,8 @@ Flags:
 		return o, usageError{errors.New("--duration must be positive")}
 	case o.introspect != "access" && o.introspect != "refresh":
 		return o, usageError{errors.New("--introspect must be access or refresh")}
+	case o.soak.Every < 0:
+		return o, usageError{errors.New("--soak-every must not be negative")}
 	case o.sourceIPs < 0 || o.sourceIPs > 250:
 		return o, usageError{errors.New("--source-ips must be from 0 to 250")}
 	}
@@ -207,7 +212,7 @@ func bench(ctx context.Context, o options, names []string, progress io.Writer) (
 		}
 		var runs []Result
 		for r := range o.runs {
-			res := run(ctx, workers, o.warmup, o.duration, o.pid, &t.requests)
+			res := run(ctx, workers, o.warmup, o.duration, o.pid, &t.requests, o.soak)
 			if ctx.Err() != nil {
 				return out, ctx.Err()
 			}
@@ -217,6 +222,10 @@ func bench(ctx context.Context, o options, names []string, progress io.Writer) (
 				res.GenCPUPerIter.Round(time.Microsecond), res.GenCPU.Seconds()/res.Duration.Seconds())
 			for _, e := range res.ErrorSamples {
 				fmt.Fprintf(progress, "  error: %s\n", e)
+			}
+			for _, sm := range res.Soak {
+				fmt.Fprintf(progress, "  soak %v: %d iterations, database %.1f MB, rss %.1f MB\n",
+					sm.Elapsed, sm.Iterations, float64(sm.DBBytes)/1e6, float64(sm.RSSKiB)*1024/1e6)
 			}
 			runs = append(runs, res)
 		}

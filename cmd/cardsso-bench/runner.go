@@ -57,6 +57,40 @@ type Result struct {
 	GenCPUPerIter time.Duration `json:"gen_cpu_per_iteration_ns,omitempty"`
 	// ErrorSamples are the first distinct error messages.
 	ErrorSamples []string `json:"error_samples,omitempty"`
+	// Soak holds the samples of a soak run (--soak-every): what the
+	// database and the server weigh as the run goes on.
+	Soak []SoakSample `json:"soak,omitempty"`
+}
+
+// SoakSample is one reading of a soak run, at Elapsed into the measured
+// part: the iterations done so far, the size of the database files
+// (--db-file and its -wal), the server's RSS (--pid).
+type SoakSample struct {
+	Elapsed    time.Duration `json:"elapsed_ns"`
+	Iterations int64         `json:"iterations"`
+	DBBytes    int64         `json:"db_bytes,omitempty"`
+	RSSKiB     int64         `json:"rss_kib,omitempty"`
+}
+
+// soak says how to sample a run; zero Every: no sampling.
+type soak struct {
+	Every  time.Duration
+	DBFile string
+}
+
+// dbBytes is the size of a SQLite database file with its WAL (0 when none
+// was named or it cannot be read).
+func dbBytes(path string) int64 {
+	if path == "" {
+		return 0
+	}
+	var n int64
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // errorLog keeps a count and a few distinct messages.
@@ -81,8 +115,9 @@ func (e *errorLog) add(err error) {
 // run drives workers for warmup and then for d, and returns what the
 // measured part saw. An iteration counts when it started and ended within the
 // measured window; errors count in the same window.
-func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int, reqs *atomic.Int64) Result {
+func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int, reqs *atomic.Int64, sk soak) Result {
 	var phase atomic.Int32
+	var doneIters atomic.Int64 // measured iterations so far, for soak samples
 	var measureStart, measureEnd atomic.Int64
 	lat := make([][]time.Duration, len(workers))
 	errs := &errorLog{}
@@ -121,6 +156,7 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 					continue
 				}
 				samples = append(samples, end.Sub(start))
+				doneIters.Add(1)
 			}
 			lat[i] = samples
 		})
@@ -154,7 +190,36 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 			}
 		}
 	}()
+	soakDone := make(chan struct{})
+	stopSoak := make(chan struct{})
+	go func() {
+		defer close(soakDone)
+		if sk.Every <= 0 {
+			return
+		}
+		t := time.NewTicker(sk.Every)
+		defer t.Stop()
+		sample := func() {
+			s := SoakSample{Elapsed: time.Since(start).Round(time.Second), Iterations: doneIters.Load(), DBBytes: dbBytes(sk.DBFile)}
+			if pid > 0 {
+				s.RSSKiB, _ = rssKiB(pid)
+			}
+			res.Soak = append(res.Soak, s)
+		}
+		sample()
+		for {
+			select {
+			case <-stopSoak:
+				sample()
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
 	sleepCtx(ctx, d)
+	close(stopSoak)
+	<-soakDone
 	end := time.Now()
 	measureEnd.Store(end.UnixNano())
 	phase.Store(phaseStop)
