@@ -288,19 +288,31 @@ type readiness struct {
 	at     time.Time
 	result string
 	log    *slog.Logger
+	now    func() time.Time // nil: time.Now
 }
 
-func (rd *readiness) check(ctx context.Context, st *sqlstore.Store) string {
+// writeHealth is what readiness asks of the store (*sqlstore.Store).
+type writeHealth interface {
+	Ping(ctx context.Context) error
+	ProbeWrite(ctx context.Context) error
+	LastWriteFault() time.Time
+}
+
+func (rd *readiness) check(ctx context.Context, st writeHealth) string {
+	now := time.Now
+	if rd.now != nil {
+		now = rd.now
+	}
 	if err := st.Ping(ctx); err != nil {
 		rd.log.WarnContext(ctx, "not ready: database unreachable", "error", err)
 		return "database unreachable"
 	}
-	if t := st.LastWriteFault(); !t.IsZero() && time.Since(t) < writeFaultHold {
+	if t := st.LastWriteFault(); !t.IsZero() && now().Sub(t) < writeFaultHold {
 		return "database cannot take writes (disk full, read-only or I/O error)"
 	}
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
-	if time.Since(rd.at) < probeEvery {
+	if !rd.at.IsZero() && now().Sub(rd.at) < probeEvery {
 		return rd.result
 	}
 	rd.result = ""
@@ -308,7 +320,7 @@ func (rd *readiness) check(ctx context.Context, st *sqlstore.Store) string {
 		rd.log.WarnContext(ctx, "not ready: database write probe failed", "error", err)
 		rd.result = "database cannot take writes"
 	}
-	rd.at = time.Now()
+	rd.at = now()
 	return rd.result
 }
 
