@@ -288,6 +288,19 @@ func TestPostgresOutage(t *testing.T) {
 	if _, err := r.refresh(held.RefreshToken); oauthError(err) != "temporarily_unavailable" {
 		t.Errorf("refresh during the outage: %v; want temporarily_unavailable", err)
 	}
+	// Client credentials need no database when the client is cached: a
+	// token, or at worst 503; never a 500.
+	ccReq, _ := http.NewRequest(http.MethodPost, "http://"+n.addr+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	ccReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	ccReq.SetBasicAuth("portal", secret)
+	if ccResp, err := http.DefaultClient.Do(ccReq); err != nil {
+		t.Fatal(err)
+	} else {
+		ccResp.Body.Close()
+		if ccResp.StatusCode != http.StatusOK && ccResp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("client credentials during the outage: %d; want 200 (cached client) or 503", ccResp.StatusCode)
+		}
+	}
 	// A revocation that could not be carried out is not answered 200
 	// (which would tell the portal the token is dead).
 	for _, hint := range []string{"refresh_token", "access_token"} {
