@@ -124,7 +124,15 @@ func errAuthRequestUnknown() error {
 	return publicError{oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")}
 }
 
-func errStoreUnavailable() error { return errTemporarilyUnavailable() }
+// errOfStore is the fixed answer for a store failure: temporarily
+// unavailable when the database is away or hung (storage.ErrUnavailable),
+// a plain server error otherwise; never the store's text.
+func errOfStore(err error) error {
+	if errors.Is(err, storage.ErrUnavailable) {
+		return errTemporarilyUnavailable()
+	}
+	return publicError{oidc.ErrServerError().WithDescription("the request could not be completed; try again")}
+}
 
 // errTemporarilyUnavailable is RFC 6749 §4.1.2.1's temporarily_unavailable
 // (the library has no constructor for it).

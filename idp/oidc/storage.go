@@ -232,12 +232,12 @@ func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	if err != nil {
 		noteFault(ctx, err)
 		s.cfg.Logger.ErrorContext(ctx, "load auth request", "error", err)
-		return nil, errStoreUnavailable()
+		return nil, errOfStore(err)
 	}
 	a, err := s.withSubject(ctx, &authRequest{r: r})
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "load auth request", "error", err)
-		return nil, errStoreUnavailable()
+		return nil, errOfStore(err)
 	}
 	return a, nil
 }
@@ -263,18 +263,19 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 // is valid for CodeLifetime. The library sends its error's text to the
 // portal (as error_description), so the store's is logged and a fixed one
 // returned: invalid_request for a request that is unknown, not complete or
-// was given its code before, server_error when the store failed.
+// was given its code before, temporarily_unavailable when the database
+// is away or hung.
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	err := s.saveAuthCode(ctx, id, code)
 	if err == nil {
 		return nil
 	}
-	// Tell the two apart by reading the request: the store answers the
-	// read when only the request was wrong.
-	if _, gerr := s.cfg.Store.GetAuthRequest(ctx, id); gerr != nil && !errors.Is(gerr, storage.ErrNotFound) {
-		noteFault(ctx, gerr)
+	// The store classifies its own failures (storage.ErrUnavailable); any
+	// other error is the request's: not complete, expired or answered.
+	if errors.Is(err, storage.ErrUnavailable) {
+		noteFault(ctx, err)
 		s.cfg.Logger.ErrorContext(ctx, "save auth code", "error", err)
-		return errStoreUnavailable()
+		return errTemporarilyUnavailable()
 	}
 	s.cfg.Logger.WarnContext(ctx, "save auth code refused", "error", err)
 	return publicError{oidc.ErrInvalidRequest().WithDescription("the authorization request is not complete, has expired or was answered before")}
@@ -850,7 +851,7 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 	default:
 		noteFault(ctx, err)
 		s.cfg.Logger.ErrorContext(ctx, "ID token claims", "client", req.GetClientID(), "error", err)
-		return errStoreUnavailable()
+		return errOfStore(err)
 	}
 }
 

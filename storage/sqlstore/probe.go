@@ -5,8 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/cardsso/cardsso/storage"
 )
@@ -60,27 +61,23 @@ func (s *Store) LastWriteFault() time.Time {
 	return time.Unix(0, n)
 }
 
-// probePad makes the SQLite probe row larger than a page (4 KiB), so that
-// committing it needs pages the database may not have: on a full disk (or a
-// database at its max_page_count) the probe fails as a login's writes do,
-// rather than fitting into the free space of a page. PostgreSQL's index
-// entries are limited to about 2.7 KB, and it reports a full disk on any
-// write, so its probe row is small.
-const probePad = 6 << 10
-
-// ProbeWrite proves that the database takes writes now: it commits a row
-// and deletes it again (readiness, docs/operations.md "When things fail").
-// A database that answers reads but cannot write (a full disk, a read-only
-// file system, a PostgreSQL standby) fails it.
+// ProbeWrite proves that the database takes writes now: it commits one
+// transaction that inserts a row and deletes it again (readiness,
+// docs/operations.md "When things fail"). A database that answers reads
+// but cannot write (a read-only file system, a PostgreSQL standby, a lock
+// held too long) fails it. A full disk may still take so small a write,
+// in the free space of a page: that case is caught by the writes that fail
+// for want of space (LastWriteFault).
 func (s *Store) ProbeWrite(ctx context.Context) error {
 	key := "probe:" + rand.Text()
-	if s.flavour == &sqliteFlavour {
-		key += ":" + strings.Repeat("p", probePad)
-	}
-	if _, err := s.exec(ctx, "INSERT INTO once_keys (id, expires_at) VALUES (?, ?)", key, millis(s.now().Add(time.Minute))); err != nil {
-		return fmt.Errorf("sqlstore: write probe: %w", err)
-	}
-	if _, err := s.exec(ctx, "DELETE FROM once_keys WHERE id = ?", key); err != nil {
+	err := s.inTx(ctx, "write probe", func(ctx context.Context, tx *sqlx.Tx) error {
+		if _, err := s.txExec(ctx, tx, "INSERT INTO once_keys (id, expires_at) VALUES (?, ?)", key, millis(s.now().Add(time.Minute))); err != nil {
+			return err
+		}
+		_, err := s.txExec(ctx, tx, "DELETE FROM once_keys WHERE id = ?", key)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sqlstore: write probe: %w", err)
 	}
 	return nil
