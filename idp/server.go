@@ -371,31 +371,44 @@ func (s *Server) collect(ctx context.Context, every time.Duration) {
 // in-flight requests finish (up to 30 s), background work stops. It does not
 // close the database; call Close after it returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
+	srv := s.httpServer(s.handler)
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { s.Background(bg); close(done) }()
+	err := serveUntil(ctx, srv, ln, func() { s.log.Info("shutting down: finishing in-flight requests") })
+	stopBG()
+	<-done
+	return err
+}
+
+// httpServer is an http.Server for h with the node's timeouts and error
+// log (the main listener and the metrics one alike).
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { s.Background(bg); close(done) }()
+}
+
+// serveUntil serves srv on ln until it fails or ctx is cancelled, then
+// shuts it down gracefully: requests in flight get up to 30 s.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, stopping func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		s.log.Info("shutting down: finishing in-flight requests")
+		stopping()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err = srv.Shutdown(sctx)
 		cancel()
 		<-errc
 	}
-	stopBG()
-	<-done
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -409,29 +422,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metricsHandler)
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	var err error
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err = srv.Shutdown(sctx)
-		cancel()
-		<-errc
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	srv := s.httpServer(mux)
+	return serveUntil(ctx, srv, ln, func() {})
 }
 
 // Close releases the database. It is safe to call more than once.

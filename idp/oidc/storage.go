@@ -691,36 +691,14 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		// token_type_hint=access_token arrives here as it is (the library
 		// tries the hinted type only), and RFC 7009 §2.1 says to search
 		// every type. An unknown token is answered 200 (§2.2).
-		t, err := s.cfg.Store.GetRefreshToken(ctx, refreshKey(tokenOrID))
-		if err != nil {
-			return s.revocationFault(ctx, err)
-		}
-		if t.ClientID != clientID {
-			return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
-		}
-		if err := s.cfg.Store.RevokeGrant(ctx, t.GrantID); err != nil {
-			noteFault(ctx, err)
-			return oidc.ErrServerError().WithParent(err)
-		}
-		return nil
+		return s.revokeRefresh(ctx, refreshKey(tokenOrID), clientID)
 	}
 	if h, ok := strings.CutPrefix(tokenOrID, refreshIDPrefix); ok {
 		hb, err := hex.DecodeString(h)
 		if err != nil {
 			return nil
 		}
-		t, err := s.cfg.Store.GetRefreshToken(ctx, hb)
-		if err != nil {
-			return s.revocationFault(ctx, err)
-		}
-		if t.ClientID != clientID {
-			return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
-		}
-		if err := s.cfg.Store.RevokeGrant(ctx, t.GrantID); err != nil {
-			noteFault(ctx, err)
-			return oidc.ErrServerError().WithParent(err)
-		}
-		return nil
+		return s.revokeRefresh(ctx, hb, clientID)
 	}
 	t, err := s.cfg.Store.GetAccessToken(ctx, tokenOrID)
 	if err != nil {
@@ -730,6 +708,23 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
 	}
 	if err := s.cfg.Store.DeleteAccessToken(ctx, t.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		noteFault(ctx, err)
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
+// revokeRefresh revokes the family (grant) of the refresh token with this
+// hash, if the client holds it.
+func (s *Storage) revokeRefresh(ctx context.Context, hash []byte, clientID string) *oidc.Error {
+	t, err := s.cfg.Store.GetRefreshToken(ctx, hash)
+	if err != nil {
+		return s.revocationFault(ctx, err)
+	}
+	if t.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
+	}
+	if err := s.cfg.Store.RevokeGrant(ctx, t.GrantID); err != nil {
 		noteFault(ctx, err)
 		return oidc.ErrServerError().WithParent(err)
 	}
