@@ -12,8 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	cardoidc "github.com/cardsso/cardsso/idp/internal/oidc"
 	"github.com/cardsso/cardsso/idp/keys"
-	cardoidc "github.com/cardsso/cardsso/idp/oidc"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/policies/release"
 	"github.com/cardsso/cardsso/storage"

@@ -19,7 +19,7 @@ import (
 // own (login.BoundBodies, 16 KiB; the face photo's own cap).
 
 // maxRequestBody caps the protocol endpoints' bodies: the largest is a
-// SAML message in the POST binding (idp/saml guards it at about 136 KiB).
+// SAML message in the POST binding (idp/internal/saml guards it at about 136 KiB).
 const maxRequestBody = 256 << 10
 
 func capBodies(next http.Handler) http.Handler {

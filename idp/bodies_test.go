@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cardsso/cardsso/idp/login"
+	"github.com/cardsso/cardsso/idp/internal/login"
 )
 
 // TestEveryPOSTRouteCapsItsBody takes the routes from the server itself

@@ -26,7 +26,7 @@ type Config struct {
 	DataDir string
 	// TrustedProxies are the load balancers and reverse proxies in front of
 	// the node, as CIDRs or single addresses: only from them is the client
-	// address taken from ClientIPHeader (idp/clientip), for per-address
+	// address taken from ClientIPHeader (idp/internal/clientip), for per-address
 	// limits and log lines. Empty (the default): the peer of each
 	// connection is the client.
 	TrustedProxies []string
@@ -161,7 +161,7 @@ type ChecksConfig struct {
 }
 
 // LockoutConfig sets the abuse limits; zero fields take the defaults of
-// idp/login (5 failed passwords per number and 30 per client address in 15
+// idp/internal/login (5 failed passwords per number and 30 per client address in 15
 // minutes lock password login for it until the window ends, with a delay
 // doubling from 500ms up to 4s from the second failure; 5 failed real-name
 // checks per number and 20 per client address in an hour; 5 card numbers
@@ -197,7 +197,7 @@ type PasswordConfig struct {
 	Threads   uint8
 }
 
-// SAMLConfig sets the SAML 2.0 identity provider (idp/saml).
+// SAMLConfig sets the SAML 2.0 identity provider (idp/internal/saml).
 type SAMLConfig struct {
 	// AssertionLifetime is how long an assertion may be used
 	// (Conditions/NotOnOrAfter). Default 5m.

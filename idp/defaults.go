@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardsso/cardsso/idp/clientip"
-	"github.com/cardsso/cardsso/idp/password"
+	"github.com/cardsso/cardsso/idp/internal/clientip"
+	"github.com/cardsso/cardsso/idp/internal/password"
 )
 
 // withDefaults returns cfg with every zero field set to its default.

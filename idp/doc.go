@@ -7,14 +7,14 @@
 // configuration to it.
 //
 //	           ┌──────────────── Server.Handler ────────────────┐
-//	request ──▶│ client address (idp/clientip, trusted proxies) │
+//	request ──▶│ client address (idp/internal/clientip, trusted proxies) │
 //	           │ request id · access log · metrics              │
 //	           │  /healthz /readyz /metrics                     │
-//	           │  /login… /logout…      idp/login (+ session)   │
+//	           │  /login… /logout…      idp/internal/login (+ session)   │
 //	           │  /.well-known/… /authorize /oauth/… /keys …    │
-//	           │                        idp/oidc (zitadel op)    │
+//	           │                        idp/internal/oidc (zitadel op)    │
 //	           │  /saml/metadata /saml/sso /saml/slo …          │
-//	           │                        idp/saml (crewjam/saml)  │
+//	           │                        idp/internal/saml (crewjam/saml)  │
 //	           └────────────────────────────────────────────────┘
 //	background: signing-key refresh and rotation (OIDC and SAML keys),
 //	expired-row collection; logout tokens to OIDC clients (logout.go)

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	cardoidc "github.com/cardsso/cardsso/idp/oidc"
-	cardsaml "github.com/cardsso/cardsso/idp/saml"
+	cardoidc "github.com/cardsso/cardsso/idp/internal/oidc"
+	cardsaml "github.com/cardsso/cardsso/idp/internal/saml"
 	"github.com/cardsso/cardsso/storage"
 )
 

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/cardsso/cardsso/idp/internal/login"
+	cardsaml "github.com/cardsso/cardsso/idp/internal/saml"
+	"github.com/cardsso/cardsso/idp/internal/session"
 	"github.com/cardsso/cardsso/idp/keys"
-	"github.com/cardsso/cardsso/idp/login"
-	cardsaml "github.com/cardsso/cardsso/idp/saml"
-	"github.com/cardsso/cardsso/idp/session"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 	"github.com/cardsso/cardsso/storage/sqlstore"

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cardsso/cardsso/connectors/citizenid"
-	"github.com/cardsso/cardsso/idp/password"
+	"github.com/cardsso/cardsso/idp/internal/password"
 	"github.com/cardsso/cardsso/storage"
 )
 

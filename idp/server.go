@@ -21,12 +21,12 @@ import (
 	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/simulator"
-	"github.com/cardsso/cardsso/idp/clientip"
+	"github.com/cardsso/cardsso/idp/internal/clientip"
+	"github.com/cardsso/cardsso/idp/internal/login"
+	cardoidc "github.com/cardsso/cardsso/idp/internal/oidc"
+	cardsaml "github.com/cardsso/cardsso/idp/internal/saml"
+	"github.com/cardsso/cardsso/idp/internal/session"
 	"github.com/cardsso/cardsso/idp/keys"
-	"github.com/cardsso/cardsso/idp/login"
-	cardoidc "github.com/cardsso/cardsso/idp/oidc"
-	cardsaml "github.com/cardsso/cardsso/idp/saml"
-	"github.com/cardsso/cardsso/idp/session"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
@@ -45,7 +45,7 @@ type Server struct {
 	metricsHandler http.Handler
 	handler        http.Handler
 
-	// SAML identity provider (idp/saml) and the logout fan-out (logout.go).
+	// SAML identity provider (idp/internal/saml) and the logout fan-out (logout.go).
 	saml     *cardsaml.Provider
 	samlKeys *keys.Manager
 	logout   *fanout

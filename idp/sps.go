@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	cardsaml "github.com/cardsso/cardsso/idp/saml"
+	cardsaml "github.com/cardsso/cardsso/idp/internal/saml"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )

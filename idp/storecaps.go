@@ -1,8 +1,8 @@
 package idp
 
 import (
-	"github.com/cardsso/cardsso/idp/login"
-	cardoidc "github.com/cardsso/cardsso/idp/oidc"
+	"github.com/cardsso/cardsso/idp/internal/login"
+	cardoidc "github.com/cardsso/cardsso/idp/internal/oidc"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 

@@ -291,7 +291,7 @@ type AccessToken struct {
 // family and marks the old one used.
 type RefreshToken struct {
 	// Hash is the key the token is stored and found under: the SHA-256 of
-	// its value, which idp/oidc prefixes with the time of issue (taken from
+	// its value, which idp/internal/oidc prefixes with the time of issue (taken from
 	// the value) so that keys are stored in the order tokens are issued.
 	Hash      []byte
 	ID        string // public id (token introspection and revocation)

@@ -809,7 +809,7 @@ func (c *fileConfig) validateSAML() error {
 }
 
 // validateProxies checks trusted_proxies (each a CIDR or an address, as
-// idp/clientip takes them) and client_ip_header.
+// idp/internal/clientip takes them) and client_ip_header.
 func (c *fileConfig) validateProxies() error {
 	for i, e := range c.TrustedProxies {
 		e = strings.TrimSpace(e)

@@ -56,6 +56,6 @@
 // and EdDSA (Ed25519). The kid is the RFC 7638 SHA-256 thumbprint of the
 // public key, base64url without padding.
 //
-// The package does not import zitadel/oidc: idp/oidc wraps Signer and the
+// The package does not import zitadel/oidc: idp/internal/oidc wraps Signer and the
 // JWKs in op.SigningKey and op.Key.
 package keys

@@ -112,7 +112,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// sign makes a compact JWS with the manager's active key, as idp/oidc will.
+// sign makes a compact JWS with the manager's active key, as idp/internal/oidc will.
 func sign(t testing.TB, m *Manager, payload string) string {
 	t.Helper()
 	s, err := m.Active()

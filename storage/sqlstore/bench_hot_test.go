@@ -179,7 +179,7 @@ func benchClaimAuthCode(b *testing.B, s *sqlstore.Store) {
 // access and refresh tokens of its grant and session in one transaction.
 // Each goroutine (4 per GOMAXPROCS) rotates a family of its own (a grant
 // in a session), and
-// keys are made as idp/oidc makes them (tokenkeys.go: the time of issue,
+// keys are made as idp/internal/oidc makes them (tokenkeys.go: the time of issue,
 // then SHA-256 or random bytes).
 func benchRefreshRotation(b *testing.B, s *sqlstore.Store) {
 	ctx := context.Background()
@@ -220,7 +220,7 @@ func benchRefreshRotation(b *testing.B, s *sqlstore.Store) {
 	b.ReportMetric(float64(families.Load()), "families")
 }
 
-// hotTimedKey is a refresh token key as idp/oidc makes it: 6 bytes of unix
+// hotTimedKey is a refresh token key as idp/internal/oidc makes it: 6 bytes of unix
 // milliseconds, then a SHA-256.
 func hotTimedKey() []byte {
 	var k [6 + sha256.Size]byte
@@ -230,7 +230,7 @@ func hotTimedKey() []byte {
 	return k[:]
 }
 
-// hotTimedID is an access token id as idp/oidc makes it: the same time
+// hotTimedID is an access token id as idp/internal/oidc makes it: the same time
 // prefix and 16 random bytes, in base32 (extended hex).
 func hotTimedID() string {
 	var k [6 + 16]byte

@@ -362,7 +362,7 @@ func scaleAccount(i int) storage.Account {
 		SSNIndex:   scaleIndex(i),
 		SSNMasked:  ssn[:3] + strings.Repeat("*", len(ssn)-7) + ssn[len(ssn)-4:],
 		CardRegion: ssn[:6],
-		// idp/password's PHC string at the default cost, 97 characters.
+		// idp/internal/password's PHC string at the default cost, 97 characters.
 		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$" + scaleB64.EncodeToString(scaleBytes(r, 16)) +
 			"$" + scaleB64.EncodeToString(scaleBytes(r, 32)),
 		RealNameVerifiedAt: scaleTime(created),

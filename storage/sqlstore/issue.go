@@ -20,7 +20,7 @@ import (
 // append and its locks, all under the one write lock; PostgreSQL: a WAL
 // flush the client waits for), so these methods make the claim and the
 // inserts one transaction. They are capabilities beyond storage.Store,
-// which idp/oidc uses when the store has them; the Store methods stay the
+// which idp/internal/oidc uses when the store has them; the Store methods stay the
 // contract and the fallback.
 
 // errNothingClaimed: the claim statement matched no row.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/idp/internal/session"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 

@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 
-	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/idp/internal/session"
 )
 
 const csrfCookie = "cardsso_csrf"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/citizenid"
-	"github.com/cardsso/cardsso/idp/password"
+	"github.com/cardsso/cardsso/idp/internal/password"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )

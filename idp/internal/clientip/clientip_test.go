@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/cardsso/cardsso/idp/clientip"
+	"github.com/cardsso/cardsso/idp/internal/clientip"
 )
 
 func request(remote string, header map[string][]string) *http.Request {

@@ -33,7 +33,7 @@
 //
 // Limits (lockout.go): every check — password, real-name, real-card, face
 // — has failure limits in storage, per number or account and per client
-// address (idp/clientip, behind trusted proxies only), counted before the
+// address (idp/internal/clientip, behind trusted proxies only), counted before the
 // check runs; login form posts also pass a per-address token bucket. Every
 // body is capped before it is read (bodies.go, BoundBodies): 16 KiB of
 // ordinary form, except the face photo upload.

@@ -221,7 +221,7 @@ func (s sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 }
 
 // SessionAnswerer decides whether the browser's live SSO session answers a
-// new request without any page (idp/login.Handler implements it). When it
+// new request without any page (idp/internal/login.Handler implements it). When it
 // does, it has recorded the SP in the session and returns the request
 // completed, with the session; when not, it has written nothing.
 type SessionAnswerer interface {

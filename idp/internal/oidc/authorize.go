@@ -15,14 +15,14 @@ import (
 // request and sends the browser to the login pages, which then send it to
 // the callback for its code: four requests for a citizen who is already
 // signed in. Here a request that the browser's live SSO session answers as
-// it is (the login decides: idp/login.Handler.SingleSignOn) is answered at
+// it is (the login decides: idp/internal/login.Handler.SingleSignOn) is answered at
 // once with its code, and stored once, completed and with the code's hash;
 // every other request goes the library's way. The checks are the library's
 // own (ParseAuthorizeRequest, ValidateAuthRequestClient) followed by ours
 // (Storage.newAuthRequest), in the order op.Authorize makes them.
 
 // SessionAnswerer decides whether the browser's live SSO session answers a
-// new authorization request without any page (idp/login.Handler implements
+// new authorization request without any page (idp/internal/login.Handler implements
 // it). When it does, it has recorded the client in the session and returns
 // the request completed (Done, AccountID, SessionID, AuthTime, ACR, AMR)
 // with the session; when not, it has written nothing.
@@ -32,7 +32,7 @@ type SessionAnswerer interface {
 }
 
 // BrowserBinder ties an auth request to the browser that sent it
-// (docs/security.md §1; idp/login.Handler implements it over the session
+// (docs/security.md §1; idp/internal/login.Handler implements it over the session
 // manager's binding cookie). Bind returns the hash stored on the request;
 // the callback answers only a browser BoundTo it, and shows OtherBrowser
 // (403) or Expired (400) otherwise.

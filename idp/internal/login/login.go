@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/cardsso/cardsso/connectors"
-	"github.com/cardsso/cardsso/idp/password"
-	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/idp/internal/password"
+	"github.com/cardsso/cardsso/idp/internal/session"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )

@@ -4,7 +4,7 @@
 // The flow of an authorization code login:
 //
 //	portal ──/authorize──▶ op (validates) ──CreateAuthRequest──▶ storage
-//	        ◀── 302 /login?authRequestID=… (idp/login runs its steps, marks the request done)
+//	        ◀── 302 /login?authRequestID=… (idp/internal/login runs its steps, marks the request done)
 //	        ──/authorize/callback──▶ op ──SaveAuthCode──▶ storage (code hash, short expiry)
 //	portal ──/oauth/token (code, verifier)──▶ AuthRequestByCode → CreateAccess[AndRefresh]Tokens
 //	        (the code is claimed atomically there: of two redemptions exactly one wins;

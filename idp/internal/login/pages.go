@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/text/language"
 
-	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/idp/internal/session"
 )
 
 //go:embed templates/*.html

@@ -20,8 +20,8 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
+	"github.com/cardsso/cardsso/idp/internal/session"
 	"github.com/cardsso/cardsso/idp/keys"
-	"github.com/cardsso/cardsso/idp/session"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )

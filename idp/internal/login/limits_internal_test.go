@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardsso/cardsso/idp/clientip"
+	"github.com/cardsso/cardsso/idp/internal/clientip"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 

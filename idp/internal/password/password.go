@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/cardsso/cardsso/idp/password/internal/argon2"
+	"github.com/cardsso/cardsso/idp/internal/password/internal/argon2"
 )
 
 // Errors that callers branch on with errors.Is.

@@ -14,7 +14,7 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
-	"github.com/cardsso/cardsso/idp/session"
+	"github.com/cardsso/cardsso/idp/internal/session"
 	"github.com/cardsso/cardsso/storage"
 )
 

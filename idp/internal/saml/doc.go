@@ -1,8 +1,8 @@
 // Package saml provides CardSSO's SAML 2.0 identity provider on
 // crewjam/saml: metadata, SP- and IdP-initiated single sign-on over the
 // HTTP-Redirect and HTTP-POST bindings, and single logout, over the
-// protocol-neutral login (idp/login) and the SSO session it shares with
-// OpenID Connect (idp/session).
+// protocol-neutral login (idp/internal/login) and the SSO session it shares with
+// OpenID Connect (idp/internal/session).
 //
 // Single sign-on:
 //

@@ -3,7 +3,7 @@ package password
 import (
 	"runtime"
 
-	"github.com/cardsso/cardsso/idp/password/internal/argon2"
+	"github.com/cardsso/cardsso/idp/internal/password/internal/argon2"
 )
 
 // Each argon2id hash works in MemoryKiB of memory (19 MiB at the default

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/cardsso/cardsso/idp/clientip"
+	"github.com/cardsso/cardsso/idp/internal/clientip"
 )
 
 // Abuse resistance. Counters that must hold across nodes and restarts live
@@ -30,7 +30,7 @@ import (
 // out to be no failure (a match, a platform fault) is taken back
 // (forgive).
 //
-// The client address is the one idp/clientip resolved (trusted proxies);
+// The client address is the one idp/internal/clientip resolved (trusted proxies);
 // an IPv6 client is counted by its /64, the smallest block an end site is
 // usually given, so that one host cannot walk its own prefix.
 
@@ -105,7 +105,7 @@ func cardKey(accountID string) string { return "card:acct:" + accountID }
 func cardIPKey(ip string) string      { return "card:ip:" + ip }
 
 // clientIP is the client address per-address limits count: the one
-// idp/clientip resolved for the request (the peer, or behind a trusted
+// idp/internal/clientip resolved for the request (the peer, or behind a trusted
 // proxy the forwarded client), an IPv6 address as its /64.
 func clientIP(r *http.Request) string {
 	a := clientip.FromRequest(r)
