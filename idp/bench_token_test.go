@@ -18,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
+	"github.com/cardsso/cardsso/idp/benchseed"
 )
 
 // Benchmarks of token minting at the token and introspection endpoints,
@@ -57,10 +59,15 @@ func startBenchNode(b *testing.B) *benchNode {
 	}
 	defer a.Close()
 	const secret = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-	if _, _, err := a.CreateClient(ctx, idp.ClientSpec{ID: "bench", RedirectURIs: []string{benchRedirect}, Secret: secret, FirstParty: true}); err != nil {
+	if _, _, err := a.CreateClient(ctx, admin.ClientSpec{ID: "bench", RedirectURIs: []string{benchRedirect}, Secret: secret, FirstParty: true}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := a.Seed(ctx, idp.SeedSpec{Accounts: 1, Password: "Bench-pass-2026"}); err != nil {
+	sd, err := idp.OpenSeeder(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sd.Close()
+	if _, err := sd.Seed(ctx, benchseed.Spec{Accounts: 1, Password: "Bench-pass-2026"}); err != nil {
 		b.Fatal(err)
 	}
 	return &benchNode{srv: srv, issuer: cfg.Issuer, secret: secret}
@@ -93,7 +100,7 @@ func (n *benchNode) tokens(b *testing.B) map[string]any {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	form := url.Values{"ssn": {idp.SeedNumber(0)}, "password": {"Bench-pass-2026"}}
+	form := url.Values{"ssn": {benchseed.Number(0)}, "password": {"Bench-pass-2026"}}
 	for _, m := range benchHidden.FindAllSubmatch(benchForm.Find(page), -1) {
 		form.Set(string(m[1]), html.UnescapeString(string(m[2])))
 	}

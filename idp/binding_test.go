@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // Tests of docs/security.md §1: a login belongs to the browser that started
@@ -29,8 +30,8 @@ func bindingNode(t *testing.T) (n *node, first, third *rp) {
 	t.Helper()
 	n = startNode(t)
 	const r1, r3 = "http://127.0.0.1:9801/cb", "http://127.0.0.1:9803/cb"
-	first = newRP(t, n, "first", registerClient(t, n, idp.ClientSpec{ID: "first", Name: "First portal", RedirectURIs: []string{r1}}), r1)
-	third = newRP(t, n, "third", registerThirdParty(t, n, idp.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{r3}}), r3)
+	first = newRP(t, n, "first", registerClient(t, n, admin.ClientSpec{ID: "first", Name: "First portal", RedirectURIs: []string{r1}}), r1)
+	third = newRP(t, n, "third", registerThirdParty(t, n, admin.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{r3}}), r3)
 	first.conf.Scopes = []string{oidc.ScopeOpenID, "profile"}
 	third.conf.Scopes = []string{oidc.ScopeOpenID, "profile"}
 	return n, first, third
@@ -204,7 +205,7 @@ func TestSAMLLoginBound(t *testing.T) {
 func TestSessionCookieRotatedAtStepUp(t *testing.T) {
 	n, first, _ := bindingNode(t)
 	const r2 = "http://127.0.0.1:9802/cb"
-	two := newRP(t, n, "two", registerClient(t, n, idp.ClientSpec{ID: "two", RedirectURIs: []string{r2}, MinACR: "urn:cardsso:loa:2"}), r2)
+	two := newRP(t, n, "two", registerClient(t, n, admin.ClientSpec{ID: "two", RedirectURIs: []string{r2}, MinACR: "urn:cardsso:loa:2"}), r2)
 	br, _ := signedUp(t, n, first, zhangSan, zhangSanSSN)
 	br.stopAt = append(br.stopAt, r2)
 	iss, _ := url.Parse(n.issuer)
@@ -276,7 +277,7 @@ func TestPromptNoneHintOfAnotherSubject(t *testing.T) {
 // (Secure, Path=/, no Domain).
 func TestHostPrefixUnderHTTPS(t *testing.T) {
 	n := startNode(t, func(c *idp.Config) { c.Issuer = strings.Replace(c.Issuer, "http://", "https://", 1) })
-	registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{"https://127.0.0.1:9804/cb"}})
+	registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{"https://127.0.0.1:9804/cb"}})
 	bare := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	q := url.Values{"client_id": {"c"}, "redirect_uri": {"https://127.0.0.1:9804/cb"}, "response_type": {"code"},
 		"scope": {"openid"}, "state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
+	"github.com/cardsso/cardsso/idp/benchseed"
 )
 
 // node is a CardSSO server started in-process on 127.0.0.1:0.
@@ -84,7 +86,7 @@ func startNode(t *testing.T, mutate ...func(*idp.Config)) *node {
 }
 
 // admin opens the administrator's side on the node's database, as the CLI does.
-func (n *node) admin(t *testing.T) *idp.Admin {
+func (n *node) admin(t *testing.T) *admin.Admin {
 	t.Helper()
 	a, err := idp.OpenAdmin(context.Background(), n.cfg)
 	if err != nil {
@@ -92,6 +94,17 @@ func (n *node) admin(t *testing.T) *idp.Admin {
 	}
 	t.Cleanup(func() { _ = a.Close() })
 	return a
+}
+
+// seeder opens benchmark seeding on the node's database, as `cardsso seed` does.
+func (n *node) seeder(t *testing.T) *benchseed.Seeder {
+	t.Helper()
+	sd, err := idp.OpenSeeder(context.Background(), n.cfg)
+	if err != nil {
+		t.Fatalf("OpenSeeder: %v", err)
+	}
+	t.Cleanup(func() { _ = sd.Close() })
+	return sd
 }
 
 // browser is a cookie-keeping HTTP client that follows redirects until one

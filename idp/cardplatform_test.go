@@ -14,6 +14,7 @@ import (
 	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/examples/cardplatform/server"
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // platform is the networked card service platform of examples/cardplatform,
@@ -76,7 +77,7 @@ func TestThreeChecksOverTheNetwork(t *testing.T) {
 	p := startPlatform(t)
 	n := startNode(t, p.connector)
 	const redirect = "http://127.0.0.1:9601/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
 	r := newRP(t, n, "tax", secret, redirect)
 	br := newBrowser(t, redirect)
 	consent := throughCard(t, n, r, br, zhangSan, zhangSanSSN, "A00000001")

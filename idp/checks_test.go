@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 func photo(t *testing.T, number string) []byte {
@@ -28,7 +28,7 @@ func level3(t *testing.T) (*node, *rp) {
 	t.Helper()
 	n := startNode(t)
 	const redirect = "http://127.0.0.1:9301/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "tax", Name: "Tax office", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "tax", Name: "Tax office", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
 	return n, newRP(t, n, "tax", secret, redirect)
 }
 

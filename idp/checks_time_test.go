@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // clock is a test clock the node reads.
@@ -64,7 +65,7 @@ func TestStaleCardIsCheckedAgain(t *testing.T) {
 		c.Checks.CardTTL = time.Hour
 	}
 	n := startNode(t, cfg)
-	secret := registerClient(t, n, idp.ClientSpec{ID: "bank", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:2"})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "bank", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:2"})
 	r := newRP(t, n, "bank", secret, redirect)
 	br := newBrowser(t, redirect)
 	p := r.authorize(br, "s1", "n", oauth2.GenerateVerifier())
@@ -100,7 +101,7 @@ func TestFaceAttemptLimit(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	n := startNode(t, func(c *idp.Config) { c.Now = clk.Now; c.Tokens.AuthRequestLifetime = 3 * time.Hour })
 	const redirect = "http://127.0.0.1:9502/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
 	r := newRP(t, n, "tax", secret, redirect)
 	br := newBrowser(t, redirect)
 	consent := throughCard(t, n, r, br, zhangSan, zhangSanSSN, "A00000001")

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // TestClientCredentials: a confidential client gets a signed JWT access
@@ -17,8 +17,8 @@ import (
 func TestClientCredentials(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9801/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "counter-app", RedirectURIs: []string{red}})
-	registerClient(t, n, idp.ClientSpec{ID: "spa", Public: true, RedirectURIs: []string{red}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "counter-app", RedirectURIs: []string{red}})
+	registerClient(t, n, admin.ClientSpec{ID: "spa", Public: true, RedirectURIs: []string{red}})
 	r := newRP(t, n, "counter-app", secret, red)
 	ctx := context.Background()
 	cc := clientcredentials.Config{ClientID: "counter-app", ClientSecret: secret, TokenURL: r.conf.Endpoint.TokenURL,

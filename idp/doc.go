@@ -17,5 +17,5 @@
 //	           │                        idp/internal/saml (crewjam/saml)  │
 //	           └────────────────────────────────────────────────┘
 //	background: signing-key refresh and rotation (OIDC and SAML keys),
-//	expired-row collection; logout tokens to OIDC clients (logout.go)
+//	expired-row collection; logout tokens to OIDC clients (idp/internal/logout)
 package idp

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 const (
@@ -63,7 +64,7 @@ func newRP(t *testing.T, n *node, clientID, secret, redirect string) *rp {
 // registerClient goes through the same code path as `cardsso clients
 // create`. Test clients are first party (no consent page) unless a test
 // registers one itself with registerThirdParty.
-func registerClient(t *testing.T, n *node, spec idp.ClientSpec) string {
+func registerClient(t *testing.T, n *node, spec admin.ClientSpec) string {
 	t.Helper()
 	spec.FirstParty = true
 	return registerThirdParty(t, n, spec)
@@ -71,7 +72,7 @@ func registerClient(t *testing.T, n *node, spec idp.ClientSpec) string {
 
 // registerThirdParty registers a client as given: not first party, it asks
 // the citizen for consent.
-func registerThirdParty(t *testing.T, n *node, spec idp.ClientSpec) string {
+func registerThirdParty(t *testing.T, n *node, spec admin.ClientSpec) string {
 	t.Helper()
 	_, secret, err := n.admin(t).CreateClient(context.Background(), spec)
 	if err != nil {
@@ -203,12 +204,12 @@ func TestEndToEnd(t *testing.T) {
 	n := startNode(t, func(c *idp.Config) { c.Keys.RefreshInterval = 50 * time.Millisecond })
 	ctx := context.Background()
 	const redirectA, redirectB = "http://127.0.0.1:9001/callback", "http://127.0.0.1:9002/cb"
-	secretA := registerClient(t, n, idp.ClientSpec{ID: "portal-a", Name: "Portal A",
+	secretA := registerClient(t, n, admin.ClientSpec{ID: "portal-a", Name: "Portal A",
 		RedirectURIs: []string{redirectA}, PostLogoutRedirectURIs: []string{"http://127.0.0.1:9001/bye"}})
 	if len(secretA) < 43 {
 		t.Fatalf("generated secret has %d characters; want 256 bits (43 base64url characters)", len(secretA))
 	}
-	registerClient(t, n, idp.ClientSpec{ID: "portal-b", Name: "Portal B", Public: true, RedirectURIs: []string{redirectB}})
+	registerClient(t, n, admin.ClientSpec{ID: "portal-b", Name: "Portal B", Public: true, RedirectURIs: []string{redirectB}})
 	a := newRP(t, n, "portal-a", secretA, redirectA)
 	b := newRP(t, n, "portal-b", "", redirectB)
 	br := newBrowser(t, redirectA, redirectB, "http://127.0.0.1:9001/bye")

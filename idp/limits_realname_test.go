@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // TestParallelRealNameMismatchesStopAtTheLimit: the real-name check counts
@@ -22,7 +23,7 @@ func TestParallelRealNameMismatchesStopAtTheLimit(t *testing.T) {
 		c.Lockout = fastLockout(idp.LockoutConfig{RealNamePerNumber: limit, RealNamePerIP: 1000})
 	})
 	const red = "http://127.0.0.1:9815/cb"
-	r := newRP(t, n, "c", registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "c", registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
 	const parallel = 20
 	type attempt struct {
 		b *browser

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // Every check has a limit, counted before the check; per-address limits
@@ -81,7 +82,7 @@ func TestCardNumberGuessingLocked(t *testing.T) {
 		c.Lockout = fastLockout(idp.LockoutConfig{CardPerAccount: 5})
 	})
 	const redirect = "http://127.0.0.1:9811/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:2"})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:2"})
 	r := newRP(t, n, "tax", secret, redirect)
 	br := newBrowser(t, redirect)
 	page := throughCard(t, n, r, br, zhangSan, zhangSanSSN, "A00000004")
@@ -144,7 +145,7 @@ func TestCardGuessingLimitedByAddress(t *testing.T) {
 		c.Lockout = fastLockout(idp.LockoutConfig{CardPerAccount: 5, CardPerIP: 3})
 	})
 	const redirect = "http://127.0.0.1:9812/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
 	r := newRP(t, n, "tax", secret, redirect)
 	br := newBrowser(t, redirect)
 	page := throughCard(t, n, r, br, zhangSan, zhangSanSSN, "A00000004")
@@ -175,7 +176,7 @@ func TestParallelWrongPasswordsStopAtTheLimit(t *testing.T) {
 		c.Lockout = fastLockout(idp.LockoutConfig{PasswordFailures: limit, PasswordPerIP: 100})
 	})
 	const red = "http://127.0.0.1:9813/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}})
 	r := newRP(t, n, "c", secret, red)
 	reg := newBrowser(t, red)
 	register(t, reg, n, r.authorize(reg, "s", "n", oauth2.GenerateVerifier()), zhangSan, zhangSanSSN, goodPass)
@@ -257,7 +258,7 @@ func TestPasswordSprayingLimitedByAddress(t *testing.T) {
 		c.TrustedProxies = []string{"127.0.0.1/32"}
 	})
 	const red = "http://127.0.0.1:9814/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}})
 	r := newRP(t, n, "c", secret, red)
 	reg := newBrowser(t, red)
 	register(t, reg, n, r.authorize(reg, "s", "n", oauth2.GenerateVerifier()), zhangSan, zhangSanSSN, goodPass)
@@ -295,7 +296,7 @@ func TestSpoofedForwardedForIgnored(t *testing.T) {
 		c.Lockout = fastLockout(idp.LockoutConfig{PasswordFailures: 5, PasswordPerIP: perIP})
 	})
 	const red = "http://127.0.0.1:9815/cb"
-	r := newRP(t, n, "c", registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "c", registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
 	for i := range perIP + 1 {
 		b := withHeader(newBrowser(t, red), "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
 		p := r.authorize(b, "s", "n", oauth2.GenerateVerifier())
@@ -324,7 +325,7 @@ func TestForwardedHeaderFromTrustedProxy(t *testing.T) {
 		c.ClientIPHeader = "Forwarded"
 	})
 	const red = "http://127.0.0.1:9816/cb"
-	r := newRP(t, n, "c", registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "c", registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
 	try := func(i int, key, value string) int {
 		b := withHeader(newBrowser(t, red), key, value)
 		p := r.authorize(b, "s", "n", oauth2.GenerateVerifier())

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 	"github.com/cardsso/cardsso/storage/storagetest"
 )
 
@@ -80,7 +81,7 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 	lb, nodes := startCluster(t, 2, storagetest.FreshPostgres(t))
 	a, b := nodes[0], nodes[1]
 	const redirect = "http://127.0.0.1:9401/cb"
-	secret := registerClient(t, a, idp.ClientSpec{ID: "portal", RedirectURIs: []string{redirect}})
+	secret := registerClient(t, a, admin.ClientSpec{ID: "portal", RedirectURIs: []string{redirect}})
 	lbNode := &node{issuer: lb.url}
 	r := newRP(t, lbNode, "portal", secret, redirect)
 	br := newBrowser(t, redirect)
@@ -223,7 +224,7 @@ func TestPostgresOutage(t *testing.T) {
 	_, nodes := startCluster(t, 1, u.String())
 	n := nodes[0]
 	const redirect = "http://127.0.0.1:9402/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "portal", RedirectURIs: []string{redirect}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "portal", RedirectURIs: []string{redirect}})
 	r := newRP(t, &node{issuer: n.issuer}, "portal", secret, redirect)
 
 	status := func(path string) int {

@@ -11,7 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // fixture is a node with a confidential and a public client and a
@@ -30,8 +30,8 @@ const (
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	n := startNode(t)
-	secret := registerClient(t, n, idp.ClientSpec{ID: "conf", RedirectURIs: []string{confRedirect}})
-	registerClient(t, n, idp.ClientSpec{ID: "pub", Public: true, RedirectURIs: []string{publicRedirect}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "conf", RedirectURIs: []string{confRedirect}})
+	registerClient(t, n, admin.ClientSpec{ID: "pub", Public: true, RedirectURIs: []string{publicRedirect}})
 	f := &fixture{n: n, conf: newRP(t, n, "conf", secret, confRedirect), public: newRP(t, n, "pub", "", publicRedirect)}
 	// Register 张三 once.
 	br := f.browser(t)
@@ -349,7 +349,7 @@ func TestClientSecretPost(t *testing.T) {
 func TestLogoutWithoutHintAsks(t *testing.T) {
 	n := startNode(t)
 	const redirect, bye = "http://127.0.0.1:9201/cb", "http://127.0.0.1:9201/bye"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{bye}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{bye}})
 	r := newRP(t, n, "c", secret, redirect)
 	br := newBrowser(t, redirect, bye)
 	p := r.authorize(br, "s", "n", oauth2.GenerateVerifier())

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cardsso/cardsso/idp/admin"
+	"github.com/cardsso/cardsso/idp/benchseed"
 	"github.com/cardsso/cardsso/idp/keys"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
@@ -86,4 +88,58 @@ func newKeyManager(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) (*keys.Ma
 		return nil, &InvalidError{Field: "keys.algorithm", Reason: err.Error()}
 	}
 	return m, nil
+}
+
+// InvalidError names the configuration field idp refuses and why; it is
+// the same type as an administrator's bad input (admin.InvalidError), so
+// that the CLI reports both alike.
+type InvalidError = admin.InvalidError
+
+// OpenAdmin opens the database (running pending migrations), the master key
+// and the key managers, and returns the administrator's operations over
+// them.
+func OpenAdmin(ctx context.Context, cfg Config) (*admin.Admin, error) {
+	a, _, _, err := openAdmin(ctx, cfg)
+	return a, err
+}
+
+// OpenSeeder opens the database and the master key for benchmark seeding
+// (`cardsso seed`; idp/benchseed).
+func OpenSeeder(ctx context.Context, cfg Config) (*benchseed.Seeder, error) {
+	cfg = withDefaults(cfg)
+	a, st, mk, err := openAdmin(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return benchseed.New(benchseed.Target{
+		Store: st, Sealer: mk, Clients: a, Password: cfg.Password.params(), Now: cfg.Now,
+		Close: a.Close,
+	}), nil
+}
+
+func openAdmin(ctx context.Context, cfg Config) (*admin.Admin, *sqlstore.Store, *keys.MasterKey, error) {
+	cfg = withDefaults(cfg)
+	if err := cfg.check(); err != nil {
+		return nil, nil, nil, err
+	}
+	mk, err := openMasterKey(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	km, err := newKeyManager(st, mk, cfg)
+	if err == nil {
+		var samlKeys *keys.Manager
+		if samlKeys, err = newSAMLKeyManager(st, mk, cfg); err == nil {
+			return admin.New(admin.Config{
+				Issuer: cfg.Issuer, Store: st, ClientSecrets: mk.MAC(keys.PurposeClientSecret),
+				OIDCKeys: km, SAMLKeys: samlKeys, Now: cfg.Now,
+			}), st, mk, nil
+		}
+	}
+	_ = st.Close()
+	return nil, nil, nil, err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 func TestOperabilityEndpoints(t *testing.T) {
@@ -58,7 +59,7 @@ func TestOperabilityEndpoints(t *testing.T) {
 
 func TestCORSAllowsOnlyRegisteredOrigins(t *testing.T) {
 	n := startNode(t)
-	registerClient(t, n, idp.ClientSpec{ID: "spa", Public: true, RedirectURIs: []string{"https://portal.example.gov.cn/cb"}})
+	registerClient(t, n, admin.ClientSpec{ID: "spa", Public: true, RedirectURIs: []string{"https://portal.example.gov.cn/cb"}})
 	for origin, want := range map[string]string{
 		"https://portal.example.gov.cn": "https://portal.example.gov.cn",
 		"https://evil.example.com":      "",

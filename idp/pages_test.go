@@ -10,7 +10,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
-	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // button is a submit button of a page's form.
@@ -102,7 +102,7 @@ func (b *browser) press(base string, bt button) page {
 func TestConsentPage(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9721/cb"
-	r := newRP(t, n, "third", registerThirdParty(t, n, idp.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "third", registerThirdParty(t, n, admin.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}}), red)
 	r.conf.Scopes = []string{oidc.ScopeOpenID}
 	br := newBrowser(t, red)
 	claimsReq := oauth2.SetAuthURLParam("claims",
@@ -214,7 +214,7 @@ func TestAccountPageSessionsAndConsents(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9722/cb"
 	rec := newLogoutReceiver(t, n, "third", 0)
-	secret := registerThirdParty(t, n, idp.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}, BackchannelLogoutURI: rec.url})
+	secret := registerThirdParty(t, n, admin.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}, BackchannelLogoutURI: rec.url})
 	r := newRP(t, n, "third", secret, red)
 	r.conf.Scopes = []string{oidc.ScopeOpenID, "profile"}
 

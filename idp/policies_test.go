@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // loginAs logs 张三 (registered if needed) in to r with a fresh browser
@@ -33,8 +34,8 @@ func exchange(t *testing.T, r *rp, p page, verifier, state string) (*oauth2.Toke
 func TestStepUpToLevel3(t *testing.T) {
 	n := startNode(t)
 	const r1, r3 = "http://127.0.0.1:9701/cb", "http://127.0.0.1:9702/cb"
-	s1 := registerClient(t, n, idp.ClientSpec{ID: "news", RedirectURIs: []string{r1}})
-	s3 := registerClient(t, n, idp.ClientSpec{ID: "pension", RedirectURIs: []string{r3}, MinACR: "urn:cardsso:loa:3"})
+	s1 := registerClient(t, n, admin.ClientSpec{ID: "news", RedirectURIs: []string{r1}})
+	s3 := registerClient(t, n, admin.ClientSpec{ID: "pension", RedirectURIs: []string{r3}, MinACR: "urn:cardsso:loa:3"})
 	low, high := newRP(t, n, "news", s1, r1), newRP(t, n, "pension", s3, r3)
 	br := newBrowser(t, r1, r3)
 	v := oauth2.GenerateVerifier()
@@ -76,7 +77,7 @@ func TestStepUpToLevel3(t *testing.T) {
 func TestACRValuesAndEssentialACR(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9703/cb"
-	r := newRP(t, n, "c", registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "c", registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
 	br := newBrowser(t, red)
 	v := oauth2.GenerateVerifier()
 	exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
@@ -103,10 +104,10 @@ func TestACRValuesAndEssentialACR(t *testing.T) {
 func TestPairwiseSubjects(t *testing.T) {
 	n := startNode(t)
 	const ra, ra2, rb, rpub = "https://tax.example.gov.cn/cb", "https://tax.example.gov.cn/other", "https://health.example.gov.cn/cb", "https://pub.example.gov.cn/cb"
-	a := newRP(t, n, "tax", registerClient(t, n, idp.ClientSpec{ID: "tax", RedirectURIs: []string{ra}}), ra)
-	a2 := newRP(t, n, "tax2", registerClient(t, n, idp.ClientSpec{ID: "tax2", RedirectURIs: []string{ra2}}), ra2)
-	b := newRP(t, n, "health", registerClient(t, n, idp.ClientSpec{ID: "health", RedirectURIs: []string{rb}}), rb)
-	pub := newRP(t, n, "pub", registerClient(t, n, idp.ClientSpec{ID: "pub", RedirectURIs: []string{rpub}, PublicSubject: true}), rpub)
+	a := newRP(t, n, "tax", registerClient(t, n, admin.ClientSpec{ID: "tax", RedirectURIs: []string{ra}}), ra)
+	a2 := newRP(t, n, "tax2", registerClient(t, n, admin.ClientSpec{ID: "tax2", RedirectURIs: []string{ra2}}), ra2)
+	b := newRP(t, n, "health", registerClient(t, n, admin.ClientSpec{ID: "health", RedirectURIs: []string{rb}}), rb)
+	pub := newRP(t, n, "pub", registerClient(t, n, admin.ClientSpec{ID: "pub", RedirectURIs: []string{rpub}, PublicSubject: true}), rpub)
 	br := newBrowser(t, ra, ra2, rb, rpub)
 	subOf := func(r *rp, first bool) string {
 		v := oauth2.GenerateVerifier()
@@ -142,7 +143,7 @@ func TestPairwiseSubjects(t *testing.T) {
 		t.Errorf("userinfo sub %v (%v); want %q", ui, err, c.Sub)
 	}
 	// Redirect URIs on two hosts without a sector identifier are refused.
-	if _, _, err := n.admin(t).CreateClient(context.Background(), idp.ClientSpec{ID: "mixed", RedirectURIs: []string{ra, rb}}); err == nil {
+	if _, _, err := n.admin(t).CreateClient(context.Background(), admin.ClientSpec{ID: "mixed", RedirectURIs: []string{ra, rb}}); err == nil {
 		t.Errorf("a client on two hosts without sector_identifier_uri was registered")
 	}
 }
@@ -152,8 +153,8 @@ func TestPairwiseSubjects(t *testing.T) {
 func TestSSNClaimNeedsAllowList(t *testing.T) {
 	n := startNode(t)
 	const r1, r2 = "http://127.0.0.1:9704/cb", "http://127.0.0.1:9705/cb"
-	plain := newRP(t, n, "plain", registerClient(t, n, idp.ClientSpec{ID: "plain", RedirectURIs: []string{r1}}), r1)
-	allowed := newRP(t, n, "social", registerClient(t, n, idp.ClientSpec{ID: "social", RedirectURIs: []string{r2}, AllowedClaims: []string{"cardsso.ssn"}}), r2)
+	plain := newRP(t, n, "plain", registerClient(t, n, admin.ClientSpec{ID: "plain", RedirectURIs: []string{r1}}), r1)
+	allowed := newRP(t, n, "social", registerClient(t, n, admin.ClientSpec{ID: "social", RedirectURIs: []string{r2}, AllowedClaims: []string{"cardsso.ssn"}}), r2)
 	plain.conf.Scopes = append(plain.conf.Scopes, "cardsso.ssn")
 	allowed.conf.Scopes = append(allowed.conf.Scopes, "cardsso.ssn")
 	br := newBrowser(t, r1, r2)
@@ -190,7 +191,7 @@ func TestSSNClaimNeedsAllowList(t *testing.T) {
 func TestVerifiedClaims(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9706/cb"
-	r := newRP(t, n, "c", registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}, MinACR: "urn:cardsso:loa:2"}), red)
+	r := newRP(t, n, "c", registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}, MinACR: "urn:cardsso:loa:2"}), red)
 	br := newBrowser(t, red)
 	v := oauth2.GenerateVerifier()
 	ask := oauth2.SetAuthURLParam("claims", `{"id_token":{"verified_claims":{"verification":{"trust_framework":null},"claims":{"name":null}}}}`)
@@ -258,7 +259,7 @@ func TestVerifiedClaims(t *testing.T) {
 func TestConsent(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9707/cb"
-	r := newRP(t, n, "third", registerThirdParty(t, n, idp.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "third", registerThirdParty(t, n, admin.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}}), red)
 	r.conf.Scopes = []string{oidc.ScopeOpenID, "profile"}
 	br := newBrowser(t, red)
 	v := oauth2.GenerateVerifier()
@@ -300,7 +301,7 @@ func TestPasswordLockout(t *testing.T) {
 	}
 	n := startNode(t, cfg)
 	const red = "http://127.0.0.1:9708/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}})
 	r := newRP(t, n, "c", secret, red)
 	br := newBrowser(t, red)
 	register(t, br, n, r.authorize(br, "s", "n", oauth2.GenerateVerifier()), zhangSan, zhangSanSSN, goodPass)
@@ -338,7 +339,7 @@ func TestPasswordLockout(t *testing.T) {
 func TestRealNameAnswersIdentical(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9709/cb"
-	r := newRP(t, n, "c", registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "c", registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
 	br := newBrowser(t, red)
 	p := r.authorize(br, "s", "n", oauth2.GenerateVerifier())
 	f := formFor(t, p, "/login/register")

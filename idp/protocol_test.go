@@ -15,7 +15,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // Protocol details of issue 11, point 6 (and the release side of point 2),
@@ -98,7 +98,7 @@ func assertNoInternals(t *testing.T, what, text string) {
 func TestTokenResponsesAreNotCached(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9931/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "nc", RedirectURIs: []string{red}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "nc", RedirectURIs: []string{red}})
 	r := newRP(t, n, "nc", secret, red)
 	tokenURL := r.conf.Endpoint.TokenURL
 	br := newBrowser(t, red)
@@ -155,8 +155,8 @@ func s256(verifier string) string {
 func TestShortCodeVerifierRefused(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9932/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "pk", RedirectURIs: []string{red}})
-	registerClient(t, n, idp.ClientSpec{ID: "pk-pub", Public: true, RedirectURIs: []string{red}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "pk", RedirectURIs: []string{red}})
+	registerClient(t, n, admin.ClientSpec{ID: "pk-pub", Public: true, RedirectURIs: []string{red}})
 	r := newRP(t, n, "pk", secret, red)
 	br := newBrowser(t, red)
 	code := codeFrom(t, register(t, br, n, r.authorize(br, "s", "n", "a"), zhangSan, zhangSanSSN, goodPass), red, "s")
@@ -196,8 +196,8 @@ func TestShortCodeVerifierRefused(t *testing.T) {
 func TestDiscoveryMatchesBehaviour(t *testing.T) {
 	n := startNode(t)
 	const red, redPub = "http://127.0.0.1:9933/cb", "http://127.0.0.1:9934/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "disc", RedirectURIs: []string{red}})
-	pubSecret := registerClient(t, n, idp.ClientSpec{ID: "disc-pub", RedirectURIs: []string{redPub}, PublicSubject: true})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "disc", RedirectURIs: []string{red}})
+	pubSecret := registerClient(t, n, admin.ClientSpec{ID: "disc-pub", RedirectURIs: []string{redPub}, PublicSubject: true})
 	r := newRP(t, n, "disc", secret, red)
 	pub := newRP(t, n, "disc-pub", pubSecret, redPub)
 	var d struct {
@@ -423,7 +423,7 @@ func verifiedName(m map[string]any) (any, bool) {
 func TestVerifiedClaimsAtUserinfo(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9943/cb"
-	r := newRP(t, n, "vc", registerClient(t, n, idp.ClientSpec{ID: "vc", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "vc", registerClient(t, n, admin.ClientSpec{ID: "vc", RedirectURIs: []string{red}}), red)
 	br := newBrowser(t, red)
 	v := oauth2.GenerateVerifier()
 	exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
@@ -470,7 +470,7 @@ func TestVerifiedClaimsAtUserinfo(t *testing.T) {
 func TestClaimsOnlyAsGranted(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9944/cb"
-	r := newRP(t, n, "leak", registerClient(t, n, idp.ClientSpec{ID: "leak", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "leak", registerClient(t, n, admin.ClientSpec{ID: "leak", RedirectURIs: []string{red}}), red)
 	br := newBrowser(t, red)
 	v := oauth2.GenerateVerifier()
 	exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
@@ -536,7 +536,7 @@ func TestAuthTimeAfterClaimsStepUp(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			n := startNode(t)
 			const red = "http://127.0.0.1:9945/cb"
-			r := newRP(t, n, "up", registerClient(t, n, idp.ClientSpec{ID: "up", RedirectURIs: []string{red}}), red)
+			r := newRP(t, n, "up", registerClient(t, n, admin.ClientSpec{ID: "up", RedirectURIs: []string{red}}), red)
 			br := newBrowser(t, red)
 			v := oauth2.GenerateVerifier()
 			_, c1 := exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
@@ -578,7 +578,7 @@ func TestAuthTimeAfterClaimsStepUp(t *testing.T) {
 func TestErrorDescriptionsWithoutInternals(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9946/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "err", RedirectURIs: []string{red}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "err", RedirectURIs: []string{red}})
 	r := newRP(t, n, "err", secret, red)
 	tokenURL := r.conf.Endpoint.TokenURL
 	br := newBrowser(t, red)

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 const (
@@ -91,7 +91,7 @@ func TestSquattedNumberReclaimed(t *testing.T) {
 	}
 
 	const redB = "http://127.0.0.1:9612/cb"
-	rpB := newRP(t, n, "portal-b", registerClient(t, n, idp.ClientSpec{ID: "portal-b", RedirectURIs: []string{redB}}), redB)
+	rpB := newRP(t, n, "portal-b", registerClient(t, n, admin.ClientSpec{ID: "portal-b", RedirectURIs: []string{redB}}), redB)
 	holder := newBrowser(t, redB)
 	v := oauth2.GenerateVerifier()
 	offer := register(t, holder, n, rpB.authorize(holder, "s", "n", v), zhangSan, zhangSanSSN, goodPass)
@@ -213,7 +213,7 @@ func TestReclaimWrongCard(t *testing.T) {
 func TestReclaimEndsLoginsInFlight(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9613/cb"
-	r := newRP(t, n, "third", registerThirdParty(t, n, idp.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "third", registerThirdParty(t, n, admin.ClientSpec{ID: "third", Name: "Third portal", RedirectURIs: []string{red}}), red)
 	squatter := newBrowser(t, red)
 	ask := register(t, squatter, n, r.authorize(squatter, "s", "n", oauth2.GenerateVerifier()), zhangSan, zhangSanSSN, squatPass)
 	if ask.url.Path != "/login/consent" {
@@ -247,8 +247,8 @@ func TestReclaimEndsLoginsInFlight(t *testing.T) {
 func TestReclaimEndsCardStepInFlight(t *testing.T) {
 	n := startNode(t)
 	const red2, red1 = "http://127.0.0.1:9614/cb", "http://127.0.0.1:9615/cb"
-	r2 := newRP(t, n, "l2", registerClient(t, n, idp.ClientSpec{ID: "l2", RedirectURIs: []string{red2}, MinACR: "urn:cardsso:loa:2"}), red2)
-	r1 := newRP(t, n, "l1", registerClient(t, n, idp.ClientSpec{ID: "l1", RedirectURIs: []string{red1}}), red1)
+	r2 := newRP(t, n, "l2", registerClient(t, n, admin.ClientSpec{ID: "l2", RedirectURIs: []string{red2}, MinACR: "urn:cardsso:loa:2"}), red2)
+	r1 := newRP(t, n, "l1", registerClient(t, n, admin.ClientSpec{ID: "l1", RedirectURIs: []string{red1}}), red1)
 	squatter := newBrowser(t, red2)
 	card := register(t, squatter, n, r2.authorize(squatter, "s", "n", oauth2.GenerateVerifier()), zhangSan, zhangSanSSN, squatPass)
 	if card.url.Path != "/login/card" {

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // TestRefreshReuseGrace: a portal that crashed after CardSSO rotated its
@@ -18,9 +19,9 @@ func TestRefreshReuseGrace(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	n := startNode(t, func(c *idp.Config) { c.Now = clk.Now })
 	const red = "http://127.0.0.1:9820/cb"
-	lenient := newRP(t, n, "lenient", registerClient(t, n, idp.ClientSpec{ID: "lenient", RedirectURIs: []string{red},
+	lenient := newRP(t, n, "lenient", registerClient(t, n, admin.ClientSpec{ID: "lenient", RedirectURIs: []string{red},
 		RefreshReuseGrace: 30 * time.Second}), red)
-	strict := newRP(t, n, "strict", registerClient(t, n, idp.ClientSpec{ID: "strict", RedirectURIs: []string{red}}), red)
+	strict := newRP(t, n, "strict", registerClient(t, n, admin.ClientSpec{ID: "strict", RedirectURIs: []string{red}}), red)
 	br := newBrowser(t, red)
 	v := oauth2.GenerateVerifier()
 	first, _ := exchange(t, lenient, register(t, br, n, lenient.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
@@ -83,11 +84,11 @@ func TestRefreshReuseGraceBounded(t *testing.T) {
 	n := startNode(t)
 	a := n.admin(t)
 	for _, d := range []time.Duration{-time.Second, 6 * time.Minute} {
-		if _, _, err := a.CreateClient(t.Context(), idp.ClientSpec{ID: "c", RedirectURIs: []string{"http://127.0.0.1:9821/cb"}, RefreshReuseGrace: d}); err == nil {
+		if _, _, err := a.CreateClient(t.Context(), admin.ClientSpec{ID: "c", RedirectURIs: []string{"http://127.0.0.1:9821/cb"}, RefreshReuseGrace: d}); err == nil {
 			t.Errorf("grace %s accepted", d)
 		}
 	}
-	if _, _, err := a.CreateClient(t.Context(), idp.ClientSpec{ID: "c", RedirectURIs: []string{"http://127.0.0.1:9821/cb"}}); err != nil {
+	if _, _, err := a.CreateClient(t.Context(), admin.ClientSpec{ID: "c", RedirectURIs: []string{"http://127.0.0.1:9821/cb"}}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := a.SetRefreshReuseGrace(t.Context(), "c", 30*time.Second)
@@ -106,7 +107,7 @@ func TestRefreshReuseGraceBounded(t *testing.T) {
 func TestRevokeRefreshTokenWithAccessTokenHint(t *testing.T) {
 	n := startNode(t)
 	const red = "http://127.0.0.1:9822/cb"
-	r := newRP(t, n, "c", registerClient(t, n, idp.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
+	r := newRP(t, n, "c", registerClient(t, n, admin.ClientSpec{ID: "c", RedirectURIs: []string{red}}), red)
 	br := newBrowser(t, red)
 	v := oauth2.GenerateVerifier()
 	tok, _ := exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")

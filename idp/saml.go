@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/cardsso/cardsso/idp/internal/login"
+	"github.com/cardsso/cardsso/idp/internal/logout"
 	cardsaml "github.com/cardsso/cardsso/idp/internal/saml"
 	"github.com/cardsso/cardsso/idp/internal/session"
 	"github.com/cardsso/cardsso/idp/keys"
@@ -58,7 +59,7 @@ func samlSessionStore(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) sessio
 }
 
 // newSAMLProvider builds the SAML identity provider of a node.
-func newSAMLProvider(cfg Config, st *sqlstore.Store, mk *keys.MasterKey, samlKeys *keys.Manager, sessions *session.Manager, out *fanout) (*cardsaml.Provider, error) {
+func newSAMLProvider(cfg Config, st *sqlstore.Store, mk *keys.MasterKey, samlKeys *keys.Manager, sessions *session.Manager, out *logout.Fanout) (*cardsaml.Provider, error) {
 	p, err := cardsaml.New(cardsaml.Config{
 		Issuer:              cfg.Issuer,
 		Store:               st,
@@ -73,13 +74,13 @@ func newSAMLProvider(cfg Config, st *sqlstore.Store, mk *keys.MasterKey, samlKey
 		AuthRequestLifetime: cfg.Tokens.AuthRequestLifetime,
 		AssertionLifetime:   cfg.SAML.AssertionLifetime,
 		MetadataValidity:    cfg.SAML.MetadataValidity,
-		SessionEnded:        out.samlEnded,
+		SessionEnded:        out.SAMLEnded,
 		Logger:              cfg.Logger,
 		Now:                 cfg.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("saml identity provider: %w", err)
 	}
-	out.saml = p
+	out.UseSAML(p)
 	return p, nil
 }

@@ -28,7 +28,7 @@ import (
 	"github.com/russellhaering/gosaml2/types"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // spKeys are the test SPs' RSA key and certificate (made once: RSA keys
@@ -164,7 +164,7 @@ func newCrewSP(t *testing.T, n *node, o spOpts) *crewSP {
 	mux.HandleFunc("/logout", mw.HandleStartLogout)
 	handler = mux
 
-	spec := idp.SPSpec{ID: o.id, MinACR: o.minACR, Attributes: o.attributes, NameIDFormat: o.nameID}
+	spec := admin.SPSpec{ID: o.id, MinACR: o.minACR, Attributes: o.attributes, NameIDFormat: o.nameID}
 	if o.byURL && !o.noEncryption {
 		spec.MetadataURL = srv.URL + "/saml/metadata"
 	} else {
@@ -404,7 +404,7 @@ func newGoSP(t *testing.T, n *node, o goOpts) *goSP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.admin(t).AddServiceProvider(context.Background(), idp.SPSpec{
+	if _, err := n.admin(t).AddServiceProvider(context.Background(), admin.SPSpec{
 		Metadata: raw, MinACR: o.minACR, Attributes: o.attributes, NameIDFormat: o.nameID,
 	}); err != nil {
 		t.Fatalf("AddServiceProvider(gosaml2): %v", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // optInIdPInitiated allows IdP-initiated SSO to a registered SP with these
@@ -19,7 +20,7 @@ func optInIdPInitiated(t *testing.T, n *node, id string, relayStates ...string) 
 	if relayStates == nil {
 		relayStates = []string{}
 	}
-	if _, err := n.admin(t).UpdateServiceProvider(context.Background(), id, idp.SPUpdate{IdPInitiated: &on, RelayStates: relayStates}); err != nil {
+	if _, err := n.admin(t).UpdateServiceProvider(context.Background(), id, admin.SPUpdate{IdPInitiated: &on, RelayStates: relayStates}); err != nil {
 		t.Fatalf("UpdateServiceProvider(%s): %v", id, err)
 	}
 }
@@ -131,7 +132,7 @@ func TestSAMLIdPInitiatedOptIn(t *testing.T) {
 
 	// Switched off again: refused in the live session.
 	off := false
-	info, err := n.admin(t).UpdateServiceProvider(context.Background(), "open", idp.SPUpdate{IdPInitiated: &off})
+	info, err := n.admin(t).UpdateServiceProvider(context.Background(), "open", admin.SPUpdate{IdPInitiated: &off})
 	if err != nil || info.IdPInitiated || len(info.RelayStates) != 0 {
 		t.Fatalf("UpdateServiceProvider(off) = %+v, %v; want off with no RelayStates", info, err)
 	}
@@ -147,16 +148,16 @@ func TestSAMLRelayStateRegistration(t *testing.T) {
 	on := true
 	for _, tc := range []struct {
 		name string
-		upd  idp.SPUpdate
+		upd  admin.SPUpdate
 		want string // in the InvalidError's reason
 	}{
-		{"without idp-initiated", idp.SPUpdate{RelayStates: []string{"/home"}}, "need --idp-initiated"},
-		{"javascript", idp.SPUpdate{IdPInitiated: &on, RelayStates: []string{"javascript:alert(1)"}}, `scheme "javascript"`},
-		{"data", idp.SPUpdate{IdPInitiated: &on, RelayStates: []string{"data:text/html,x"}}, `scheme "data"`},
-		{"scheme-relative", idp.SPUpdate{IdPInitiated: &on, RelayStates: []string{"//evil.example/"}}, "scheme-relative"},
-		{"over 80 bytes", idp.SPUpdate{IdPInitiated: &on, RelayStates: []string{"/" + strings.Repeat("a", 80)}}, "1 to 80 bytes"},
-		{"empty value", idp.SPUpdate{IdPInitiated: &on, RelayStates: []string{""}}, "1 to 80 bytes"},
-		{"space", idp.SPUpdate{IdPInitiated: &on, RelayStates: []string{"/a b"}}, "printable ASCII"},
+		{"without idp-initiated", admin.SPUpdate{RelayStates: []string{"/home"}}, "need --idp-initiated"},
+		{"javascript", admin.SPUpdate{IdPInitiated: &on, RelayStates: []string{"javascript:alert(1)"}}, `scheme "javascript"`},
+		{"data", admin.SPUpdate{IdPInitiated: &on, RelayStates: []string{"data:text/html,x"}}, `scheme "data"`},
+		{"scheme-relative", admin.SPUpdate{IdPInitiated: &on, RelayStates: []string{"//evil.example/"}}, "scheme-relative"},
+		{"over 80 bytes", admin.SPUpdate{IdPInitiated: &on, RelayStates: []string{"/" + strings.Repeat("a", 80)}}, "1 to 80 bytes"},
+		{"empty value", admin.SPUpdate{IdPInitiated: &on, RelayStates: []string{""}}, "1 to 80 bytes"},
+		{"space", admin.SPUpdate{IdPInitiated: &on, RelayStates: []string{"/a b"}}, "printable ASCII"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := n.admin(t).UpdateServiceProvider(context.Background(), "sp", tc.upd)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // logoutReceiver is an OIDC client's backchannel_logout_uri: it verifies
@@ -123,7 +124,7 @@ func (r *logoutReceiver) wait() logoutToken {
 // sub of its ID token.
 func oidcClient(t *testing.T, n *node, b *browser, id, redirect string, rec *logoutReceiver, login func(page) page) (*rp, string, string) {
 	t.Helper()
-	spec := idp.ClientSpec{ID: id, Name: id, RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{redirect + "/bye"}, FirstParty: true}
+	spec := admin.ClientSpec{ID: id, Name: id, RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{redirect + "/bye"}, FirstParty: true}
 	if rec != nil {
 		spec.BackchannelLogoutURI = rec.url
 	}
@@ -292,7 +293,7 @@ func TestBackchannelTimeout(t *testing.T) {
 	defer close(release)
 	br := newBrowser(t)
 	login := func(p page) page { return register(t, br, n, p, zhangSan, zhangSanSSN, goodPass) }
-	spec := idp.ClientSpec{ID: "slow", RedirectURIs: []string{"http://127.0.0.1:9701/cb"}, PostLogoutRedirectURIs: []string{"http://127.0.0.1:9701/cb/bye"},
+	spec := admin.ClientSpec{ID: "slow", RedirectURIs: []string{"http://127.0.0.1:9701/cb"}, PostLogoutRedirectURIs: []string{"http://127.0.0.1:9701/cb/bye"},
 		FirstParty: true, BackchannelLogoutURI: hang.URL + "/bc"}
 	secret := registerClient(t, n, spec)
 	r := newRP(t, n, "slow", secret, "http://127.0.0.1:9701/cb")

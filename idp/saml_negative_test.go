@@ -15,6 +15,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // authnRequest is a minimal AuthnRequest from issuer.
@@ -169,26 +170,26 @@ func TestSAMLRegistry(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		spec  idp.SPSpec
+		spec  admin.SPSpec
 		field string
 		want  string
 	}{
-		{"javascript ACS", idp.SPSpec{Metadata: good("javascript:alert(1)")}, "metadata", "AssertionConsumerService[1] Location"},
-		{"data ACS", idp.SPSpec{Metadata: good("data:text/html,x")}, "metadata", "AssertionConsumerService[1]"},
-		{"plain http ACS", idp.SPSpec{Metadata: good("http://legacy.example.gov.cn/acs")}, "metadata", "use https"},
-		{"relative ACS", idp.SPSpec{Metadata: good("/acs")}, "metadata", "absolute"},
-		{"not XML", idp.SPSpec{Metadata: []byte("hello")}, "metadata", "XML"},
-		{"DOCTYPE", idp.SPSpec{Metadata: append([]byte(`<!DOCTYPE x [<!ENTITY e "e">]>`), good("https://a.example/acs")...)}, "metadata", "DOCTYPE"},
-		{"IdP metadata", idp.SPSpec{Metadata: idpMetadata(t, n)}, "metadata", "identity provider metadata"},
-		{"no entityID", idp.SPSpec{Metadata: []byte(strings.Replace(string(good("https://a.example/acs")), `entityID="https://legacy.example.gov.cn/sp"`, "", 1))}, "metadata", "entityID"},
-		{"bad certificate", idp.SPSpec{Metadata: []byte(strings.Replace(string(good("https://a.example/acs")), `<md:AssertionConsumerService`,
+		{"javascript ACS", admin.SPSpec{Metadata: good("javascript:alert(1)")}, "metadata", "AssertionConsumerService[1] Location"},
+		{"data ACS", admin.SPSpec{Metadata: good("data:text/html,x")}, "metadata", "AssertionConsumerService[1]"},
+		{"plain http ACS", admin.SPSpec{Metadata: good("http://legacy.example.gov.cn/acs")}, "metadata", "use https"},
+		{"relative ACS", admin.SPSpec{Metadata: good("/acs")}, "metadata", "absolute"},
+		{"not XML", admin.SPSpec{Metadata: []byte("hello")}, "metadata", "XML"},
+		{"DOCTYPE", admin.SPSpec{Metadata: append([]byte(`<!DOCTYPE x [<!ENTITY e "e">]>`), good("https://a.example/acs")...)}, "metadata", "DOCTYPE"},
+		{"IdP metadata", admin.SPSpec{Metadata: idpMetadata(t, n)}, "metadata", "identity provider metadata"},
+		{"no entityID", admin.SPSpec{Metadata: []byte(strings.Replace(string(good("https://a.example/acs")), `entityID="https://legacy.example.gov.cn/sp"`, "", 1))}, "metadata", "entityID"},
+		{"bad certificate", admin.SPSpec{Metadata: []byte(strings.Replace(string(good("https://a.example/acs")), `<md:AssertionConsumerService`,
 			`<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>bm90IGEgY2VydA==</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:AssertionConsumerService`, 1))}, "metadata", "X509Certificate"},
-		{"unknown attribute", idp.SPSpec{Metadata: good("https://a.example/acs"), Attributes: []string{"passport"}}, "attributes", "unknown attribute"},
-		{"bad nameid", idp.SPSpec{Metadata: good("https://a.example/acs"), NameIDFormat: "email"}, "nameid", "persistent or transient"},
-		{"bad level", idp.SPSpec{Metadata: good("https://a.example/acs"), MinACR: "urn:cardsso:loa:9"}, "min-acr", "unknown acr"},
-		{"bad id", idp.SPSpec{Metadata: good("https://a.example/acs"), ID: "no spaces"}, "id", "characters"},
-		{"metadata from http elsewhere", idp.SPSpec{MetadataURL: "http://legacy.example.gov.cn/md"}, "metadata", "https"},
-		{"neither", idp.SPSpec{}, "metadata", "required"},
+		{"unknown attribute", admin.SPSpec{Metadata: good("https://a.example/acs"), Attributes: []string{"passport"}}, "attributes", "unknown attribute"},
+		{"bad nameid", admin.SPSpec{Metadata: good("https://a.example/acs"), NameIDFormat: "email"}, "nameid", "persistent or transient"},
+		{"bad level", admin.SPSpec{Metadata: good("https://a.example/acs"), MinACR: "urn:cardsso:loa:9"}, "min-acr", "unknown acr"},
+		{"bad id", admin.SPSpec{Metadata: good("https://a.example/acs"), ID: "no spaces"}, "id", "characters"},
+		{"metadata from http elsewhere", admin.SPSpec{MetadataURL: "http://legacy.example.gov.cn/md"}, "metadata", "https"},
+		{"neither", admin.SPSpec{}, "metadata", "required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := a.AddServiceProvider(ctx, tc.spec)
@@ -202,7 +203,7 @@ func TestSAMLRegistry(t *testing.T) {
 		t.Fatalf("after refused registrations: %d SPs, %v; want none stored", len(sps), err)
 	}
 
-	info, err := a.AddServiceProvider(ctx, idp.SPSpec{Metadata: good("https://legacy.example.gov.cn/acs"), MinACR: loa2, Attributes: []string{"name", "name", "card_region"}})
+	info, err := a.AddServiceProvider(ctx, admin.SPSpec{Metadata: good("https://legacy.example.gov.cn/acs"), MinACR: loa2, Attributes: []string{"name", "name", "card_region"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestSAMLRegistry(t *testing.T) {
 		strings.Join(info.Attributes, ",") != "name,card_region" || len(info.ACS) != 1 || info.Encrypted {
 		t.Errorf("registered %+v", info)
 	}
-	if _, err := a.AddServiceProvider(ctx, idp.SPSpec{ID: "other", Metadata: good("https://legacy.example.gov.cn/acs")}); !errors.Is(err, idp.ErrAlreadyExists) {
+	if _, err := a.AddServiceProvider(ctx, admin.SPSpec{ID: "other", Metadata: good("https://legacy.example.gov.cn/acs")}); !errors.Is(err, admin.ErrAlreadyExists) {
 		t.Errorf("same entity ID twice: %v; want ErrAlreadyExists", err)
 	}
 	if got, err := a.GetServiceProvider(ctx, "https://legacy.example.gov.cn/sp"); err != nil || got.ID != info.ID {
@@ -219,14 +220,14 @@ func TestSAMLRegistry(t *testing.T) {
 	if err := a.DeleteServiceProvider(ctx, info.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.GetServiceProvider(ctx, info.ID); !errors.Is(err, idp.ErrNotFound) {
+	if _, err := a.GetServiceProvider(ctx, info.ID); !errors.Is(err, admin.ErrNotFound) {
 		t.Errorf("after delete: %v; want ErrNotFound", err)
 	}
 
 	// By URL: a 404 is a clear error.
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
-	if _, err := a.AddServiceProvider(ctx, idp.SPSpec{MetadataURL: srv.URL + "/md"}); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := a.AddServiceProvider(ctx, admin.SPSpec{MetadataURL: srv.URL + "/md"}); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("metadata URL answering 404: %v", err)
 	}
 }

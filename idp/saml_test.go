@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 const (
@@ -443,7 +444,7 @@ func passiveURL(t *testing.T, sp *crewSP) string {
 func TestSAMLAcrossProtocols(t *testing.T) {
 	n := startNode(t)
 	const redirect = "http://127.0.0.1:9401/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "portal", Name: "Portal", RedirectURIs: []string{redirect}, FirstParty: true})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "portal", Name: "Portal", RedirectURIs: []string{redirect}, FirstParty: true})
 	rp := newRP(t, n, "portal", secret, redirect)
 	sp := newCrewSP(t, n, spOpts{noEncryption: true})
 

@@ -11,15 +11,17 @@ import (
 
 	"github.com/cardsso/cardsso/connectors/citizenid"
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
+	"github.com/cardsso/cardsso/idp/benchseed"
 )
 
 // TestSeed seeds citizens, sessions and clients into a node's database and
 // logs a seeded citizen in through the form, as cardsso-bench does.
 func TestSeed(t *testing.T) {
 	n := startNode(t)
-	a := n.admin(t)
+	a := n.seeder(t)
 	var citizens bytes.Buffer
-	res, err := a.Seed(context.Background(), idp.SeedSpec{
+	res, err := a.Seed(context.Background(), benchseed.Spec{
 		Accounts: 30, Sessions: 50, Clients: 3, Password: "Seeded-pass-1",
 		Citizens: &citizens, CitizensCount: 5, Batch: 7,
 	})
@@ -41,14 +43,14 @@ func TestSeed(t *testing.T) {
 		}
 		seen[num] = true
 	}
-	clients, err := a.ListClients(context.Background())
+	clients, err := n.admin(t).ListClients(context.Background())
 	if err != nil || len(clients) != 3 {
 		t.Fatalf("ListClients = %d clients, %v; want the 3 seeded", len(clients), err)
 	}
 
 	// A seeded citizen logs in with the number and the password.
 	const redirect = "http://127.0.0.1:9999/cb"
-	secret := registerClient(t, n, idp.ClientSpec{ID: "portal", RedirectURIs: []string{redirect}})
+	secret := registerClient(t, n, admin.ClientSpec{ID: "portal", RedirectURIs: []string{redirect}})
 	r := newRP(t, n, "portal", secret, redirect)
 	br := newBrowser(t, redirect)
 	verifier := oauth2.GenerateVerifier()
@@ -62,18 +64,18 @@ func TestSeed(t *testing.T) {
 	r.verify(tok)
 
 	// Seeding the same numbers again is refused; --first continues after them.
-	if _, err := a.Seed(context.Background(), idp.SeedSpec{Accounts: 2, Password: "Seeded-pass-1"}); !errors.Is(err, idp.ErrAlreadyExists) {
+	if _, err := a.Seed(context.Background(), benchseed.Spec{Accounts: 2, Password: "Seeded-pass-1"}); !errors.Is(err, admin.ErrAlreadyExists) {
 		t.Errorf("Seed of the same numbers = %v; want ErrAlreadyExists", err)
 	}
-	if res, err := a.Seed(context.Background(), idp.SeedSpec{Accounts: 2, First: 30, Password: "Seeded-pass-1"}); err != nil || res.Accounts != 2 {
+	if res, err := a.Seed(context.Background(), benchseed.Spec{Accounts: 2, First: 30, Password: "Seeded-pass-1"}); err != nil || res.Accounts != 2 {
 		t.Errorf("Seed(First: 30) = %+v, %v; want 2 more accounts", res, err)
 	}
 	// Sessions need accounts of the same run; a weak password is refused.
 	var ie *idp.InvalidError
-	if _, err := a.Seed(context.Background(), idp.SeedSpec{Sessions: 1}); !errors.As(err, &ie) {
+	if _, err := a.Seed(context.Background(), benchseed.Spec{Sessions: 1}); !errors.As(err, &ie) {
 		t.Errorf("Seed(sessions without accounts) = %v; want an InvalidError", err)
 	}
-	if _, err := a.Seed(context.Background(), idp.SeedSpec{Accounts: 1, First: 100, Password: "short"}); !errors.As(err, &ie) {
+	if _, err := a.Seed(context.Background(), benchseed.Spec{Accounts: 1, First: 100, Password: "short"}); !errors.As(err, &ie) {
 		t.Errorf("Seed(weak password) = %v; want an InvalidError", err)
 	}
 }
@@ -83,7 +85,7 @@ func TestSeed(t *testing.T) {
 func TestSeedNumber(t *testing.T) {
 	seen := map[string]bool{}
 	for _, i := range []int{0, 1, 9, 10, 899, 900, 8999, 9000, 123456, 999999, 1_999_999} {
-		s := idp.SeedNumber(i)
+		s := benchseed.Number(i)
 		if _, err := citizenid.Parse(s); err != nil {
 			t.Errorf("SeedNumber(%d) = %s: %v", i, s, err)
 		}

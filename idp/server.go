@@ -23,6 +23,7 @@ import (
 	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/idp/internal/clientip"
 	"github.com/cardsso/cardsso/idp/internal/login"
+	"github.com/cardsso/cardsso/idp/internal/logout"
 	cardoidc "github.com/cardsso/cardsso/idp/internal/oidc"
 	cardsaml "github.com/cardsso/cardsso/idp/internal/saml"
 	"github.com/cardsso/cardsso/idp/internal/session"
@@ -45,10 +46,10 @@ type Server struct {
 	metricsHandler http.Handler
 	handler        http.Handler
 
-	// SAML identity provider (idp/internal/saml) and the logout fan-out (logout.go).
+	// SAML identity provider (idp/internal/saml) and the logout fan-out (idp/internal/logout).
 	saml     *cardsaml.Provider
 	samlKeys *keys.Manager
-	logout   *fanout
+	logout   *logout.Fanout
 
 	closeOnce sync.Once
 }
@@ -141,10 +142,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("openid provider: %w", err)
 	}
 	// --- SAML identity provider and the logout fan-out to both protocols ---
-	s.logout = newFanout(s.store, oidcStore, cfg.Issuer, cfg.Logout, log)
+	s.logout = logout.New(logout.Config{
+		Clients: s.store, Tokens: oidcStore, Issuer: cfg.Issuer, Logger: log,
+		Timeout: cfg.Logout.BackchannelTimeout, Attempts: cfg.Logout.BackchannelAttempts, Backoff: cfg.Logout.BackchannelBackoff,
+	})
 	defer func() {
 		if err != nil {
-			s.logout.close()
+			s.logout.Close()
 		}
 	}()
 	s.saml, err = newSAMLProvider(cfg, s.store, mk, s.samlKeys, sessions, s.logout)
@@ -153,7 +157,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	// --- end SAML ---
 	pages, err = login.New(login.Config{
-		Store: s.store, Sessions: sessions, SessionEnded: s.logout.sessionEnded, // SAML: the logout fan-out
+		Store: s.store, Sessions: sessions, SessionEnded: s.logout.SessionEnded, // SAML: the logout fan-out
 		Providers: map[string]login.Provider{login.ProtocolOIDC: s.provider, login.ProtocolSAML: s.saml},
 		RealName:  checks.realName, Card: checks.card, Face: checks.face, CardTTL: cfg.Checks.CardTTL,
 		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
@@ -430,7 +434,7 @@ func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		s.logout.close() // logout tokens in flight
+		s.logout.Close() // logout tokens in flight
 		err = s.store.Close()
 	})
 	return err

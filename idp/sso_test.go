@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // TestSingleSignOnAtAuthorize: a browser whose live SSO session answers a
@@ -21,8 +21,8 @@ func TestSingleSignOnAtAuthorize(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
 	const redirectA, redirectB = "http://127.0.0.1:9811/cb", "http://127.0.0.1:9812/cb"
-	a := newRP(t, n, "sso-a", registerClient(t, n, idp.ClientSpec{ID: "sso-a", Name: "A", RedirectURIs: []string{redirectA}}), redirectA)
-	b := newRP(t, n, "sso-b", registerClient(t, n, idp.ClientSpec{ID: "sso-b", Name: "B", RedirectURIs: []string{redirectB}}), redirectB)
+	a := newRP(t, n, "sso-a", registerClient(t, n, admin.ClientSpec{ID: "sso-a", Name: "A", RedirectURIs: []string{redirectA}}), redirectA)
+	b := newRP(t, n, "sso-b", registerClient(t, n, admin.ClientSpec{ID: "sso-b", Name: "B", RedirectURIs: []string{redirectB}}), redirectB)
 	br := newBrowser(t, redirectA, redirectB)
 
 	va := oauth2.GenerateVerifier()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
+	"github.com/cardsso/cardsso/idp/benchseed"
 )
 
 // TestWorkloads runs every workload briefly against a CardSSO node started
@@ -48,13 +50,18 @@ func TestWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	const secret = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-	if _, _, err := a.CreateClient(context.Background(), idp.ClientSpec{
+	if _, _, err := a.CreateClient(context.Background(), admin.ClientSpec{
 		ID: "bench", RedirectURIs: []string{"http://127.0.0.1:9999/cb"}, Secret: secret, FirstParty: true,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	var citizens bytes.Buffer
-	if _, err := a.Seed(context.Background(), idp.SeedSpec{Accounts: 3, Password: "Bench-pass-2026", Citizens: &citizens, CitizensCount: 3}); err != nil {
+	sd, err := idp.OpenSeeder(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sd.Close()
+	if _, err := sd.Seed(context.Background(), benchseed.Spec{Accounts: 3, Password: "Bench-pass-2026", Citizens: &citizens, CitizensCount: 3}); err != nil {
 		t.Fatal(err)
 	}
 	// The saml-sso workload's SP, registered from the metadata the bench writes.
@@ -66,7 +73,7 @@ func TestWorkloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.AddServiceProvider(context.Background(), idp.SPSpec{ID: "bench-sp", Metadata: md}); err != nil {
+	if _, err := a.AddServiceProvider(context.Background(), admin.SPSpec{ID: "bench-sp", Metadata: md}); err != nil {
 		t.Fatalf("AddServiceProvider: %v", err)
 	}
 	_ = a.Close()

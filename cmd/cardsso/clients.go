@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 func (c *cli) newClientsCmd() *cobra.Command {
@@ -35,13 +36,13 @@ func (c *cli) newClientsCmd() *cobra.Command {
 // confidential client, its secret (the shape of an RFC 7591 registration
 // response).
 type createdClient struct {
-	idp.ClientInfo
+	admin.ClientInfo
 	Secret string `json:"client_secret,omitempty"`
 }
 
 func (c *cli) newClientsCreateCmd() *cobra.Command {
 	var (
-		spec   idp.ClientSpec
+		spec   admin.ClientSpec
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -161,7 +162,7 @@ func (c *cli) newClientsListCmd() *cobra.Command {
 			return fmt.Errorf("list clients: %w", err)
 		}
 		if asJSON {
-			out := make([]idp.ClientInfo, 0, len(clients))
+			out := make([]admin.ClientInfo, 0, len(clients))
 			for _, ci := range clients {
 				out = append(out, jsonClient(ci))
 			}
@@ -265,7 +266,7 @@ func (c *cli) newClientsRotateSecretCmd() *cobra.Command {
 }
 
 // jsonClient is ci for JSON output: lists are [] rather than null.
-func jsonClient(ci idp.ClientInfo) idp.ClientInfo {
+func jsonClient(ci admin.ClientInfo) admin.ClientInfo {
 	if ci.RedirectURIs == nil {
 		ci.RedirectURIs = []string{}
 	}
@@ -276,7 +277,7 @@ func jsonClient(ci idp.ClientInfo) idp.ClientInfo {
 }
 
 // writeClient prints one client as aligned key/value lines.
-func writeClient(w io.Writer, ci idp.ClientInfo) error {
+func writeClient(w io.Writer, ci admin.ClientInfo) error {
 	t := newTable(w)
 	t.row("client_id", ci.ID)
 	t.row("name", ci.Name)
@@ -300,7 +301,7 @@ func writeClient(w io.Writer, ci idp.ClientInfo) error {
 	return t.flush()
 }
 
-func clientType(ci idp.ClientInfo) string {
+func clientType(ci admin.ClientInfo) string {
 	if ci.Public {
 		return "public"
 	}
@@ -314,9 +315,9 @@ func clientType(ci idp.ClientInfo) string {
 func clientError(err error, id string) error {
 	var ie *idp.InvalidError
 	switch {
-	case errors.Is(err, idp.ErrNotFound):
+	case errors.Is(err, admin.ErrNotFound):
 		return fmt.Errorf("client %q not found", id)
-	case errors.Is(err, idp.ErrAlreadyExists):
+	case errors.Is(err, admin.ErrAlreadyExists):
 		return fmt.Errorf("client %q already exists", id)
 	case errors.As(err, &ie):
 		msg := ie.Reason

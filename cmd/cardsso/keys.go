@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 func (c *cli) newKeysCmd() *cobra.Command {
@@ -89,17 +90,17 @@ import the metadata again.`,
 	return cmd
 }
 
-func (c *cli) writeKeys(keys []idp.KeyInfo, asJSON bool) error {
+func (c *cli) writeKeys(keys []admin.KeyInfo, asJSON bool) error {
 	if asJSON {
 		if keys == nil {
-			keys = []idp.KeyInfo{}
+			keys = []admin.KeyInfo{}
 		}
 		return writeJSON(c.stdout, keys)
 	}
 	return writeKeyTable(c.stdout, keys)
 }
 
-func writeKeyTable(w io.Writer, keys []idp.KeyInfo) error {
+func writeKeyTable(w io.Writer, keys []admin.KeyInfo) error {
 	if len(keys) == 0 {
 		_, err := fmt.Fprintln(w, "No signing keys yet (serve generates them on first start).")
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // Exit codes.
@@ -196,7 +197,7 @@ func (c *cli) idpConfig(cmd *cobra.Command, overrides ...flagSetting) (idp.Confi
 }
 
 // openAdmin opens the node's database for an administrative command.
-func (c *cli) openAdmin(cmd *cobra.Command) (*idp.Admin, error) {
+func (c *cli) openAdmin(cmd *cobra.Command) (*admin.Admin, error) {
 	cfg, err := c.idpConfig(cmd)
 	if err != nil {
 		return nil, err
@@ -220,7 +221,7 @@ func startError(what string, err error) error {
 }
 
 // closeAdmin closes a and reports a close error only when nothing else failed.
-func closeAdmin(a *idp.Admin, err *error) {
+func closeAdmin(a io.Closer, err *error) {
 	if cerr := a.Close(); cerr != nil && *err == nil {
 		*err = fmt.Errorf("close database: %w", cerr)
 	}

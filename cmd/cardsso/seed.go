@@ -9,11 +9,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/benchseed"
 )
 
 func (c *cli) newSeedCmd() *cobra.Command {
 	var (
-		spec         idp.SeedSpec
+		spec         benchseed.Spec
 		citizensFile string
 		asJSON       bool
 	)
@@ -62,11 +63,15 @@ Never seed a production database.`,
 			}()
 			spec.Citizens = out
 		}
-		a, err := c.openAdmin(cmd)
+		cfg, err := c.idpConfig(cmd)
 		if err != nil {
 			return err
 		}
-		defer closeAdmin(a, &err)
+		sd, err := idp.OpenSeeder(cmd.Context(), cfg)
+		if err != nil {
+			return startError("open database", err)
+		}
+		defer closeAdmin(sd, &err)
 		last := time.Now()
 		spec.Progress = func(what string, done, total int) {
 			if time.Since(last) > 2*time.Second || done == total {
@@ -74,7 +79,7 @@ Never seed a production database.`,
 				fmt.Fprintf(c.stderr, "seed: %s %d/%d\n", what, done, total)
 			}
 		}
-		res, err := a.Seed(cmd.Context(), spec)
+		res, err := sd.Seed(cmd.Context(), spec)
 		if err != nil {
 			var ie *idp.InvalidError
 			if errors.As(err, &ie) {

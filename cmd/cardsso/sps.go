@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 func (c *cli) newSPsCmd() *cobra.Command {
@@ -26,7 +27,7 @@ func (c *cli) newSPsCmd() *cobra.Command {
 
 func (c *cli) newSPsAddCmd() *cobra.Command {
 	var (
-		spec     idp.SPSpec
+		spec     admin.SPSpec
 		metadata string
 		attrs    []string
 		asJSON   bool
@@ -135,7 +136,7 @@ func (c *cli) newSPsListCmd() *cobra.Command {
 		}
 		if asJSON {
 			if sps == nil {
-				sps = []idp.SPInfo{}
+				sps = []admin.SPInfo{}
 			}
 			return writeJSON(c.stdout, sps)
 		}
@@ -178,7 +179,7 @@ func (c *cli) newSPsShowCmd() *cobra.Command {
 
 func (c *cli) newSPsUpdateCmd() *cobra.Command {
 	var (
-		upd     idp.SPUpdate
+		upd     admin.SPUpdate
 		on      bool
 		relays  []string
 		clearRS bool
@@ -258,7 +259,7 @@ func (c *cli) newSPsDeleteCmd() *cobra.Command {
 	return cmd
 }
 
-func writeSP(w io.Writer, sp idp.SPInfo) error {
+func writeSP(w io.Writer, sp admin.SPInfo) error {
 	t := newTable(w)
 	t.row("id", sp.ID)
 	t.row("entity_id", sp.EntityID)
@@ -282,10 +283,10 @@ func writeSP(w io.Writer, sp idp.SPInfo) error {
 func spError(err error, id string) error {
 	var ie *idp.InvalidError
 	switch {
-	case errors.Is(err, idp.ErrNotFound):
+	case errors.Is(err, admin.ErrNotFound):
 		return fmt.Errorf("service provider %q not found", id)
-	case errors.Is(err, idp.ErrAlreadyExists):
-		return fmt.Errorf("%s", strings.TrimSuffix(err.Error(), ": "+idp.ErrAlreadyExists.Error())+" is already registered")
+	case errors.Is(err, admin.ErrAlreadyExists):
+		return fmt.Errorf("%s", strings.TrimSuffix(err.Error(), ": "+admin.ErrAlreadyExists.Error())+" is already registered")
 	case errors.As(err, &ie):
 		return &exitError{code: exitUsage, err: fmt.Errorf("service provider %s: %s", strconv.Quote(id), ie.Reason)}
 	}

@@ -96,7 +96,7 @@ func ParseAt(s string, now time.Time) (Number, error) {
 	if _, err := birthDate(s[6:14], now); err != nil {
 		return Number{}, err
 	}
-	if checkCharacter(s[:Length-1]) != s[Length-1] {
+	if CheckCharacter(s[:Length-1]) != s[Length-1] {
 		return Number{}, ErrCheckCharacter
 	}
 	return Number{s: s}, nil
@@ -234,13 +234,19 @@ func birthDate(code string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// checkCharacter returns the ISO 7064:1983 MOD 11-2 check character of 17
-// ASCII digits (GB 11643-1999 §8.2).
-func checkCharacter(first17 string) byte {
+// CheckCharacter returns the ISO 7064:1983 MOD 11-2 check character of 17
+// ASCII digits (GB 11643-1999 §8.2); anything else gives 0.
+func CheckCharacter(first17 string) byte {
+	if len(first17) != Length-1 {
+		return 0
+	}
 	// The weight of character i (1-based) is 2^(18-i) mod 11.
 	weights := [Length - 1]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 	sum := 0
 	for i := range Length - 1 {
+		if !isDigit(first17[i]) {
+			return 0
+		}
 		sum += int(first17[i]-'0') * weights[i]
 	}
 	return "10X98765432"[sum%11]

@@ -169,7 +169,7 @@ func TestParseUsesCurrentTime(t *testing.T) {
 	}
 	future := time.Now().AddDate(2, 0, 0)
 	first17 := fmt.Sprintf("110105%s001", future.Format("20060102"))
-	s := first17 + string(checkCharacter(first17))
+	s := first17 + string(CheckCharacter(first17))
 	if _, err := Parse(s); !errors.Is(err, ErrBirthDate) {
 		t.Errorf("Parse(%q) error = %v; want %v", s, err, ErrBirthDate)
 	}
@@ -277,14 +277,14 @@ func TestSexString(t *testing.T) {
 	}
 }
 
-// TestCheckCharacter compares checkCharacter with the equivalent formula
+// TestCheckCharacter compares CheckCharacter with the equivalent formula
 // over all 18 characters: Σ aᵢ·(2^(17-i) mod 11) ≡ 1 (mod 11), X = 10.
 func TestCheckCharacter(t *testing.T) {
 	for _, first17 := range []string{
 		"11010519900307001", "44030519851112002", "31011519780520003",
 		"51010420000229004", "33010619951231005", "00000000000000000", "99999999999999999",
 	} {
-		c := checkCharacter(first17)
+		c := CheckCharacter(first17)
 		sum, w := 0, 1
 		for i := Length - 1; i >= 0; i-- {
 			a := 10
@@ -297,7 +297,7 @@ func TestCheckCharacter(t *testing.T) {
 			w = w * 2 % 11
 		}
 		if sum%11 != 1 {
-			t.Errorf("checkCharacter(%q) = %c; the 18-character sum mod 11 = %d; want 1", first17, c, sum%11)
+			t.Errorf("CheckCharacter(%q) = %c; the 18-character sum mod 11 = %d; want 1", first17, c, sum%11)
 		}
 	}
 }

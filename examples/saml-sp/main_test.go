@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
 )
 
 // TestDemo runs the demo SP against a CardSSO node as the README does:
@@ -51,12 +52,12 @@ func TestDemo(t *testing.T) {
 		t.Errorf("a restart made another certificate (%v)", err)
 	}
 
-	admin, err := idp.OpenAdmin(ctx, cfg)
+	adm, err := idp.OpenAdmin(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	info, err := admin.AddServiceProvider(ctx, idp.SPSpec{MetadataURL: srv.URL + "/saml/metadata", ID: "saml-demo", Attributes: []string{"name", "ssn_masked", "card_region"}})
+	defer adm.Close()
+	info, err := adm.AddServiceProvider(ctx, admin.SPSpec{MetadataURL: srv.URL + "/saml/metadata", ID: "saml-demo", Attributes: []string{"name", "ssn_masked", "card_region"}})
 	if err != nil {
 		t.Fatalf("sps add: %v", err)
 	}

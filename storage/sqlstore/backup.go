@@ -9,7 +9,7 @@ import (
 
 // ErrBackupUnsupported is returned by BackupTo on PostgreSQL, whose own
 // tools (pg_dump, base backups) are the backup (docs/operations.md).
-var ErrBackupUnsupported = errors.New("sqlstore: online backup is for SQLite; back PostgreSQL up with pg_dump")
+var ErrBackupUnsupported = fmt.Errorf("sqlstore: online backup is for SQLite; back PostgreSQL up with pg_dump: %w", errors.ErrUnsupported)
 
 // BackupTo writes a consistent copy of a SQLite database to path while the
 // database stays in use: VACUUM INTO reads one snapshot (a read transaction;

@@ -1,4 +1,4 @@
-package idp
+package admin
 
 import (
 	"context"
@@ -13,38 +13,11 @@ import (
 	"unicode/utf8"
 
 	cardoidc "github.com/cardsso/cardsso/idp/internal/oidc"
-	"github.com/cardsso/cardsso/idp/keys"
+
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/policies/release"
 	"github.com/cardsso/cardsso/storage"
-	"github.com/cardsso/cardsso/storage/sqlstore"
 )
-
-// Errors the CLI and the admin API branch on.
-var (
-	ErrNotFound      = errors.New("not found")
-	ErrAlreadyExists = errors.New("already exists")
-)
-
-// InvalidError says which input field is wrong and why.
-type InvalidError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
-
-// Admin is the administrator's side of a node: what `cardsso clients` and
-// `cardsso keys` do (and later the admin REST API). It works on the same
-// database as a running server.
-type Admin struct {
-	cfg      Config
-	store    *sqlstore.Store
-	mk       *keys.MasterKey
-	keys     *keys.Manager
-	samlKeys *keys.Manager
-	secrets  *keys.MAC
-}
 
 // ClientSpec is a client registration request.
 type ClientSpec struct {
@@ -104,56 +77,6 @@ type ClientInfo struct {
 	UpdatedAt              time.Time `json:"updated_at"`
 }
 
-// KeyInfo describes one signing key (never its private part).
-type KeyInfo struct {
-	ID          string     `json:"kid"`
-	Use         string     `json:"use"` // oidc or saml
-	Algorithm   string     `json:"alg"`
-	State       string     `json:"state"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ActivatedAt *time.Time `json:"activated_at,omitempty"`
-	RetiredAt   *time.Time `json:"retired_at,omitempty"`
-	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
-}
-
-// OpenAdmin opens the database (running pending migrations) and the master key.
-func OpenAdmin(ctx context.Context, cfg Config) (*Admin, error) {
-	cfg = withDefaults(cfg)
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	mk, err := openMasterKey(cfg)
-	if err != nil {
-		return nil, err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	km, err := newKeyManager(st, mk, cfg)
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	samlKeys, err := newSAMLKeyManager(st, mk, cfg)
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	return &Admin{cfg: cfg, store: st, mk: mk, keys: km, samlKeys: samlKeys, secrets: mk.MAC(keys.PurposeClientSecret)}, nil
-}
-
-// Close releases the database.
-func (a *Admin) Close() error { return a.store.Close() }
-
-// Migrate runs pending migrations and returns the schema version.
-func (a *Admin) Migrate(ctx context.Context) (int64, error) {
-	if err := a.store.Migrate(ctx); err != nil {
-		return 0, err
-	}
-	return a.store.MigrationVersion(ctx)
-}
-
 // MinSecretLength is the shortest client secret accepted from an operator.
 const MinSecretLength = 32
 
@@ -204,46 +127,7 @@ func newSecret() (string, error) {
 // CreateClient registers a client. For a confidential client it returns the
 // secret, which is shown once and stored only as a keyed hash.
 func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, string, error) {
-	if !clientIDPattern.MatchString(spec.ID) {
-		return ClientInfo{}, "", &InvalidError{Field: "id", Reason: "1 to 64 characters: letters, digits, '.', '_', '-', starting with a letter or digit"}
-	}
-	if utf8.RuneCountInString(spec.Name) > 200 {
-		return ClientInfo{}, "", &InvalidError{Field: "name", Reason: "at most 200 characters"}
-	}
-	if len(spec.RedirectURIs) == 0 {
-		return ClientInfo{}, "", &InvalidError{Field: "redirect-uri", Reason: "at least one is required"}
-	}
-	for _, u := range spec.RedirectURIs {
-		if err := validateRedirect("redirect-uri", u, spec.Public); err != nil {
-			return ClientInfo{}, "", err
-		}
-	}
-	for _, u := range spec.PostLogoutRedirectURIs {
-		if err := validateRedirect("post-logout-redirect-uri", u, spec.Public); err != nil {
-			return ClientInfo{}, "", err
-		}
-	}
-	if spec.MinACR != "" {
-		if _, err := assurance.ParseACR(spec.MinACR); err != nil {
-			return ClientInfo{}, "", &InvalidError{Field: "min-acr", Reason: err.Error()}
-		}
-	}
-	for _, c := range spec.AllowedClaims {
-		if !release.Restricted(c) {
-			return ClientInfo{}, "", &InvalidError{Field: "allow-claim", Reason: fmt.Sprintf("%q is not a restricted claim (known: %s)", c, release.ScopeSSN)}
-		}
-	}
-	if spec.SectorIdentifierURI != "" {
-		if u, err := url.Parse(spec.SectorIdentifierURI); err != nil || u.Scheme != "https" || u.Host == "" {
-			return ClientInfo{}, "", &InvalidError{Field: "sector-identifier-uri", Reason: "must be an https URL"}
-		}
-	}
-	if spec.BackchannelLogoutURI != "" {
-		if err := validateBackchannelURI(spec.BackchannelLogoutURI); err != nil {
-			return ClientInfo{}, "", err
-		}
-	}
-	if err := checkReuseGrace(spec.RefreshReuseGrace); err != nil {
+	if err := spec.check(); err != nil {
 		return ClientInfo{}, "", err
 	}
 	secret := spec.Secret
@@ -284,6 +168,53 @@ func (a *Admin) CreateClient(ctx context.Context, spec ClientSpec) (ClientInfo, 
 		return ClientInfo{}, "", err
 	}
 	return clientInfo(c), secret, nil
+}
+
+// check validates a registration request field by field.
+func (spec ClientSpec) check() error {
+	if !clientIDPattern.MatchString(spec.ID) {
+		return &InvalidError{Field: "id", Reason: "1 to 64 characters: letters, digits, '.', '_', '-', starting with a letter or digit"}
+	}
+	if utf8.RuneCountInString(spec.Name) > 200 {
+		return &InvalidError{Field: "name", Reason: "at most 200 characters"}
+	}
+	if len(spec.RedirectURIs) == 0 {
+		return &InvalidError{Field: "redirect-uri", Reason: "at least one is required"}
+	}
+	for _, u := range spec.RedirectURIs {
+		if err := validateRedirect("redirect-uri", u, spec.Public); err != nil {
+			return err
+		}
+	}
+	for _, u := range spec.PostLogoutRedirectURIs {
+		if err := validateRedirect("post-logout-redirect-uri", u, spec.Public); err != nil {
+			return err
+		}
+	}
+	if spec.MinACR != "" {
+		if _, err := assurance.ParseACR(spec.MinACR); err != nil {
+			return &InvalidError{Field: "min-acr", Reason: err.Error()}
+		}
+	}
+	for _, c := range spec.AllowedClaims {
+		if !release.Restricted(c) {
+			return &InvalidError{Field: "allow-claim", Reason: fmt.Sprintf("%q is not a restricted claim (known: %s)", c, release.ScopeSSN)}
+		}
+	}
+	if spec.SectorIdentifierURI != "" {
+		if u, err := url.Parse(spec.SectorIdentifierURI); err != nil || u.Scheme != "https" || u.Host == "" {
+			return &InvalidError{Field: "sector-identifier-uri", Reason: "must be an https URL"}
+		}
+	}
+	if spec.BackchannelLogoutURI != "" {
+		if err := validateBackchannelURI(spec.BackchannelLogoutURI); err != nil {
+			return err
+		}
+	}
+	if err := checkReuseGrace(spec.RefreshReuseGrace); err != nil {
+		return err
+	}
+	return nil
 }
 
 func clientInfo(c storage.Client) ClientInfo {
@@ -390,82 +321,6 @@ func (a *Admin) RotateClientSecret(ctx context.Context, id string) (string, erro
 	return secret, nil
 }
 
-func keyInfos(ks []keys.KeyInfo) []KeyInfo {
-	t := func(v time.Time) *time.Time {
-		if v.IsZero() {
-			return nil
-		}
-		return &v
-	}
-	out := make([]KeyInfo, len(ks))
-	for i, k := range ks {
-		out[i] = KeyInfo{ID: k.ID, Use: k.Use, Algorithm: k.Algorithm, State: string(k.State), CreatedAt: k.CreatedAt,
-			ActivatedAt: t(k.ActivatedAt), RetiredAt: t(k.RetiredAt), ExpiresAt: t(k.ExpiresAt)}
-	}
-	return out
-}
-
-// KeyUses are the uses of signing keys: OpenID Connect tokens and SAML.
-var KeyUses = []string{storage.KeyUseOIDC, storage.KeyUseSAML}
-
-// keyManagers returns the managers of the uses named (all when none).
-func (a *Admin) keyManagers(uses []string) ([]*keys.Manager, error) {
-	if len(uses) == 0 {
-		uses = KeyUses
-	}
-	var out []*keys.Manager
-	for _, u := range uses {
-		switch u {
-		case storage.KeyUseOIDC:
-			out = append(out, a.keys)
-		case storage.KeyUseSAML:
-			out = append(out, a.samlKeys)
-		default:
-			return nil, &InvalidError{Field: "use", Reason: fmt.Sprintf("unknown key use %q (want %s or %s)", u, storage.KeyUseOIDC, storage.KeyUseSAML)}
-		}
-	}
-	return out, nil
-}
-
-// ListKeys lists the signing keys of the uses named (all when none): OIDC
-// keys first, then SAML keys.
-func (a *Admin) ListKeys(ctx context.Context, uses ...string) ([]KeyInfo, error) {
-	ms, err := a.keyManagers(uses)
-	if err != nil {
-		return nil, err
-	}
-	var out []KeyInfo
-	for _, m := range ms {
-		ks, err := m.List(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, keyInfos(ks)...)
-	}
-	return out, nil
-}
-
-// RotateKeys rotates the signing keys of the uses named (all when none)
-// now: the published next key starts signing, the active one is retired
-// but stays published until every token it signed has expired. Running
-// servers pick the change up within a minute. It returns the keys of those
-// uses.
-func (a *Admin) RotateKeys(ctx context.Context, uses ...string) ([]KeyInfo, error) {
-	ms, err := a.keyManagers(uses)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range ms {
-		if err := m.Init(ctx); err != nil {
-			return nil, err
-		}
-		if err := m.Rotate(ctx); err != nil {
-			return nil, err
-		}
-	}
-	return a.ListKeys(ctx, uses...)
-}
-
 // validateBackchannelURI checks a backchannel_logout_uri: an absolute https
 // URL (http only on loopback hosts, for development) without fragment
 // (OpenID Connect Back-Channel Logout 1.0 §2.2).
@@ -489,15 +344,4 @@ func validateBackchannelURI(raw string) error {
 		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q: http is allowed only for localhost, 127.0.0.1 and ::1; use https", raw)}
 	}
 	return &InvalidError{Field: field, Reason: fmt.Sprintf("scheme %q is not allowed (want https)", u.Scheme)}
-}
-
-// Backup writes a consistent copy of the SQLite database to path while
-// nodes keep serving (docs/operations.md, "Backup and restore"). On
-// PostgreSQL it refuses: pg_dump is the backup there.
-func (a *Admin) Backup(ctx context.Context, path string) error {
-	err := a.store.BackupTo(ctx, path)
-	if errors.Is(err, sqlstore.ErrBackupUnsupported) {
-		return &InvalidError{Field: "storage.type", Reason: "cardsso backup copies a SQLite database; for PostgreSQL use pg_dump (see docs/operations.md)"}
-	}
-	return err
 }

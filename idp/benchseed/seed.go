@@ -1,4 +1,8 @@
-package idp
+// Package benchseed fills a database with synthetic citizens, clients and
+// SSO sessions for benchmarks (`cardsso seed`, cardsso-bench,
+// docs/performance.md). It is tooling, not part of a node: no production
+// path imports it.
+package benchseed
 
 import (
 	"context"
@@ -12,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cardsso/cardsso/connectors/citizenid"
+	"github.com/cardsso/cardsso/idp/admin"
 	"github.com/cardsso/cardsso/idp/internal/password"
 	"github.com/cardsso/cardsso/storage"
 )
@@ -27,10 +32,59 @@ import (
 // the configured cost; hashing a million passwords would take hours), and the
 // name is synthetic. Never seed a production database.
 
-// SeedSpec says what to create.
-type SeedSpec struct {
-	// Accounts to create; their numbers are SeedNumber(First) up to
-	// SeedNumber(First+Accounts-1).
+// Bulk is what seeding writes through: storage/sqlstore's bulk inserts.
+type Bulk interface {
+	BulkCreateAccounts(ctx context.Context, accounts []storage.Account) error
+	BulkCreateSessions(ctx context.Context, sessions []storage.Session) error
+}
+
+// Sealer seals numbers and makes their blind index, as registration does
+// (idp/keys.MasterKey).
+type Sealer interface {
+	Seal(plaintext, associatedData []byte) ([]byte, error)
+	BlindIndex(number string) []byte
+}
+
+// Clients registers the seeded portals (idp/admin.Admin).
+type Clients interface {
+	CreateClient(ctx context.Context, spec admin.ClientSpec) (admin.ClientInfo, string, error)
+}
+
+// Target is the database a Seeder writes to, opened by the caller
+// (idp.OpenSeeder).
+type Target struct {
+	Store    Bulk
+	Sealer   Sealer
+	Clients  Clients
+	Password password.Params // the argon2id cost of the shared hash
+	Now      func() time.Time
+	// Close releases what the caller opened for the target; may be nil.
+	Close func() error
+}
+
+// Seeder seeds one database.
+type Seeder struct{ t Target }
+
+// New returns a Seeder writing to t.
+func New(t Target) *Seeder {
+	if t.Now == nil {
+		t.Now = time.Now
+	}
+	return &Seeder{t: t}
+}
+
+// Close releases the target.
+func (s *Seeder) Close() error {
+	if s.t.Close == nil {
+		return nil
+	}
+	return s.t.Close()
+}
+
+// Spec says what to create.
+type Spec struct {
+	// Accounts to create; their numbers are Number(First) up to
+	// Number(First+Accounts-1).
 	Accounts int
 	// First is the number of the first account, so that a second run can
 	// add more citizens without colliding with the first.
@@ -55,8 +109,8 @@ type SeedSpec struct {
 	Progress func(what string, done, total int)
 }
 
-// SeedResult says what was created.
-type SeedResult struct {
+// Result says what was created.
+type Result struct {
 	Accounts     int           `json:"accounts"`
 	Sessions     int           `json:"sessions"`
 	Clients      int           `json:"clients"`
@@ -75,42 +129,33 @@ var seedRegions = []string{"110105", "110108", "310115", "440305", "440106", "51
 // seedEpoch is the first birth date of synthetic numbers.
 var seedEpoch = time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// SeedNumber is the social security number of seeded citizen i (i ≥ 0): a
+// Number is the social security number of seeded citizen i (i ≥ 0): a
 // valid GB 11643-1999 number (region, birth date, sequence 100–999, check
 // character). Sequences below 100 are left to real and demo holders, so
 // seeded numbers never collide with the simulator's fixture.
-func SeedNumber(i int) string {
+func Number(i int) string {
 	const perDay = 900 // sequences 100–999
 	region := seedRegions[i%len(seedRegions)]
 	j := i / len(seedRegions)
 	birth := seedEpoch.AddDate(0, 0, j/perDay)
 	first17 := fmt.Sprintf("%s%s%03d", region, birth.Format("20060102"), 100+j%perDay)
-	return first17 + string(checkCharacter(first17))
-}
-
-// checkCharacter is the ISO 7064 MOD 11-2 check character (GB 11643-1999 §8).
-func checkCharacter(first17 string) byte {
-	sum := 0
-	for i := range 17 {
-		w := (1 << (17 - i)) % 11
-		sum += int(first17[i]-'0') * w
-	}
-	return "10X98765432"[sum%11]
+	return first17 + string(citizenid.CheckCharacter(first17))
 }
 
 var seedSurnames = []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
 var seedGiven = []rune("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂")
 
 // Seed creates spec's accounts, sessions and clients.
-func (a *Admin) Seed(ctx context.Context, spec SeedSpec) (SeedResult, error) {
+func (sd *Seeder) Seed(ctx context.Context, spec Spec) (Result, error) {
+	t := sd.t
 	start := time.Now()
-	res := SeedResult{PasswordCost: a.cfg.Password.params().String(),
+	res := Result{PasswordCost: t.Password.String(),
 		Note: "seeded accounts share one password and one argon2id hash of it"}
 	switch {
 	case spec.Accounts < 0 || spec.Sessions < 0 || spec.Clients < 0 || spec.First < 0 || spec.CitizensCount < 0:
-		return res, &InvalidError{Field: "seed", Reason: "counts must not be negative"}
+		return res, &admin.InvalidError{Field: "seed", Reason: "counts must not be negative"}
 	case spec.Sessions > 0 && spec.Accounts == 0:
-		return res, &InvalidError{Field: "sessions", Reason: "sessions are spread over the accounts of the same run: seed accounts too"}
+		return res, &admin.InvalidError{Field: "sessions", Reason: "sessions are spread over the accounts of the same run: seed accounts too"}
 	}
 	if spec.Batch <= 0 {
 		spec.Batch = 50_000
@@ -120,26 +165,26 @@ func (a *Admin) Seed(ctx context.Context, spec SeedSpec) (SeedResult, error) {
 	}
 	if spec.Accounts > 0 {
 		if err := password.CheckPolicy(spec.Password); err != nil {
-			return res, &InvalidError{Field: "password", Reason: err.Error()}
+			return res, &admin.InvalidError{Field: "password", Reason: err.Error()}
 		}
-		if _, err := citizenid.Parse(SeedNumber(spec.First + spec.Accounts - 1)); err != nil {
-			return res, &InvalidError{Field: "accounts", Reason: "too many for the synthetic number range: " + err.Error()}
+		if _, err := citizenid.Parse(Number(spec.First + spec.Accounts - 1)); err != nil {
+			return res, &admin.InvalidError{Field: "accounts", Reason: "too many for the synthetic number range: " + err.Error()}
 		}
-		res.FirstNumber = citizenid.Mask(SeedNumber(spec.First))
+		res.FirstNumber = citizenid.Mask(Number(spec.First))
 	}
-	hash, err := password.Hash(spec.Password, a.cfg.Password.params(), nil)
+	hash, err := password.Hash(spec.Password, t.Password, nil)
 	if spec.Accounts > 0 && err != nil {
 		return res, err
 	}
 
-	now := a.cfg.Now().UTC()
+	now := t.Now().UTC()
 	ids := make([]string, 0, spec.Accounts)
 	batch := make([]storage.Account, 0, min(spec.Batch, spec.Accounts))
 	for i := range spec.Accounts {
 		n := spec.First + i
-		num := SeedNumber(n)
+		num := Number(n)
 		id := rand.Text()
-		sealed, err := a.mk.Seal([]byte(num), storage.SSNAssociatedData(id))
+		sealed, err := t.Sealer.Seal([]byte(num), storage.SSNAssociatedData(id))
 		if err != nil {
 			return res, err
 		}
@@ -148,7 +193,7 @@ func (a *Admin) Seed(ctx context.Context, spec SeedSpec) (SeedResult, error) {
 			name = append(name, seedGiven[(n/11)%len(seedGiven)])
 		}
 		batch = append(batch, storage.Account{
-			ID: id, Name: string(name), SSNSealed: sealed, SSNIndex: a.mk.BlindIndex(num),
+			ID: id, Name: string(name), SSNSealed: sealed, SSNIndex: t.Sealer.BlindIndex(num),
 			SSNMasked: citizenid.Mask(num), CardRegion: num[:6], PasswordHash: hash,
 			RealNameVerifiedAt: now, CreatedAt: now, UpdatedAt: now,
 		})
@@ -160,9 +205,9 @@ func (a *Admin) Seed(ctx context.Context, spec SeedSpec) (SeedResult, error) {
 			res.Citizens++
 		}
 		if len(batch) == cap(batch) || i == spec.Accounts-1 {
-			if err := a.store.BulkCreateAccounts(ctx, batch); err != nil {
+			if err := t.Store.BulkCreateAccounts(ctx, batch); err != nil {
 				if errors.Is(err, storage.ErrAlreadyExists) {
-					return res, fmt.Errorf("accounts %d to %d: a number was seeded before (use --first to continue after it): %w", spec.First+i+1-len(batch), spec.First+i, ErrAlreadyExists)
+					return res, fmt.Errorf("accounts %d to %d: a number was seeded before (use --first to continue after it): %w", spec.First+i+1-len(batch), spec.First+i, admin.ErrAlreadyExists)
 				}
 				return res, fmt.Errorf("accounts: %w", err)
 			}
@@ -190,7 +235,7 @@ func (a *Admin) Seed(ctx context.Context, spec SeedSpec) (SeedResult, error) {
 			CreatedAt: auth, LastSeenAt: auth, ExpiresAt: auth.Add(spec.SessionLifetime),
 		})
 		if len(sbatch) == cap(sbatch) || i == spec.Sessions-1 {
-			if err := a.store.BulkCreateSessions(ctx, sbatch); err != nil {
+			if err := t.Store.BulkCreateSessions(ctx, sbatch); err != nil {
 				return res, fmt.Errorf("sessions: %w", err)
 			}
 			res.Sessions += len(sbatch)
@@ -205,7 +250,7 @@ func (a *Admin) Seed(ctx context.Context, spec SeedSpec) (SeedResult, error) {
 	}
 
 	for i := range spec.Clients {
-		_, _, err := a.CreateClient(ctx, ClientSpec{
+		_, _, err := t.Clients.CreateClient(ctx, admin.ClientSpec{
 			ID:           fmt.Sprintf("seed-portal-%d", i),
 			Name:         fmt.Sprintf("Seeded portal %d", i),
 			RedirectURIs: []string{fmt.Sprintf("https://portal-%d.example.gov.cn/oidc/callback", i)},
