@@ -153,4 +153,3 @@ func TestCloseBoundsWaiting(t *testing.T) {
 		t.Fatal("Close did not return: a hung relying party holds shutdown")
 	}
 }
-
