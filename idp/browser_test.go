@@ -11,9 +11,10 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cardsso/cardsso/internal/testlog"
 
 	"golang.org/x/net/html"
 
@@ -28,24 +29,7 @@ type node struct {
 	cfg    idp.Config
 	issuer string
 	addr   string // where this node listens (the issuer may be a balancer)
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testlog.Buffer
 }
 
 // startNode starts a node on the embedded defaults in a temporary data
@@ -56,7 +40,7 @@ func startNode(t *testing.T, mutate ...func(*idp.Config)) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	cfg := idp.Config{
 		Issuer:  "http://" + ln.Addr().String(),
 		DataDir: t.TempDir(),

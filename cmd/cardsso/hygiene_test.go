@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cardsso/cardsso/internal/testlog"
 )
 
 // startServe runs `cardsso serve` with args and waits until it logged the
@@ -17,7 +19,7 @@ import (
 // stop that sends SIGTERM and returns the exit code.
 func startServe(t *testing.T, args []string, wait ...string) (map[string]string, func() int) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testlog.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(append([]string{"serve"}, args...), &stdout, &stderr) }()
 	addrs := map[string]string{}

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cardsso/cardsso/internal/testlog"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -323,29 +324,11 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serve on defaults in a temporary data directory: it logs where it
 // listens, answers /healthz, and exits 0 on SIGTERM.
 func TestServe(t *testing.T) {
 	clearEnv(t)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testlog.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"serve", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0"}, &stdout, &stderr)

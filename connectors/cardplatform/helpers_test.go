@@ -17,10 +17,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cardsso/cardsso/internal/testlog"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,24 +39,6 @@ const (
 	zhangName    = "张三"
 )
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -65,12 +48,12 @@ func newLogger(w io.Writer) *slog.Logger {
 type platform struct {
 	srv    *httptest.Server
 	caFile string // the server's certificate, for TLS.CAFile
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 }
 
 func startPlatform(t *testing.T) *platform {
 	t.Helper()
-	p := &platform{logs: &syncBuffer{}}
+	p := &platform{logs: &testlog.Buffer{}}
 	h := newHandler(t, p.logs)
 	p.srv = httptest.NewTLSServer(h)
 	t.Cleanup(p.srv.Close)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardsso/cardsso/internal/testlog"
+
 	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/simulator"
 )
@@ -18,7 +20,7 @@ import (
 // logs captured, and checks that no error message and no log line carries
 // the full number, the name or the photo.
 func TestNoPersonalDataInErrorsOrLogs(t *testing.T) {
-	clientLogs := &syncBuffer{}
+	clientLogs := &testlog.Buffer{}
 	var errs []string
 	record := func(err error) {
 		if err != nil {

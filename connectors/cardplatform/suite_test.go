@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/cardsso/cardsso/internal/testlog"
+
 	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/connectorstest"
@@ -25,7 +27,7 @@ func TestSuite(t *testing.T) {
 // check at all.
 func TestSuiteMutualTLS(t *testing.T) {
 	pki := newPKI(t, "platform")
-	srv := httptest.NewUnstartedServer(newHandler(t, &syncBuffer{}))
+	srv := httptest.NewUnstartedServer(newHandler(t, &testlog.Buffer{}))
 	srv.TLS = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{pki.serverCert},
