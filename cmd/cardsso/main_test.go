@@ -108,7 +108,7 @@ func TestRunHelpAndVersion(t *testing.T) {
 	}
 }
 
-// The command tree is the contract of DESIGN.md §8: these commands, each
+// The command tree is the contract the README ("Command line") documents: these commands, each
 // with --config and --data-dir, these flags, and --json where it lists or
 // creates.
 func TestCommandContract(t *testing.T) {

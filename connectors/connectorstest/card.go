@@ -10,7 +10,7 @@ import (
 )
 
 // TestCard runs the real-card check suite against c, which must know the demo
-// card holders of DESIGN.md §8 with their cards as the simulator's default
+// card holders of the README ("Demo card holders") with their cards as the simulator's default
 // fixture describes them, and no holder with unknownNumber. It checks that:
 //   - each demo holder matches with their own name and card number, and the
 //     result describes the card whatever its status: 张三 A00000001 110105

@@ -1,6 +1,6 @@
 // Package connectorstest provides the conformance suite that every
 // implementation of the connectors check interfaces must pass, run against
-// the demo card holders of DESIGN.md §8: TestRealName, TestCard and TestFace,
+// the demo card holders of the README ("Demo card holders"): TestRealName, TestCard and TestFace,
 // one per check, and Run for an implementation of all three.
 //
 // An implementation's tests build a checker that knows the demo holders (the

@@ -15,7 +15,7 @@ import (
 )
 
 // TestFace runs the real-person check suite against c, which must know the
-// demo card holders of DESIGN.md §8 with their card photos (the files
+// demo card holders of the README ("Demo card holders") with their card photos (the files
 // simulator.DemoPhoto returns, also in examples/photos), and no holder with
 // unknownNumber. Every call gets a fresh random challenge. It checks that:
 //   - each demo holder's own card photo passes against their number,

@@ -7,7 +7,7 @@ import (
 	"github.com/cardsso/cardsso/connectors/citizenid"
 )
 
-// demoHolder is a demo card holder of DESIGN.md §8, as the simulator's
+// demoHolder is a demo card holder of the README ("Demo card holders"), as the simulator's
 // default fixture describes them.
 type demoHolder struct {
 	name, number string

@@ -10,7 +10,7 @@ import (
 )
 
 // TestRealName runs the real-name check suite against c, which must know the
-// demo card holders of DESIGN.md §8 and no holder with unknownNumber. It
+// demo card holders of the README ("Demo card holders") and no holder with unknownNumber. It
 // checks that:
 //   - each demo holder matches with their own name, whatever the card status,
 //     and the result carries the card's issuing region (张三: 110105);

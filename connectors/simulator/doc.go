@@ -15,7 +15,7 @@
 // a *FixtureError naming the holder and the field.
 //
 // The embedded fixture carries these demo holders (synthetic numbers with
-// valid check characters; DESIGN.md §8, documented in the README):
+// valid check characters; the README lists them under "Demo card holders"):
 //
 //	name  social security number  card number  card region  card status    generation
 //	张三  110105199003070017      A00000001    110105       normal         3

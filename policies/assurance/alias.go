@@ -2,7 +2,7 @@ package assurance
 
 // Aliases maps levels to the acr values of another framework that relying
 // parties use (eIDAS, NIST, a provincial scheme). It is configuration
-// (DESIGN.md §3); a level without an alias is named by its own URN.
+// (docs/architecture.md, "Assurance levels"); a level without an alias is named by its own URN.
 type Aliases map[Level]string
 
 // EIDAS is the default alias table to the eIDAS levels of assurance: real

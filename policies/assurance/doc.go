@@ -1,5 +1,5 @@
 // Package assurance provides CardSSO's levels of assurance and their acr
-// values (DESIGN.md §3): loa:1 real-name verified, loa:2 plus real-card,
+// values (docs/architecture.md, "Assurance levels"): loa:1 real-name verified, loa:2 plus real-card,
 // loa:3 plus real-person.
 //
 // This first version names the levels and parses acr values; the level

@@ -27,7 +27,7 @@ func (c CardCheck) Verified(now time.Time, ttl time.Duration) bool {
 // Compute returns the level of an authentication: level 1 for a real-name
 // verified account, 2 when its card is verified and the check still fresh,
 // 3 when in addition this authentication passed the face check. A face match
-// without a verified card does not raise the level (DESIGN.md §3: each level
+// without a verified card does not raise the level (docs/architecture.md, "Assurance levels": each level
 // includes the one below).
 func Compute(card CardCheck, cardTTL time.Duration, facePassed bool, now time.Time) Level {
 	if !card.Verified(now, cardTTL) {

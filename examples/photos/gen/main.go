@@ -1,5 +1,5 @@
 // Command gen draws the synthetic card photos of the demo card holders
-// (DESIGN.md §8) and writes them, as <number>.png, to examples/photos/ (for
+// (README, "Demo card holders") and writes them, as <number>.png, to examples/photos/ (for
 // testers, who upload them on the face-check page) and to
 // connectors/simulator/photos/ (the copy the simulator embeds; go:embed cannot
 // reach examples/). Run it from the repository root:
