@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/cardsso/cardsso/idp/admin"
 	"github.com/spf13/cobra"
 )
 
@@ -24,12 +25,7 @@ PostgreSQL deployments back up with pg_dump; this command refuses them.`,
 	}
 	cmd.Flags().StringVar(&to, "to", "", "`file` to write the copy to (must not exist)")
 	_ = cmd.MarkFlagRequired("to")
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		if err := a.Backup(cmd.Context(), to); err != nil {
 			return err
 		}

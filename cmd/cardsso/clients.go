@@ -151,12 +151,7 @@ func (c *cli) newClientsListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	addJSONFlag(cmd, &asJSON)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		clients, err := a.ListClients(cmd.Context())
 		if err != nil {
 			return fmt.Errorf("list clients: %w", err)
@@ -190,12 +185,7 @@ func (c *cli) newClientsShowCmd() *cobra.Command {
 		Args:  exactlyOneID("client ID"),
 	}
 	addJSONFlag(cmd, &asJSON)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		info, err := a.GetClient(cmd.Context(), args[0])
 		if err != nil {
 			return clientError(err, args[0])
@@ -215,12 +205,7 @@ func (c *cli) newClientsDeleteCmd() *cobra.Command {
 		Long:  "Delete a client. Portals using it can no longer sign citizens in.",
 		Args:  exactlyOneID("client ID"),
 	}
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		if err := a.DeleteClient(cmd.Context(), args[0]); err != nil {
 			return clientError(err, args[0])
 		}
@@ -239,12 +224,7 @@ func (c *cli) newClientsRotateSecretCmd() *cobra.Command {
 		Args:  exactlyOneID("client ID"),
 	}
 	addJSONFlag(cmd, &asJSON)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		secret, err := a.RotateClientSecret(cmd.Context(), args[0])
 		if err != nil {
 			return clientError(err, args[0])
@@ -396,12 +376,7 @@ their client cache refreshes (30 s).`,
 	cmd.Flags().DurationVar(&grace, "refresh-reuse-grace", 0, "grace for presenting a rotated refresh token again, 0 to 5m (0: strict)")
 	_ = cmd.MarkFlagRequired("refresh-reuse-grace")
 	addJSONFlag(cmd, &asJSON)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		info, err := a.SetRefreshReuseGrace(cmd.Context(), args[0], grace)
 		if err != nil {
 			return clientError(err, args[0])

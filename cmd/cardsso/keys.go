@@ -33,12 +33,7 @@ func (c *cli) newKeysListCmd() *cobra.Command {
 	}
 	addJSONFlag(cmd, &asJSON)
 	addUseFlag(cmd, &uses)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		keys, err := a.ListKeys(cmd.Context(), uses...)
 		if err != nil {
 			return keysError("list keys", err)
@@ -71,12 +66,7 @@ import the metadata again.`,
 	}
 	addJSONFlag(cmd, &asJSON)
 	addUseFlag(cmd, &uses)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		keys, err := a.RotateKeys(cmd.Context(), uses...)
 		if err != nil {
 			return keysError("rotate keys", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/cardsso/cardsso/idp/admin"
 	"github.com/spf13/cobra"
 )
 
@@ -19,12 +20,7 @@ only prints the version.`,
 		Args: cobra.NoArgs,
 	}
 	addJSONFlag(cmd, &asJSON)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		v, err := a.Migrate(cmd.Context())
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)

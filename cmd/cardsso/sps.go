@@ -124,12 +124,7 @@ func (c *cli) newSPsListCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{Use: "list", Short: "List the registered service providers", Args: cobra.NoArgs}
 	addJSONFlag(cmd, &asJSON)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		sps, err := a.ListServiceProviders(cmd.Context())
 		if err != nil {
 			return fmt.Errorf("list service providers: %w", err)
@@ -159,12 +154,7 @@ func (c *cli) newSPsShowCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{Use: "show ID", Short: "Show one service provider (by id or entity ID)", Args: exactlyOneID("service provider ID")}
 	addJSONFlag(cmd, &asJSON)
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		info, err := a.GetServiceProvider(cmd.Context(), args[0])
 		if err != nil {
 			return spError(err, args[0])
@@ -244,12 +234,7 @@ func (c *cli) newSPsDeleteCmd() *cobra.Command {
 		Long:  "Delete a service provider (by id or entity ID). It can no longer sign citizens in.",
 		Args:  exactlyOneID("service provider ID"),
 	}
-	cmd.RunE = runE(func(cmd *cobra.Command, args []string) (err error) {
-		a, err := c.openAdmin(cmd)
-		if err != nil {
-			return err
-		}
-		defer closeAdmin(a, &err)
+	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		if err := a.DeleteServiceProvider(cmd.Context(), args[0]); err != nil {
 			return spError(err, args[0])
 		}
