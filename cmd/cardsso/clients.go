@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
@@ -61,20 +62,7 @@ Redirect URIs are matched exactly. --redirect-uri and
       --redirect-uri http://127.0.0.1:9000/callback`,
 		Args: cobra.NoArgs,
 	}
-	f := cmd.Flags()
-	f.StringVar(&spec.ID, "id", "", "client `ID` (required)")
-	f.StringVar(&spec.Name, "name", "", "display `name` shown to citizens")
-	f.StringSliceVar(&spec.RedirectURIs, "redirect-uri", nil, "allowed redirect `URI` (required; repeatable)")
-	f.StringSliceVar(&spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "allowed post-logout redirect `URI` (repeatable)")
-	f.BoolVar(&spec.Public, "public", false, "register a public client (no secret, PKCE S256 required)")
-	f.StringVar(&spec.Secret, "secret", "", "use this `secret` (at least 32 characters) instead of a generated one; \"-\" reads it from stdin (a secret on the command line is visible to other local users)")
-	f.BoolVar(&spec.FirstParty, "first-party", false, "the client is operated by the CardSSO operator itself: citizens are not asked for consent")
-	f.StringVar(&spec.MinACR, "min-acr", "", "minimum assurance `level` for this client, e.g. urn:cardsso:loa:2; citizens below it are stepped up (card, face checks)")
-	f.StringSliceVar(&spec.AllowedClaims, "allow-claim", nil, "restricted `claim` scope the client may receive, e.g. cardsso.ssn (the full number); repeatable")
-	f.BoolVar(&spec.PublicSubject, "public-subject", false, "give the client the account's public sub instead of a pairwise one (OIDC Core 8)")
-	f.StringVar(&spec.SectorIdentifierURI, "sector-identifier-uri", "", "https `URL` whose host is the pairwise sector (needed when redirect URIs are on several hosts)")
-	f.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "`URI` that receives OpenID Connect Back-Channel Logout tokens when a session the client signed in through ends (https; http only on localhost)")
-	f.DurationVar(&spec.RefreshReuseGrace, "refresh-reuse-grace", 0, "how long a rotated refresh token may be presented again (a portal that crashed before storing the new one), up to 5m; 0: strict rotation, any reuse revokes the family")
+	clientSpecFlags(cmd.Flags(), &spec)
 	addJSONFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagRequired("id")
 	_ = cmd.MarkFlagRequired("redirect-uri")
@@ -101,29 +89,51 @@ Redirect URIs are matched exactly. --redirect-uri and
 		if err != nil {
 			return createError(err, spec.ID)
 		}
-		if asJSON {
-			if err := writeJSON(c.stdout, createdClient{ClientInfo: jsonClient(info), Secret: secret}); err != nil {
-				return err
-			}
-			if secret != "" && !suppliedSecret {
-				fmt.Fprintln(c.stderr, secretNote(info.ID))
-			}
-			return nil
-		}
-		fmt.Fprintf(c.stdout, "Registered client %q.\n\n", info.ID)
-		if err := writeClient(c.stdout, info); err != nil {
-			return err
-		}
-		if secret != "" {
-			if suppliedSecret {
-				fmt.Fprintf(c.stdout, "\nclient_secret: the one given with --secret\n")
-			} else {
-				fmt.Fprintf(c.stdout, "\nclient_secret: %s\n\n%s\n", secret, secretNote(info.ID))
-			}
-		}
-		return nil
+		return c.printCreated(info, secret, suppliedSecret, asJSON)
 	})
 	return cmd
+}
+
+// clientSpecFlags defines the flags of a client registration.
+func clientSpecFlags(f *pflag.FlagSet, spec *admin.ClientSpec) {
+	f.StringVar(&spec.ID, "id", "", "client `ID` (required)")
+	f.StringVar(&spec.Name, "name", "", "display `name` shown to citizens")
+	f.StringSliceVar(&spec.RedirectURIs, "redirect-uri", nil, "allowed redirect `URI` (required; repeatable)")
+	f.StringSliceVar(&spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "allowed post-logout redirect `URI` (repeatable)")
+	f.BoolVar(&spec.Public, "public", false, "register a public client (no secret, PKCE S256 required)")
+	f.StringVar(&spec.Secret, "secret", "", "use this `secret` (at least 32 characters) instead of a generated one; \"-\" reads it from stdin (a secret on the command line is visible to other local users)")
+	f.BoolVar(&spec.FirstParty, "first-party", false, "the client is operated by the CardSSO operator itself: citizens are not asked for consent")
+	f.StringVar(&spec.MinACR, "min-acr", "", "minimum assurance `level` for this client, e.g. urn:cardsso:loa:2; citizens below it are stepped up (card, face checks)")
+	f.StringSliceVar(&spec.AllowedClaims, "allow-claim", nil, "restricted `claim` scope the client may receive, e.g. cardsso.ssn (the full number); repeatable")
+	f.BoolVar(&spec.PublicSubject, "public-subject", false, "give the client the account's public sub instead of a pairwise one (OIDC Core 8)")
+	f.StringVar(&spec.SectorIdentifierURI, "sector-identifier-uri", "", "https `URL` whose host is the pairwise sector (needed when redirect URIs are on several hosts)")
+	f.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "`URI` that receives OpenID Connect Back-Channel Logout tokens when a session the client signed in through ends (https; http only on localhost)")
+	f.DurationVar(&spec.RefreshReuseGrace, "refresh-reuse-grace", 0, "how long a rotated refresh token may be presented again (a portal that crashed before storing the new one), up to 5m; 0: strict rotation, any reuse revokes the family")
+}
+
+// printCreated prints a registered client and, once, its secret.
+func (c *cli) printCreated(info admin.ClientInfo, secret string, suppliedSecret, asJSON bool) error {
+	if asJSON {
+		if err := writeJSON(c.stdout, createdClient{ClientInfo: jsonClient(info), Secret: secret}); err != nil {
+			return err
+		}
+		if secret != "" && !suppliedSecret {
+			fmt.Fprintln(c.stderr, secretNote(info.ID))
+		}
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "Registered client %q.\n\n", info.ID)
+	if err := writeClient(c.stdout, info); err != nil {
+		return err
+	}
+	if secret != "" {
+		if suppliedSecret {
+			fmt.Fprintf(c.stdout, "\nclient_secret: the one given with --secret\n")
+		} else {
+			fmt.Fprintf(c.stdout, "\nclient_secret: %s\n\n%s\n", secret, secretNote(info.ID))
+		}
+	}
+	return nil
 }
 
 // readSecret reads a secret from the first line of r.

@@ -12,6 +12,8 @@ import (
 	"github.com/cardsso/cardsso/idp/benchseed"
 )
 
+// newSeedCmd is `cardsso seed`. It is long for its help text (what a seeded
+// citizen is and is not) and its flag table; the work is idp/benchseed's.
 func (c *cli) newSeedCmd() *cobra.Command {
 	var (
 		spec         benchseed.Spec

@@ -25,6 +25,9 @@ func (c *cli) newSPsCmd() *cobra.Command {
 	return cmd
 }
 
+// newSPsAddCmd is `cardsso sps add`. It is long for its help text, the
+// operator's description of every check the metadata passes; the logic is
+// the few lines of RunE.
 func (c *cli) newSPsAddCmd() *cobra.Command {
 	var (
 		spec     admin.SPSpec

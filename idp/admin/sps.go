@@ -85,25 +85,46 @@ func (a *Admin) AddServiceProvider(ctx context.Context, spec SPSpec) (SPInfo, er
 			return SPInfo{}, err
 		}
 	}
+	md, sp, err := a.checkSP(data, spec)
+	if err != nil {
+		return SPInfo{}, err
+	}
+	if other, err := a.store.GetServiceProviderByEntityID(ctx, md.EntityID); err == nil {
+		return SPInfo{}, fmt.Errorf("service provider with entity ID %q (registered as %q): %w", md.EntityID, other.ID, ErrAlreadyExists)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return SPInfo{}, err
+	}
+	if err := a.store.CreateServiceProvider(ctx, sp); err != nil {
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			return SPInfo{}, fmt.Errorf("service provider %q or entity ID %q: %w", sp.ID, md.EntityID, ErrAlreadyExists)
+		}
+		return SPInfo{}, err
+	}
+	return spInfo(sp, md), nil
+}
+
+// checkSP validates an SP registration against its parsed metadata and
+// returns the row to store.
+func (a *Admin) checkSP(data []byte, spec SPSpec) (cardsaml.SPMetadata, storage.ServiceProvider, error) {
 	md, err := cardsaml.ParseMetadata(data, a.cfg.Now())
 	if err != nil {
 		var me *cardsaml.MetadataError
 		if errors.As(err, &me) {
-			return SPInfo{}, &InvalidError{Field: "metadata", Reason: strings.TrimPrefix(me.Error(), "SP metadata: ")}
+			return md, storage.ServiceProvider{}, &InvalidError{Field: "metadata", Reason: strings.TrimPrefix(me.Error(), "SP metadata: ")}
 		}
-		return SPInfo{}, &InvalidError{Field: "metadata", Reason: err.Error()}
+		return md, storage.ServiceProvider{}, &InvalidError{Field: "metadata", Reason: err.Error()}
 	}
 	if md.EntityID == strings.TrimSuffix(a.cfg.Issuer, "/")+cardsaml.PathMetadata {
-		return SPInfo{}, &InvalidError{Field: "metadata", Reason: "entityID is CardSSO's own"}
+		return md, storage.ServiceProvider{}, &InvalidError{Field: "metadata", Reason: "entityID is CardSSO's own"}
 	}
 	id := spec.ID
 	if id == "" {
 		if id = spIDFrom(md.EntityID); id == "" {
-			return SPInfo{}, &InvalidError{Field: "id", Reason: fmt.Sprintf("cannot derive an id from entityID %q; give one", md.EntityID)}
+			return md, storage.ServiceProvider{}, &InvalidError{Field: "id", Reason: fmt.Sprintf("cannot derive an id from entityID %q; give one", md.EntityID)}
 		}
 	}
 	if !spIDPattern.MatchString(id) {
-		return SPInfo{}, &InvalidError{Field: "id", Reason: "1 to 64 characters: letters, digits, '.', '_', '-', starting with a letter or digit"}
+		return md, storage.ServiceProvider{}, &InvalidError{Field: "id", Reason: "1 to 64 characters: letters, digits, '.', '_', '-', starting with a letter or digit"}
 	}
 	name := strings.TrimSpace(spec.Name)
 	if name == "" {
@@ -113,11 +134,11 @@ func (a *Admin) AddServiceProvider(ctx context.Context, spec SPSpec) (SPInfo, er
 		name = id
 	}
 	if utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) {
-		return SPInfo{}, &InvalidError{Field: "name", Reason: "at most 200 characters of valid UTF-8"}
+		return md, storage.ServiceProvider{}, &InvalidError{Field: "name", Reason: "at most 200 characters of valid UTF-8"}
 	}
 	if spec.MinACR != "" {
 		if _, err := assurance.ParseACR(spec.MinACR); err != nil {
-			return SPInfo{}, &InvalidError{Field: "min-acr", Reason: err.Error()}
+			return md, storage.ServiceProvider{}, &InvalidError{Field: "min-acr", Reason: err.Error()}
 		}
 	}
 	attrs := spec.Attributes
@@ -131,7 +152,7 @@ func (a *Admin) AddServiceProvider(ctx context.Context, spec SPSpec) (SPInfo, er
 			continue
 		}
 		if !slices.Contains(cardsaml.Attributes, at) {
-			return SPInfo{}, &InvalidError{Field: "attributes", Reason: fmt.Sprintf("unknown attribute %q (known: %s)", at, strings.Join(cardsaml.Attributes, ", "))}
+			return md, storage.ServiceProvider{}, &InvalidError{Field: "attributes", Reason: fmt.Sprintf("unknown attribute %q (known: %s)", at, strings.Join(cardsaml.Attributes, ", "))}
 		}
 		if !slices.Contains(allow, at) {
 			allow = append(allow, at)
@@ -143,30 +164,18 @@ func (a *Admin) AddServiceProvider(ctx context.Context, spec SPSpec) (SPInfo, er
 		format = "persistent"
 	case "persistent", "transient":
 	default:
-		return SPInfo{}, &InvalidError{Field: "nameid", Reason: fmt.Sprintf("%q (want persistent or transient)", format)}
+		return md, storage.ServiceProvider{}, &InvalidError{Field: "nameid", Reason: fmt.Sprintf("%q (want persistent or transient)", format)}
 	}
 	relays, err := checkRelayStates(spec.IdPInitiated, spec.RelayStates)
 	if err != nil {
-		return SPInfo{}, err
-	}
-	if other, err := a.store.GetServiceProviderByEntityID(ctx, md.EntityID); err == nil {
-		return SPInfo{}, fmt.Errorf("service provider with entity ID %q (registered as %q): %w", md.EntityID, other.ID, ErrAlreadyExists)
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return SPInfo{}, err
+		return md, storage.ServiceProvider{}, err
 	}
 	now := a.cfg.Now().UTC()
-	sp := storage.ServiceProvider{
+	return md, storage.ServiceProvider{
 		ID: id, EntityID: md.EntityID, Name: name, Metadata: data, MinACR: spec.MinACR,
 		Attributes: allow, NameIDFormat: format, IdPInitiated: spec.IdPInitiated, RelayStates: relays,
 		CreatedAt: now, UpdatedAt: now,
-	}
-	if err := a.store.CreateServiceProvider(ctx, sp); err != nil {
-		if errors.Is(err, storage.ErrAlreadyExists) {
-			return SPInfo{}, fmt.Errorf("service provider %q or entity ID %q: %w", id, md.EntityID, ErrAlreadyExists)
-		}
-		return SPInfo{}, err
-	}
-	return spInfo(sp, md), nil
+	}, nil
 }
 
 // checkRelayStates validates the RelayState allow-list of an SP: only with

@@ -178,6 +178,29 @@ func (sd *Seeder) Seed(ctx context.Context, spec Spec) (Result, error) {
 	}
 
 	now := t.Now().UTC()
+	ids, err := sd.accounts(ctx, spec, hash, now, &res)
+	if err != nil {
+		return res, err
+	}
+	accountsDone := time.Now()
+	res.AccountsPerS = float64(res.Accounts) / accountsDone.Sub(start).Seconds()
+	if err := sd.sessions(ctx, spec, ids, now, &res); err != nil {
+		return res, err
+	}
+	if res.Sessions > 0 {
+		res.SessionsPerS = float64(res.Sessions) / time.Since(accountsDone).Seconds()
+	}
+	if err := sd.clients(ctx, spec, &res); err != nil {
+		return res, err
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// accounts creates spec's accounts in batches, all with one password hash,
+// and returns their ids.
+func (sd *Seeder) accounts(ctx context.Context, spec Spec, hash string, now time.Time, res *Result) ([]string, error) {
+	t := sd.t
 	ids := make([]string, 0, spec.Accounts)
 	batch := make([]storage.Account, 0, min(spec.Batch, spec.Accounts))
 	for i := range spec.Accounts {
@@ -186,7 +209,7 @@ func (sd *Seeder) Seed(ctx context.Context, spec Spec) (Result, error) {
 		id := rand.Text()
 		sealed, err := t.Sealer.Seal([]byte(num), storage.SSNAssociatedData(id))
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		name := []rune{seedSurnames[n%len(seedSurnames)], seedGiven[(n/7)%len(seedGiven)]}
 		if n%3 == 0 {
@@ -200,16 +223,16 @@ func (sd *Seeder) Seed(ctx context.Context, spec Spec) (Result, error) {
 		ids = append(ids, id)
 		if spec.Citizens != nil && i < spec.CitizensCount {
 			if _, err := fmt.Fprintf(spec.Citizens, "%s\t%s\n", num, spec.Password); err != nil {
-				return res, fmt.Errorf("citizens file: %w", err)
+				return nil, fmt.Errorf("citizens file: %w", err)
 			}
 			res.Citizens++
 		}
 		if len(batch) == cap(batch) || i == spec.Accounts-1 {
 			if err := t.Store.BulkCreateAccounts(ctx, batch); err != nil {
 				if errors.Is(err, storage.ErrAlreadyExists) {
-					return res, fmt.Errorf("accounts %d to %d: a number was seeded before (use --first to continue after it): %w", spec.First+i+1-len(batch), spec.First+i, admin.ErrAlreadyExists)
+					return nil, fmt.Errorf("accounts %d to %d: a number was seeded before (use --first to continue after it): %w", spec.First+i+1-len(batch), spec.First+i, admin.ErrAlreadyExists)
 				}
-				return res, fmt.Errorf("accounts: %w", err)
+				return nil, fmt.Errorf("accounts: %w", err)
 			}
 			res.Accounts += len(batch)
 			batch = batch[:0]
@@ -218,9 +241,13 @@ func (sd *Seeder) Seed(ctx context.Context, spec Spec) (Result, error) {
 			}
 		}
 	}
-	accountsDone := time.Now()
-	res.AccountsPerS = float64(res.Accounts) / accountsDone.Sub(start).Seconds()
+	return ids, nil
+}
 
+// sessions spreads spec's sessions over the accounts ids, in batches; their
+// cookies are thrown away.
+func (sd *Seeder) sessions(ctx context.Context, spec Spec, ids []string, now time.Time, res *Result) error {
+	t := sd.t
 	sbatch := make([]storage.Session, 0, min(spec.Batch, spec.Sessions))
 	for i := range spec.Sessions {
 		var raw [32]byte
@@ -236,7 +263,7 @@ func (sd *Seeder) Seed(ctx context.Context, spec Spec) (Result, error) {
 		})
 		if len(sbatch) == cap(sbatch) || i == spec.Sessions-1 {
 			if err := t.Store.BulkCreateSessions(ctx, sbatch); err != nil {
-				return res, fmt.Errorf("sessions: %w", err)
+				return fmt.Errorf("sessions: %w", err)
 			}
 			res.Sessions += len(sbatch)
 			sbatch = sbatch[:0]
@@ -245,10 +272,13 @@ func (sd *Seeder) Seed(ctx context.Context, spec Spec) (Result, error) {
 			}
 		}
 	}
-	if res.Sessions > 0 {
-		res.SessionsPerS = float64(res.Sessions) / time.Since(accountsDone).Seconds()
-	}
+	return nil
+}
 
+// clients registers spec's confidential portals seed-portal-<n>, whose
+// secrets are not kept.
+func (sd *Seeder) clients(ctx context.Context, spec Spec, res *Result) error {
+	t := sd.t
 	for i := range spec.Clients {
 		_, _, err := t.Clients.CreateClient(ctx, admin.ClientSpec{
 			ID:           fmt.Sprintf("seed-portal-%d", i),
@@ -257,10 +287,9 @@ func (sd *Seeder) Seed(ctx context.Context, spec Spec) (Result, error) {
 			FirstParty:   i%2 == 0,
 		})
 		if err != nil {
-			return res, fmt.Errorf("client %d: %w", i, err)
+			return fmt.Errorf("client %d: %w", i, err)
 		}
 		res.Clients++
 	}
-	res.Duration = time.Since(start)
-	return res, nil
+	return nil
 }
