@@ -6,6 +6,9 @@ package argon2
 
 var useSSE4 bool
 
+// blamkaGeneric is the BlaMka permutation of RFC 9106 §3.6 on 16 words,
+// unrolled as in golang.org/x/crypto/argon2 (this package is a copy of
+// it): one long straight-line function is what keeps it fast.
 func blamkaGeneric(t00, t01, t02, t03, t04, t05, t06, t07, t08, t09, t10, t11, t12, t13, t14, t15 *uint64) {
 	v00, v01, v02, v03 := *t00, *t01, *t02, *t03
 	v04, v05, v06, v07 := *t04, *t05, *t06, *t07
