@@ -3,6 +3,7 @@ package keys
 import (
 	"cmp"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -102,8 +103,33 @@ func (m *Manager) build(keys []storage.SigningKey, now time.Time, active *Signer
 }
 
 // Active returns the key that signs new tokens, from memory: no query, no
-// allocation. It fails with ErrNoActiveKey before Init has succeeded.
-func (m *Manager) Active() (*Signer, error) {
+// allocation. It is a jose.OpaqueSigner (a *Signer): Public() is its public
+// JWK with kid and alg, SignPayload makes JWS signatures; the private key
+// is not handed out. It fails with ErrNoActiveKey before Init has
+// succeeded.
+func (m *Manager) Active() (jose.OpaqueSigner, error) {
+	s, err := m.active()
+	if err != nil {
+		return nil, err // an untyped nil: not a (*Signer)(nil) in the interface
+	}
+	return s, nil
+}
+
+// Signer returns the active key's private operation and its certificate
+// (nil for a Manager without CertificateName), from memory. The
+// crypto.Signer of a Manager is the unsealed private key; a KMS or HSM
+// would hand out one that performs the operation remotely. It fails with
+// ErrNoActiveKey before Init has succeeded.
+func (m *Manager) Signer() (crypto.Signer, *x509.Certificate, error) {
+	s, err := m.active()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.Key, s.Certificate, nil
+}
+
+// active is the active key as it is kept.
+func (m *Manager) active() (*Signer, error) {
 	ks := m.cur.Load()
 	if ks == nil || ks.active == nil {
 		return nil, ErrNoActiveKey
