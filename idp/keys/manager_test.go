@@ -298,6 +298,9 @@ func TestInitConcurrent(t *testing.T) {
 	}
 }
 
+// TestRotate follows one set of keys through two rotations: states, times,
+// JWKS, ETag and the tokens of each key. It is longer than most functions
+// because the steps depend on one another and read best in order.
 func TestRotate(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
