@@ -23,8 +23,9 @@
 //
 // A Manager keeps the signing keys in the store (storage.SigningKey, the
 // private key as PKCS#8 DER sealed under the master key with the kid as
-// associated data) and serves them from memory: Active for every token
-// signed, PublicJWKS, JWKSJSON and ETag for /keys. Each key goes through
+// associated data) and serves them from memory: Active and Signer for
+// every token and assertion signed, PublicJWKS, JWKSJSON and ETag for
+// /keys. Each key goes through
 //
 //	next ──Rotate──▶ active ──Rotate──▶ retired ──ExpiresAt passed, next Rotate──▶ gone
 //	(published,       (signs every      (published until
@@ -56,6 +57,15 @@
 // and EdDSA (Ed25519). The kid is the RFC 7638 SHA-256 thumbprint of the
 // public key, base64url without padding.
 //
-// The package does not import zitadel/oidc: idp/internal/oidc wraps Signer and the
-// JWKs in op.SigningKey and op.Key.
+// # The key seam
+//
+// The protocol packages never see key material: idp/internal/oidc takes
+// the active key as a jose.OpaqueSigner (Active: kid and alg in its public
+// JWK, SignPayload for the JWS signature), idp/internal/saml as a
+// crypto.Signer with its certificate (Signer), each through a small
+// interface of its own (oidc.SigningKeys, saml.SigningKeys). A Manager,
+// whose keys are sealed in the store and unsealed in memory, is one
+// implementation; a KMS or HSM that signs remotely can be another. The
+// package does not import zitadel/oidc: idp/internal/oidc wraps the signer
+// and the JWKs in op.SigningKey and op.Key.
 package keys

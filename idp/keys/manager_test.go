@@ -112,15 +112,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// sign makes a compact JWS with the manager's active key, as idp/internal/oidc will.
+// sign makes a compact JWS with the manager's active key as
+// idp/internal/oidc does: go-jose signs through the jose.OpaqueSigner that
+// Active hands out, with the kid and alg of its public JWK.
 func sign(t testing.TB, m *Manager, payload string) string {
 	t.Helper()
-	s, err := m.Active()
+	a, err := m.Active()
 	if err != nil {
 		t.Fatalf("Active: %v", err)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: s.Algorithm, Key: s.Key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), s.ID))
+	pub := a.Public()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(pub.Algorithm), Key: a},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), pub.KeyID))
 	if err != nil {
 		t.Fatalf("jose.NewSigner: %v", err)
 	}
@@ -186,7 +189,7 @@ func TestNewManagerConfig(t *testing.T) {
 	if m.alg != ES256 || m.period != DefaultRotationPeriod || m.keep != DefaultPublishFor {
 		t.Errorf("defaults = %s, %s, %s; want ES256, %s, %s", m.alg, m.period, m.keep, DefaultRotationPeriod, DefaultPublishFor)
 	}
-	if _, err := m.Active(); !errors.Is(err, ErrNoActiveKey) {
+	if _, err := m.active(); !errors.Is(err, ErrNoActiveKey) {
 		t.Errorf("Active before Init = %v; want ErrNoActiveKey", err)
 	}
 	if got := string(m.JWKSJSON()); got != `{"keys":[]}` {
@@ -222,7 +225,7 @@ func TestInit(t *testing.T) {
 			t.Errorf("stored public JWK of %s has a private part", k.ID)
 		}
 	}
-	s, err := m.Active()
+	s, err := m.active()
 	if err != nil || s.ID != active.ID || s.Algorithm != jose.ES256 {
 		t.Fatalf("Active() = %+v, %v; want kid %s ES256", s, err, active.ID)
 	}
@@ -240,7 +243,7 @@ func TestInit(t *testing.T) {
 		t.Fatalf("second Init: %v", err)
 	}
 	other := initManager(t, openStore(t, path), mk, c, ES256)
-	s2, err := other.Active()
+	s2, err := other.active()
 	if err != nil || s2.ID != active.ID {
 		t.Errorf("other node's Active() = %v, %v; want kid %s", s2, err, active.ID)
 	}
@@ -289,12 +292,15 @@ func TestInitConcurrent(t *testing.T) {
 			len(set[storage.KeyActive]), len(set[storage.KeyNext]), len(set[storage.KeyRetired]))
 	}
 	for i, m := range managers {
-		if s, _ := m.Active(); s == nil || s.ID != set[storage.KeyActive][0].ID {
+		if s, _ := m.active(); s == nil || s.ID != set[storage.KeyActive][0].ID {
 			t.Errorf("manager %d signs with %v; want %s", i, s, set[storage.KeyActive][0].ID)
 		}
 	}
 }
 
+// TestRotate follows one set of keys through two rotations: states, times,
+// JWKS, ETag and the tokens of each key. It is longer than most functions
+// because the steps depend on one another and read best in order.
 func TestRotate(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
@@ -328,7 +334,7 @@ func TestRotate(t *testing.T) {
 		t.Fatalf("after Rotate next = %v; want one new key", set[storage.KeyNext])
 	}
 	n1 := set[storage.KeyNext][0]
-	if s, _ := m.Active(); s.ID != n0.ID {
+	if s, _ := m.active(); s.ID != n0.ID {
 		t.Errorf("Active() after Rotate = %s; want %s", s.ID, n0.ID)
 	}
 	if got := kids(m.PublicJWKS()); len(got) != 3 || got[0] != n0.ID || got[1] != n1.ID || got[2] != a0.ID {
@@ -489,7 +495,7 @@ func TestRotateIfDueConcurrent(t *testing.T) {
 		if err := m.Refresh(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if s, _ := m.Active(); s.ID != set[storage.KeyActive][0].ID {
+		if s, _ := m.active(); s.ID != set[storage.KeyActive][0].ID {
 			t.Errorf("manager %d signs with %s after Refresh; want %s", i, s.ID, set[storage.KeyActive][0].ID)
 		}
 	}
@@ -502,7 +508,7 @@ func TestAlgorithms(t *testing.T) {
 			c := newClock()
 			store := openStore(t, dbPath(t))
 			m := initManager(t, store, testMasterKey(t), c, alg)
-			s, err := m.Active()
+			s, err := m.active()
 			if err != nil || string(s.Algorithm) != alg {
 				t.Fatalf("Active() = %+v, %v; want %s", s, err, alg)
 			}
@@ -535,11 +541,11 @@ func TestAlgorithmChange(t *testing.T) {
 	mk := testMasterKey(t)
 	m := initManager(t, store, mk, c, ES256)
 	tok := sign(t, m, "{}")
-	old, _ := m.Active()
+	old, _ := m.active()
 
 	c.Advance(time.Minute)
 	m2 := initManager(t, store, mk, c, EdDSA)
-	s, _ := m2.Active()
+	s, _ := m2.active()
 	if s.Algorithm != jose.EdDSA {
 		t.Fatalf("after Init with EdDSA the active key is %s", s.Algorithm)
 	}
@@ -564,7 +570,7 @@ func TestWrongMasterKey(t *testing.T) {
 	if !errors.Is(err, ErrSealBroken) {
 		t.Fatalf("Init under another master key = %v; want ErrSealBroken", err)
 	}
-	if _, err := m.Active(); !errors.Is(err, ErrNoActiveKey) {
+	if _, err := m.active(); !errors.Is(err, ErrNoActiveKey) {
 		t.Errorf("Active after a failed Init = %v; want ErrNoActiveKey", err)
 	}
 }
@@ -576,7 +582,7 @@ func TestTamperedKey(t *testing.T) {
 	c := newClock()
 	store := openStore(t, dbPath(t))
 	m := initManager(t, store, testMasterKey(t), c, ES256)
-	before, _ := m.Active()
+	before, _ := m.active()
 
 	// Rotate behind the node's back, then break the new active key.
 	other := initManager(t, store, testMasterKey(t), c, ES256)
@@ -600,7 +606,7 @@ func TestTamperedKey(t *testing.T) {
 	} else if strings.Contains(err.Error(), "BEGIN") || len(err.Error()) > 300 {
 		t.Errorf("error looks like it carries key material: %q", err)
 	}
-	if s, err := m.Active(); err != nil || s.ID != before.ID {
+	if s, err := m.active(); err != nil || s.ID != before.ID {
 		t.Errorf("Active after a failed Refresh = %v, %v; want the previous key %s", s, err, before.ID)
 	}
 }
@@ -611,12 +617,12 @@ func TestRefreshCaches(t *testing.T) {
 	c := newClock()
 	store := openStore(t, dbPath(t))
 	m := initManager(t, store, testMasterKey(t), c, ES256)
-	s1, _ := m.Active()
+	s1, _ := m.active()
 	doc1 := m.JWKSJSON()
 	if err := m.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s2, _ := m.Active()
+	s2, _ := m.active()
 	doc2 := m.JWKSJSON()
 	if s1 != s2 || &doc1[0] != &doc2[0] {
 		t.Errorf("Refresh of an unchanged set rebuilt the signer or the JWKS")
@@ -641,7 +647,7 @@ func TestRun(t *testing.T) {
 	c := newClock()
 	store := openStore(t, dbPath(t))
 	m := initManager(t, store, testMasterKey(t), c, ES256)
-	first, _ := m.Active()
+	first, _ := m.active()
 	c.Advance(testPeriod)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -649,7 +655,7 @@ func TestRun(t *testing.T) {
 	go func() { m.Run(ctx, 10*time.Millisecond); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if s, _ := m.Active(); s.ID != first.ID {
+		if s, _ := m.active(); s.ID != first.ID {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -676,30 +682,39 @@ func BenchmarkActive(b *testing.B) {
 	})
 }
 
-// BenchmarkSignES256 signs a typical 700-byte ID token with the active key.
+// BenchmarkSignES256 signs a typical 700-byte ID token with the active key:
+// go-jose with the private key (as before the key seam) and through the
+// jose.OpaqueSigner Active hands out (what idp/internal/oidc does).
 func BenchmarkSignES256(b *testing.B) {
 	m := initManager(b, openStore(b, dbPath(b)), testMasterKey(b), newClock(), ES256)
 	payload := []byte(`{"iss":"https://sso.example.gov.cn","sub":"` + strings.Repeat("s", 36) + `","aud":["portal"],` +
 		`"exp":1767225600,"iat":1767224700,"auth_time":1767224690,"nonce":"` + strings.Repeat("n", 43) + `",` +
 		`"acr":"urn:cardsso:acr:card","amr":["pwd","card"],"name":"` + strings.Repeat("x", 400) + `"}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		s, err := m.Active()
-		if err != nil {
-			b.Fatal(err)
-		}
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: s.Algorithm, Key: s.Key},
-			(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), s.ID))
-		if err != nil {
-			b.Fatal(err)
-		}
-		jws, err := signer.Sign(payload)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := jws.CompactSerialize(); err != nil {
-			b.Fatal(err)
-		}
+	s, err := m.active()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		key  any
+	}{{"private-key", s.Key}, {"opaque", s}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				signer, err := jose.NewSigner(jose.SigningKey{Algorithm: s.Algorithm, Key: bc.key},
+					(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), s.ID))
+				if err != nil {
+					b.Fatal(err)
+				}
+				jws, err := signer.Sign(payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := jws.CompactSerialize(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -750,7 +765,7 @@ func TestInitAddsNext(t *testing.T) {
 	store := openStore(t, dbPath(t))
 	mk := testMasterKey(t)
 	m := initManager(t, store, mk, c, ES256)
-	a0, _ := m.Active()
+	a0, _ := m.active()
 	err := store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
 		var out []storage.SigningKey
 		for _, k := range keys {

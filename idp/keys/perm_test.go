@@ -11,7 +11,8 @@ import (
 
 // An existing master key file that group or others may read is refused,
 // with an error naming the file and the fix, whatever it holds; a 0600 (or
-// 0400) file is read. A new file is created 0600 in a 0700 directory.
+// 0400) file is read. A new file is created 0600 in a 0700 directory. The
+// table of cases makes it longer than most functions.
 func TestMasterKeyFilePermissions(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Log("permission bits do not say who may read on Windows: not checked there")

@@ -53,10 +53,13 @@ func checkAlgorithm(alg string) error {
 	return fmt.Errorf("%w %q (want ES256, RS256 or EdDSA)", ErrUnsupportedAlgorithm, alg)
 }
 
-// Signer is the active signing key, ready to sign: Key holds the unsealed
-// private key (*ecdsa.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey, which
-// go-jose's jose.SigningKey accepts as they are). The JWS header must carry
-// kid = ID. A Signer is shared by every caller: read it, do not modify it.
+// Signer is the active signing key of a Manager, ready to sign: the local
+// implementation of the key seam of the protocol packages. Manager.Active
+// hands it out as a jose.OpaqueSigner (jws.go), Manager.Signer its Key as a
+// crypto.Signer, so idp/internal/oidc and idp/internal/saml never need the
+// key material and a KMS or HSM can take its place. Key holds the unsealed private key (*ecdsa.PrivateKey,
+// *rsa.PrivateKey or ed25519.PrivateKey). The JWS header must carry kid =
+// ID. A Signer is shared by every caller: read it, do not modify it.
 type Signer struct {
 	ID        string
 	Algorithm jose.SignatureAlgorithm
@@ -64,6 +67,9 @@ type Signer struct {
 	// Certificate is the key's self-signed certificate, for keys made with
 	// one (ManagerConfig.CertificateName); nil otherwise.
 	Certificate *x509.Certificate
+
+	jwk  *jose.JSONWebKey          // the public JWK (Public)
+	algs []jose.SignatureAlgorithm // {Algorithm} (Algs)
 }
 
 // certTemplate says which certificate a new key gets; the zero value: none.
@@ -229,7 +235,8 @@ func openSigner(k storage.SigningKey, pub jose.JSONWebKey, mk *MasterKey) (*Sign
 	if eq, ok := priv.Public().(equaler); !ok || !eq.Equal(pub.Key) {
 		return nil, fmt.Errorf("keys: signing key %s: private key does not match the published public key", k.ID)
 	}
-	signer := &Signer{ID: k.ID, Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: priv}
+	alg := jose.SignatureAlgorithm(k.Algorithm)
+	signer := &Signer{ID: k.ID, Algorithm: alg, Key: priv, jwk: &pub, algs: []jose.SignatureAlgorithm{alg}}
 	if len(k.Certificate) > 0 {
 		if signer.Certificate, err = parseCertificate(k, pub); err != nil {
 			return nil, err

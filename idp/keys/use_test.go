@@ -141,10 +141,10 @@ func TestLegacyKeysAreOIDC(t *testing.T) {
 	}
 	saml := newSAMLManager(t, store, mk, c)
 	oidc := initManager(t, store, mk, c, ES256)
-	if a, _ := oidc.Active(); a.ID != legacy.ID {
+	if a, _ := oidc.active(); a.ID != legacy.ID {
 		t.Errorf("oidc active key = %s; want the legacy key %s", a.ID, legacy.ID)
 	}
-	if a, _ := saml.Active(); a.ID == legacy.ID {
+	if a, _ := saml.active(); a.ID == legacy.ID {
 		t.Errorf("the saml manager took the legacy (oidc) key")
 	}
 	if err := oidc.Rotate(ctx); err != nil {
@@ -177,7 +177,7 @@ func TestSAMLCertificates(t *testing.T) {
 			t.Errorf("node a and node b publish different certificate #%d", i)
 		}
 	}
-	active, err := a.Active()
+	active, err := a.active()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ const LogoutTokenLifetime = 2 * time.Minute
 // this client, so clients cannot correlate sessions through it). It has no
 // nonce (§2.4 forbids one).
 func (s *Storage) LogoutToken(ctx context.Context, issuer string, c storage.Client, accountID, sessionID string) (string, error) {
-	a, err := s.cfg.Keys.Active()
+	a, pub, err := s.activeKey()
 	if err != nil {
 		return "", fmt.Errorf("logout token: %w", err)
 	}
@@ -54,8 +54,10 @@ func (s *Storage) LogoutToken(ctx context.Context, issuer string, c storage.Clie
 	if err != nil {
 		return "", err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: a.Algorithm, Key: a.Key},
-		(&jose.SignerOptions{}).WithType("logout+jwt").WithHeader(jose.HeaderKey("kid"), a.ID))
+	// go-jose signs through the opaque signer (SigningKeys); the kid it
+	// would take from the key's public JWK is named explicitly.
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(pub.Algorithm), Key: a},
+		(&jose.SignerOptions{}).WithType("logout+jwt").WithHeader(jose.HeaderKey("kid"), pub.KeyID))
 	if err != nil {
 		return "", fmt.Errorf("logout token: %w", err)
 	}

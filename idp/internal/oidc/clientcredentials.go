@@ -160,12 +160,12 @@ func (e *tokenEndpoint) clientCredentials(w http.ResponseWriter, r *http.Request
 	}
 	req, _ := s.ClientCredentialsTokenRequest(ctx, clientID, requested)
 	scopes := req.GetScopes()
-	key, err := s.cfg.Keys.Active()
+	key, pub, err := s.activeKey()
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, string(oidc.ServerError), "no signing key")
 		return
 	}
-	signer, err := e.signers.get(key)
+	signer, err := e.signers.get(key, pub)
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, string(oidc.ServerError), "")
 		return
@@ -175,7 +175,7 @@ func (e *tokenEndpoint) clientCredentials(w http.ResponseWriter, r *http.Request
 	buf := answerBuffers.Get().(*[]byte)
 	defer answerBuffers.Put(buf)
 	claims := appendCCClaims((*buf)[:0], e.p.op.IssuerFromRequest(r), clientID, id, now, exp)
-	token, err := signer.sign(claims)
+	token, err := signer.sign(key, claims)
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, string(oidc.ServerError), "")
 		return

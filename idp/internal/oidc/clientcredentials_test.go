@@ -2,14 +2,8 @@ package oidc
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -147,36 +141,6 @@ func TestClientCredentialsErrors(t *testing.T) {
 	})
 }
 
-// TestECDSARS: R and S are left-padded to the curve size, whatever their
-// length in the ASN.1 signature.
-func TestECDSARS(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest := sha256.Sum256([]byte("payload"))
-	for _, rs := range [][2]*big.Int{{big.NewInt(1), big.NewInt(2)}, {new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(0x80)}} {
-		der, _ := asn1.Marshal(struct{ R, S *big.Int }{rs[0], rs[1]})
-		out, err := ecdsaRS(der, 32)
-		if err != nil || len(out) != 64 || new(big.Int).SetBytes(out[:32]).Cmp(rs[0]) != 0 || new(big.Int).SetBytes(out[32:]).Cmp(rs[1]) != 0 {
-			t.Errorf("ecdsaRS(%v) = %x, %v", rs, out, err)
-		}
-	}
-	for i := 0; i < 300; i++ { // about one in 128 has a short R or S
-		der, err := key.Sign(rand.Reader, digest[:], nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := ecdsaRS(der, 32)
-		if err != nil || !ecdsa.Verify(&key.PublicKey, digest[:], new(big.Int).SetBytes(out[:32]), new(big.Int).SetBytes(out[32:])) {
-			t.Fatalf("ecdsaRS of a real signature: %x, %v", out, err)
-		}
-	}
-	if _, err := ecdsaRS([]byte{0x30, 0x03, 0x02, 0x01}, 32); err == nil {
-		t.Errorf("ecdsaRS took a malformed signature")
-	}
-}
-
 // BenchmarkCCToken makes a client credentials JWT as the library did
 // (op.CreateJWT: a go-jose signer per token, the header map and the claims
 // marshalled per token) and as tokenEndpoint does (jwsSigner).
@@ -203,18 +167,18 @@ func BenchmarkCCToken(b *testing.B) {
 		b.ReportAllocs()
 		buf := make([]byte, 0, 1024)
 		for b.Loop() {
-			key, err := s.cfg.Keys.Active()
+			key, pub, err := s.activeKey()
 			if err != nil {
 				b.Fatal(err)
 			}
-			sig, err := signers.get(key)
+			sig, err := signers.get(key, pub)
 			if err != nil {
 				b.Fatal(err)
 			}
 			now := s.now()
 			id, exp := s.newCCToken()
 			buf = appendCCClaims(buf[:0], testIssuer, "portal", id, now, exp)
-			if _, err := sig.sign(buf); err != nil {
+			if _, err := sig.sign(key, buf); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,7 +1,6 @@
 package oidc
 
 import (
-	"crypto"
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,16 +13,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
-
-	"github.com/cardsso/cardsso/idp/keys"
 )
 
 // tokenCrypto seals the values zitadel/oidc hands out opaque and reads back
@@ -93,72 +89,58 @@ func (c *tokenCrypto) Decrypt(s string) (string, error) {
 // jwsSigner makes compact JWS (RFC 7515 §7.1) with one signing key, for the
 // client credentials access token. The library's op.CreateJWT builds a
 // go-jose signer for every token and marshals the protected header, a map,
-// for every signature; here the header is encoded once per key. The
-// signature is the one go-jose makes (RFC 7518 §3): ES256 is ECDSA P-256
-// with SHA-256 through the key's crypto.Signer (crypto/ecdsa with
-// crypto/rand, hedged nonces) as the 64-byte R‖S, RS256 RSASSA-PKCS1-v1_5
-// with SHA-256, EdDSA Ed25519.
+// for every signature; here the header is encoded once per key (kid and
+// alg). The signature is the key's SignPayload (SigningKeys), as go-jose
+// would ask for it: a jwsSigner holds no key, only the header it made.
 type jwsSigner struct {
-	key    *keys.Signer
+	kid    string
+	alg    jose.SignatureAlgorithm
 	header string // base64url(protected header) + "."
-	size   int    // ES256: bytes of R and of S
 }
 
-func newJWSSigner(k *keys.Signer) (*jwsSigner, error) {
-	s := &jwsSigner{key: k}
-	switch k.Algorithm {
+// newJWSSigner checks that the public key of pub fits its algorithm and
+// that k signs with it, and encodes the header.
+func newJWSSigner(k jose.OpaqueSigner, pub *jose.JSONWebKey) (*jwsSigner, error) {
+	alg := jose.SignatureAlgorithm(pub.Algorithm)
+	switch alg {
 	case jose.ES256:
-		pub, ok := k.Key.Public().(*ecdsa.PublicKey)
-		if !ok || pub.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("oidc: key %s is not a P-256 key for ES256", k.ID)
+		if p, ok := pub.Key.(*ecdsa.PublicKey); !ok || p.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("oidc: key %s is not a P-256 key for ES256", pub.KeyID)
 		}
-		s.size = 32
 	case jose.RS256:
-		if _, ok := k.Key.Public().(*rsa.PublicKey); !ok {
-			return nil, fmt.Errorf("oidc: key %s is not an RSA key for RS256", k.ID)
+		if _, ok := pub.Key.(*rsa.PublicKey); !ok {
+			return nil, fmt.Errorf("oidc: key %s is not an RSA key for RS256", pub.KeyID)
 		}
 	case jose.EdDSA:
-		if _, ok := k.Key.Public().(ed25519.PublicKey); !ok {
-			return nil, fmt.Errorf("oidc: key %s is not an Ed25519 key for EdDSA", k.ID)
+		if _, ok := pub.Key.(ed25519.PublicKey); !ok {
+			return nil, fmt.Errorf("oidc: key %s is not an Ed25519 key for EdDSA", pub.KeyID)
 		}
 	default:
-		return nil, fmt.Errorf("oidc: cannot sign with %s", k.Algorithm)
+		return nil, fmt.Errorf("oidc: cannot sign with %s", alg)
+	}
+	if !slices.Contains(k.Algs(), alg) {
+		return nil, fmt.Errorf("oidc: key %s does not sign with %s", pub.KeyID, alg)
 	}
 	// The header go-jose writes for op.SignerFromKey (its keys sorted).
 	h, err := json.Marshal(struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid,omitempty"`
 		Typ string `json:"typ"`
-	}{string(k.Algorithm), k.ID, "JWT"})
+	}{string(alg), pub.KeyID, "JWT"})
 	if err != nil {
 		return nil, err
 	}
-	s.header = base64.RawURLEncoding.EncodeToString(h) + "."
-	return s, nil
+	return &jwsSigner{kid: pub.KeyID, alg: alg, header: base64.RawURLEncoding.EncodeToString(h) + "."}, nil
 }
 
-// sign returns the compact JWS of payload.
-func (s *jwsSigner) sign(payload []byte) (string, error) {
+// sign returns the compact JWS of payload, signed by k (the key the
+// header names).
+func (s *jwsSigner) sign(k jose.OpaqueSigner, payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
 	out := make([]byte, 0, len(s.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
 	out = append(out, s.header...)
 	out = enc.AppendEncode(out, payload)
-	var sig []byte
-	var err error
-	switch s.key.Algorithm {
-	case jose.EdDSA:
-		sig, err = s.key.Key.Sign(rand.Reader, out, crypto.Hash(0))
-	case jose.ES256:
-		digest := sha256.Sum256(out)
-		var der []byte
-		der, err = s.key.Key.Sign(rand.Reader, digest[:], crypto.SHA256)
-		if err == nil {
-			sig, err = ecdsaRS(der, s.size)
-		}
-	default: // RS256
-		digest := sha256.Sum256(out)
-		sig, err = s.key.Key.Sign(rand.Reader, digest[:], crypto.SHA256)
-	}
+	sig, err := k.SignPayload(out, s.alg)
 	if err != nil {
 		return "", fmt.Errorf("oidc: sign: %w", err)
 	}
@@ -167,34 +149,18 @@ func (s *jwsSigner) sign(payload []byte) (string, error) {
 	return string(out), nil
 }
 
-// ecdsaRS turns an ASN.1 ECDSA signature into R‖S, each size bytes (RFC
-// 7518 §3.4).
-func ecdsaRS(der []byte, size int) ([]byte, error) {
-	var r, s []byte
-	in := cryptobyte.String(der)
-	var seq cryptobyte.String
-	if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() ||
-		!seq.ReadASN1Integer(&r) || !seq.ReadASN1Integer(&s) || !seq.Empty() ||
-		len(r) > size || len(s) > size {
-		return nil, errors.New("malformed ECDSA signature")
-	}
-	out := make([]byte, 2*size)
-	copy(out[size-len(r):size], r)
-	copy(out[2*size-len(s):], s)
-	return out, nil
-}
-
-// jwsSigners keeps the signer of the active key, made again when the key
-// manager hands out another *keys.Signer (it keeps one per active key).
+// jwsSigners keeps the signer of the active key, made again when the
+// active key's kid or alg changes.
 type jwsSigners struct {
 	cur atomic.Pointer[jwsSigner]
 }
 
-func (c *jwsSigners) get(k *keys.Signer) (*jwsSigner, error) {
-	if s := c.cur.Load(); s != nil && s.key == k {
+// get returns the signer for the key whose public JWK is pub.
+func (c *jwsSigners) get(k jose.OpaqueSigner, pub *jose.JSONWebKey) (*jwsSigner, error) {
+	if s := c.cur.Load(); s != nil && s.kid == pub.KeyID && string(s.alg) == pub.Algorithm {
 		return s, nil
 	}
-	s, err := newJWSSigner(k)
+	s, err := newJWSSigner(k, pub)
 	if err != nil {
 		return nil, err
 	}

@@ -22,13 +22,13 @@ type discovery struct {
 }
 
 func (d *discovery) document(r *http.Request) ([]byte, error) {
-	active, err := d.p.storage.cfg.Keys.Active()
+	_, active, err := d.p.storage.activeKey()
 	if err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.body != nil && d.alg == string(active.Algorithm) {
+	if d.body != nil && d.alg == active.Algorithm {
 		return d.body, nil
 	}
 	c := op.CreateDiscoveryConfig(r.Context(), d.p.op, d.p.storage)
@@ -57,7 +57,7 @@ func (d *discovery) document(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.alg, d.body = string(active.Algorithm), body
+	d.alg, d.body = active.Algorithm, body
 	return body, nil
 }
 

@@ -10,7 +10,8 @@
 //	        (the code is claimed atomically there: of two redemptions exactly one wins;
 //	         a code presented again revokes everything its first use issued)
 //
-// What the library leaves to us and this package does (see LIBRARY-NOTES.md):
+// What the library leaves to us and this package does (docs/security.md lists
+// each with its test; RFC 9700, the OAuth 2.0 Security BCP, asks for most):
 // single use of codes and refresh tokens, S256-only PKCE and PKCE for public
 // clients, exact redirect URI matching, refresh token rotation with family
 // revocation on reuse, CORS restricted to registered origins, and the

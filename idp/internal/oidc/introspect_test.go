@@ -72,6 +72,13 @@ func newTestProvider(t testing.TB) *testProvider { t.Helper(); return newTestPro
 // newTestProviderAlg is newTestProvider with signing keys of alg.
 func newTestProviderAlg(t testing.TB, alg string) *testProvider {
 	t.Helper()
+	return newTestProviderKeys(t, alg, nil)
+}
+
+// newTestProviderKeys is newTestProviderAlg whose provider signs with the
+// keys signingKeys returns for the idp/keys Manager (nil: the Manager).
+func newTestProviderKeys(t testing.TB, alg string, signingKeys func(*keys.Manager) SigningKeys) *testProvider {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, sqlstore.Config{DSN: filepath.Join(t.TempDir(), "cardsso.db")})
 	if err != nil {
@@ -93,10 +100,14 @@ func newTestProviderAlg(t testing.TB, alg string) *testProvider {
 	if err := km.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
+	var sk SigningKeys = km
+	if signingKeys != nil {
+		sk = signingKeys(km)
+	}
 	fs := &faultyStore{Store: db}
 	secrets := mk.MAC(keys.PurposeClientSecret)
 	s := NewStorage(StorageConfig{
-		Store: fs, Keys: km, ClientSecrets: secrets, PairwiseKey: mk.Derive("pairwise subjects", 32), Numbers: mk,
+		Store: fs, Keys: sk, ClientSecrets: secrets, PairwiseKey: mk.Derive("pairwise subjects", 32), Numbers: mk,
 		LoginURL:            func(id string) string { return "/login?id=" + id },
 		AccessTokenLifetime: 15 * time.Minute, IDTokenLifetime: 15 * time.Minute, RefreshTokenLifetime: time.Hour,
 		AuthRequestLifetime: 10 * time.Minute, CodeLifetime: time.Minute,

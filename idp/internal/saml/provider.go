@@ -2,6 +2,8 @@ package saml
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -17,7 +19,6 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/cardsso/cardsso/idp/internal/session"
-	"github.com/cardsso/cardsso/idp/keys"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )
@@ -49,11 +50,16 @@ const MaxIssueDelay = 30 * time.Minute
 // demo) accept somewhat older messages than they would otherwise.
 var setMaxIssueDelay sync.Once
 
-// SigningKeys is the in-memory view of the SAML signing keys (idp/keys
-// Manager of use saml): the active key with its certificate, and the
-// published certificates, active first.
+// SigningKeys is the SAML signing keys as the identity provider uses them:
+// the active key, which signs, and the published certificates, active
+// first. It is the key seam: the key is a crypto.Signer (crewjam/saml's
+// IdentityProvider.Signer), so a KMS or HSM can stand behind it;
+// idp/keys.Manager of use saml (sealed keys unsealed in memory) is one
+// implementation. Signer is called for every SAML request and must answer
+// from memory, with the certificate of the key's public key (RSA: the
+// signatures are RSA-SHA256, RFC 6931 §2.3.2).
 type SigningKeys interface {
-	Active() (*keys.Signer, error)
+	Signer() (crypto.Signer, *x509.Certificate, error)
 	Certificates() []*x509.Certificate
 }
 
@@ -192,18 +198,26 @@ func (p *Provider) Register(mux Router) {
 // with the signing key and certificates of the moment (keys rotate while
 // the node runs, and crewjam/saml holds them in fields).
 func (p *Provider) identityProvider() (*crewjam.IdentityProvider, error) {
-	signer, err := p.cfg.Keys.Active()
+	signer, cert, err := p.cfg.Keys.Signer()
 	if err != nil {
 		return nil, fmt.Errorf("saml signing key: %w", err)
 	}
-	if signer.Certificate == nil {
-		return nil, fmt.Errorf("saml signing key %s has no certificate", signer.ID)
+	if cert == nil {
+		return nil, errors.New("saml signing key has no certificate")
 	}
 	var extra []*x509.Certificate
 	for _, c := range p.cfg.Keys.Certificates() {
-		if !c.Equal(signer.Certificate) {
+		if !c.Equal(cert) {
 			extra = append(extra, c)
 		}
+	}
+	// crewjam/saml decrypts what service providers encrypt to the signing
+	// certificate (the EncryptedID of a LogoutRequest) only with an
+	// *rsa.PrivateKey as Key: a local key is one and keeps doing so; a key
+	// that stays in a KMS or HSM only signs.
+	var decrypter crypto.PrivateKey
+	if k, ok := signer.(*rsa.PrivateKey); ok {
+		decrypter = k
 	}
 	// AES-256-GCM for the assertion, its key wrapped with RSA-OAEP
 	// (MGF1-SHA1, digest SHA-1: what gosaml2, Shibboleth and crewjam/saml
@@ -213,8 +227,9 @@ func (p *Provider) identityProvider() (*crewjam.IdentityProvider, error) {
 	enc.DigestMethod = &xmlenc.SHA1
 	valid := p.cfg.MetadataValidity
 	return &crewjam.IdentityProvider{
-		Key:                          signer.Key,
-		Certificate:                  signer.Certificate,
+		Signer:                       signer,
+		Key:                          decrypter,
+		Certificate:                  cert,
 		ExtraCertificates:            extra,
 		Logger:                       crewjamLogger{p.cfg.Logger},
 		MetadataURL:                  p.urls.metadata,
