@@ -247,3 +247,47 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	}
 	h.provider(req).ReturnError(w, r, req.ID, "access_denied", "the citizen did not complete the required checks")
 }
+
+// the client in the session and continues to the protocol callback.
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, s storage.Session) {
+	ctx := r.Context()
+	if isSelf(req) {
+		// The account page's own login: nothing to hand to a protocol.
+		_ = h.cfg.Store.DeleteAuthRequest(ctx, req.ID)
+		http.Redirect(w, r, selfPath, http.StatusSeeOther)
+		return
+	}
+	var err error
+	if c, ok := h.cfg.Store.(Completer); ok {
+		err = c.CompleteAuthRequest(ctx, req.ID, s.AccountID, s.ID, s.AuthTime, s.ACR, s.AMR, h.cfg.Now())
+	} else {
+		err = h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+			if a.Done && a.AccountID != s.AccountID {
+				return a, errors.New("auth request completed for another account")
+			}
+			a.Done = true
+			a.AccountID, a.SessionID = s.AccountID, s.ID
+			a.AuthTime, a.ACR, a.AMR = s.AuthTime, s.ACR, s.AMR
+			a.LoginState = nil
+			return a, nil
+		})
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.expired", "")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "complete auth request", err)
+		return
+	}
+	participant := req.ClientID
+	if req.Protocol == ProtocolSAML {
+		participant = "saml:" + req.ClientID
+	}
+	if err := h.cfg.Sessions.Touch(ctx, s, participant); err != nil {
+		h.internal(w, r, "join session", err)
+		return
+	}
+	h.cfg.Logger.InfoContext(ctx, "login complete", "client", req.ClientID, "account", s.AccountID, "acr", s.ACR)
+	http.Redirect(w, r, h.provider(req).CallbackURL(ctx, req.ID), http.StatusSeeOther)
+}
