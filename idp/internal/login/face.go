@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -12,6 +13,29 @@ import (
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )
+
+// facePath is the real-person step's first page (its consent).
+const facePath = "/login/face"
+
+// faceStep is the real-person check: a request of level 3 needs a face
+// match in this authentication (a session's counts when its methods
+// include face).
+var faceStep = &Step{
+	Name: "face", Path: facePath, PromptNone: "login_required",
+	Done: func(_ context.Context, _ *Handler, f *flow) (bool, error) {
+		level, err := f.required()
+		if err != nil {
+			return false, fmt.Errorf("required level: %w", err)
+		}
+		return level < assurance.LoA3 || f.st.Auth.FacePassed, nil
+	},
+	Mount: func(h *Handler, mux Router) {
+		mux.HandleFunc("GET "+facePath, h.getFaceConsent)
+		mux.HandleFunc("POST "+facePath+"/consent", h.postFaceConsent)
+		mux.HandleFunc("GET "+photoPath, h.getFacePhoto)
+		mux.HandleFunc("POST "+photoPath, h.postFacePhoto)
+	},
+}
 
 // getFaceConsent asks for the citizen's separate, explicit consent to the
 // face check (《人脸识别技术应用安全管理办法》: separate consent; face
@@ -44,7 +68,7 @@ func (h *Handler) postFaceConsent(w http.ResponseWriter, r *http.Request) {
 		h.provider(req).ReturnError(w, r, req.ID, "access_denied", "the citizen declined the face check")
 		return
 	default:
-		h.message(w, r, http.StatusBadRequest, "err.title", "err.consent", stepURL("/login/face", req.ID))
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.consent", stepURL(facePath, req.ID))
 		return
 	}
 	st.Auth.FaceConsent = true
@@ -52,7 +76,7 @@ func (h *Handler) postFaceConsent(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, "save login state", err)
 		return
 	}
-	http.Redirect(w, r, stepURL("/login/face/photo", req.ID), http.StatusSeeOther)
+	http.Redirect(w, r, stepURL(photoPath, req.ID), http.StatusSeeOther)
 }
 
 // newChallenge stores a fresh single-use challenge for this attempt.
@@ -67,7 +91,7 @@ func (h *Handler) getFacePhoto(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !st.Auth.FaceConsent {
-		http.Redirect(w, r, stepURL("/login/face", req.ID), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(facePath, req.ID), http.StatusSeeOther)
 		return
 	}
 	h.renderFacePhoto(w, r, req, st, http.StatusOK, "")
@@ -83,7 +107,7 @@ func (h *Handler) renderFacePhoto(w http.ResponseWriter, r *http.Request, req st
 	p.AuthRequestID = req.ID
 	p.CSRF = h.csrfToken(w, r, req.ID)
 	p.Values["challenge"] = value
-	p.Link = stepURL("/login/cancel", req.ID)
+	p.Link = stepURL(cancelPath, req.ID)
 	if errKey != "" {
 		p.Error = p.T(errKey)
 	}
@@ -135,7 +159,7 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !st.Auth.FaceConsent {
-		http.Redirect(w, r, stepURL("/login/face", req.ID), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(facePath, req.ID), http.StatusSeeOther)
 		return
 	}
 	ctx := r.Context()
@@ -174,7 +198,7 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	if locked {
 		h.cfg.Observer.Login("face", "locked")
 		h.cfg.Logger.InfoContext(ctx, "face check locked", "account", acct.ID, "ip", clientAddr(r), "until", until)
-		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.face.locked", stepURL("/login/cancel", req.ID))
+		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.face.locked", stepURL(cancelPath, req.ID))
 		return
 	}
 	failed := false

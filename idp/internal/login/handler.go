@@ -163,6 +163,7 @@ type Handler struct {
 	dummyHash string
 	outages   storage.Outages // the database away: logged once per burst
 	photos    chan struct{}   // photo uploads read at once (face.go)
+	steps     []*Step         // the login machine (steps.go)
 }
 
 // New prepares templates, messages and the dummy hash for equal timing.
@@ -218,7 +219,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	return &Handler{cfg: cfg, hashes: hashes, tmpl: tmpl, msgs: msgs, dummyHash: dummy,
 		forms:  newIPLimiter(cfg.Lockout.FormRate, cfg.Lockout.FormBurst),
-		photos: make(chan struct{}, photoSlots)}, nil
+		photos: make(chan struct{}, photoSlots), steps: steps}, nil
 }
 
 // provider is the front end of a request.
@@ -235,31 +236,21 @@ type nopObserver struct{}
 func (nopObserver) Login(string, string) {}
 func (nopObserver) Check(string, string) {}
 
-// Register mounts the pages on mux. Serve mux behind BoundBodies, which
-// caps and parses the forms.
 // Router is where Register mounts the pages (*http.ServeMux is one; the
 // server records the routes through it).
 type Router interface {
 	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
 }
 
+// Register mounts the pages on mux: the first page, every step's pages
+// (Step.Mount), the cancel link, the account and logout pages. Serve mux
+// behind BoundBodies, which caps and parses the forms.
 func (h *Handler) Register(mux Router) {
 	mux.HandleFunc("GET /login", h.start)
-	mux.HandleFunc("POST /login/password", h.limitForms(h.postPassword))
-	mux.HandleFunc("POST /login/register", h.limitForms(h.postRegister))
-	mux.HandleFunc("GET /login/password-setup", h.getSetup)
-	mux.HandleFunc("POST /login/password-setup", h.postSetup)
-	mux.HandleFunc("GET "+reclaimPath, h.getReclaim)
-	mux.HandleFunc("POST "+reclaimPath, h.limitForms(h.postReclaim))
-	mux.HandleFunc("GET /login/card", h.getCard)
-	mux.HandleFunc("POST /login/card", h.limitForms(h.postCard))
-	mux.HandleFunc("GET /login/face", h.getFaceConsent)
-	mux.HandleFunc("POST /login/face/consent", h.postFaceConsent)
-	mux.HandleFunc("GET /login/face/photo", h.getFacePhoto)
-	mux.HandleFunc("POST /login/face/photo", h.postFacePhoto)
-	mux.HandleFunc("GET /login/cancel", h.cancel)
-	mux.HandleFunc("GET /login/consent", h.getConsent)
-	mux.HandleFunc("POST /login/consent", h.postConsent)
+	for _, s := range h.steps {
+		s.Mount(h, mux)
+	}
+	mux.HandleFunc("GET "+cancelPath, h.cancel)
 	mux.HandleFunc("GET /account", h.getAccount)
 	mux.HandleFunc("POST /account/card", h.limitForms(h.postAccountCard))
 	mux.HandleFunc("POST /account/session/end", h.postAccountEndSession)

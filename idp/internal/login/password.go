@@ -36,6 +36,22 @@ func parseNumber(s string) (citizenid.Number, string, error) {
 	}
 }
 
+// loginStep is the first page: the returning citizen's number and
+// password, and the first-time registration's name and number. It is done
+// once the citizen is identified (by a password, a registration, a
+// reclaim or the SSO session).
+var loginStep = &Step{
+	Name: "login", Path: "/login", PromptNone: "login_required",
+	Done: func(_ context.Context, _ *Handler, f *flow) (bool, error) { return f.identified(), nil },
+	Show: func(h *Handler, w http.ResponseWriter, r *http.Request, f *flow) {
+		h.renderLogin(w, r, f.req, http.StatusOK, "", nil)
+	},
+	Mount: func(h *Handler, mux Router) {
+		mux.HandleFunc("POST /login/password", h.limitForms(h.postPassword))
+		mux.HandleFunc("POST /login/register", h.limitForms(h.postRegister))
+	},
+}
+
 // postPassword is the returning citizen's login: number + password.
 func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 	req, ok := h.loadRequest(w, r)

@@ -41,6 +41,19 @@ import (
 
 const reclaimPath = "/login/reclaim"
 
+// reclaimStep is the reclaim's page: a registration that found its number
+// taken (pending.ReclaimHash) continues there, before the password setup.
+var reclaimStep = &Step{
+	Name: "reclaim", Path: reclaimPath, PromptNone: "login_required",
+	Done: func(_ context.Context, _ *Handler, f *flow) (bool, error) {
+		return f.identified() || f.st.Pending == nil || f.st.Pending.ReclaimHash == "", nil
+	},
+	Mount: func(h *Handler, mux Router) {
+		mux.HandleFunc("GET "+reclaimPath, h.getReclaim)
+		mux.HandleFunc("POST "+reclaimPath, h.limitForms(h.postReclaim))
+	},
+}
+
 // ReclaimConfig limits the reclaim's real-card checks. Zero fields take
 // the defaults.
 type ReclaimConfig struct {
@@ -75,7 +88,7 @@ func (h *Handler) reclaimOf(w http.ResponseWriter, r *http.Request, req storage.
 		return nil, false
 	}
 	if pd.ReclaimHash == "" {
-		http.Redirect(w, r, stepURL("/login/password-setup", req.ID), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(setupPath, req.ID), http.StatusSeeOther)
 		return nil, false
 	}
 	return pd, true
@@ -91,7 +104,7 @@ func (h *Handler) getReclaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.Card == nil {
-		h.message(w, r, http.StatusServiceUnavailable, "err.title", "reclaim.unavailable", stepURL("/login/cancel", req.ID))
+		h.message(w, r, http.StatusServiceUnavailable, "err.title", "reclaim.unavailable", stepURL(cancelPath, req.ID))
 		return
 	}
 	h.renderReclaim(w, r, req, pd, http.StatusOK, "")
@@ -105,7 +118,7 @@ func (h *Handler) renderReclaim(w http.ResponseWriter, r *http.Request, req stor
 	if errKey != "" {
 		p.Error = p.T(errKey)
 	}
-	p.Link = stepURL("/login/cancel", req.ID)
+	p.Link = stepURL(cancelPath, req.ID)
 	h.render(w, status, "reclaim", p)
 }
 
@@ -122,7 +135,7 @@ func (h *Handler) postReclaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.Card == nil {
-		h.message(w, r, http.StatusServiceUnavailable, "err.title", "reclaim.unavailable", stepURL("/login/cancel", req.ID))
+		h.message(w, r, http.StatusServiceUnavailable, "err.title", "reclaim.unavailable", stepURL(cancelPath, req.ID))
 		return
 	}
 	cn := normaliseCardNumber(r.PostFormValue("card_number"))
@@ -140,7 +153,7 @@ func (h *Handler) postReclaim(w http.ResponseWriter, r *http.Request) {
 			h.internal(w, r, "save login state", err)
 			return
 		}
-		http.Redirect(w, r, stepURL("/login/password-setup", req.ID), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(setupPath, req.ID), http.StatusSeeOther)
 		return
 	}
 	if err != nil {

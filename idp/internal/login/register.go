@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -15,6 +14,23 @@ import (
 	"github.com/cardsso/cardsso/storage"
 	"golang.org/x/text/width"
 )
+
+// setupPath is the registration's password page.
+const setupPath = "/login/password-setup"
+
+// setupStep is the registration's second page: a registration whose
+// real-name check passed (state.Pending) sets its password there. It is
+// done when no registration is pending, or once the citizen is identified.
+var setupStep = &Step{
+	Name: "setup", Path: setupPath, PromptNone: "login_required",
+	Done: func(_ context.Context, _ *Handler, f *flow) (bool, error) {
+		return f.identified() || f.st.Pending == nil, nil
+	},
+	Mount: func(h *Handler, mux Router) {
+		mux.HandleFunc("GET "+setupPath, h.getSetup)
+		mux.HandleFunc("POST "+setupPath, h.postSetup)
+	},
+}
 
 // postRegister is the first step of the one-time registration: name and
 // number, checked locally and then by the real-name check.
@@ -95,7 +111,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.InfoContext(ctx, "real-name check: match", "number", num, "client", req.ClientID)
-	http.Redirect(w, r, "/login/password-setup?"+url.Values{"authRequestID": {req.ID}}.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, stepURL(setupPath, req.ID), http.StatusSeeOther)
 }
 
 func (h *Handler) getSetup(w http.ResponseWriter, r *http.Request) {

@@ -91,3 +91,8 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, 
 }
 
 // start is the first page: SSO when a session satisfies the request, the
+
+// stepURL is a step's page for an auth request.
+func stepURL(path, id string) string {
+	return path + "?" + url.Values{"authRequestID": {id}}.Encode()
+}

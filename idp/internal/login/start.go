@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
-	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )
 
+// start is the first page: SSO when a session satisfies the request, the
+// login and registration forms otherwise.
 func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	req, ok := h.loadRequest(w, r)
 	if !ok {
@@ -36,28 +36,20 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.next(w, r, req.ID)
 		return
 	}
-	if live && h.satisfies(ctx, req, sess) {
-		// Single sign-on: the citizen is known from the session; the steps
-		// decide whether anything is missing (a higher level, consent).
-		st.Auth = &authState{AccountID: sess.AccountID, AuthTime: sess.AuthTime, AMR: sess.AMR,
-			SessionID: sess.ID, FromSession: true, FacePassed: slices.Contains(sess.AMR, assurance.AMRFace)}
-		h.proceed(w, r, req, st, true, &sess)
+	var known *storage.Session
+	if live {
+		known = &sess
+	}
+	// Single sign-on: a live session that satisfies the request identifies
+	// the citizen (flowOf); the steps decide whether anything is missing (a
+	// higher level, consent). Otherwise the first page or the
+	// registration's pending page, or login_required for prompt=none.
+	f, err := h.flowOf(ctx, req, st, known)
+	if err != nil {
+		h.internal(w, r, "load account", err)
 		return
 	}
-	if slices.Contains(req.Prompt, "none") {
-		h.cfg.Observer.Login("sso", "login_required")
-		h.provider(req).ReturnError(w, r, req.ID, "login_required", "")
-		return
-	}
-	if st.Pending != nil && st.Pending.ReclaimHash != "" {
-		http.Redirect(w, r, stepURL(reclaimPath, req.ID), http.StatusFound)
-		return
-	}
-	if st.Pending != nil {
-		http.Redirect(w, r, "/login/password-setup?"+url.Values{"authRequestID": {req.ID}}.Encode(), http.StatusFound)
-		return
-	}
-	h.renderLogin(w, r, req, http.StatusOK, "", nil)
+	h.dispatch(w, r, f, true, known)
 }
 
 // SingleSignOn answers a new request from the browser's live SSO session
@@ -77,21 +69,25 @@ func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storag
 	}
 	ctx := r.Context()
 	sess, live, err := h.cfg.Sessions.Current(r)
-	if err != nil || !live || !h.satisfies(ctx, req, sess) {
+	if err != nil || !live {
 		return req, storage.Session{}, false, err
 	}
-	acct, err := h.cfg.Store.GetAccount(ctx, sess.AccountID)
+	f, err := h.flowOf(ctx, req, state{}, &sess)
 	if errors.Is(err, storage.ErrNotFound) {
 		return req, storage.Session{}, false, nil // the login pages say what happened
 	}
-	if err != nil {
+	if err != nil || !f.identified() { // not identified: the session does not satisfy the request
 		return req, storage.Session{}, false, err
 	}
-	face := slices.Contains(sess.AMR, assurance.AMRFace) // as start sets FacePassed
-	if step, err := h.stepNeeded(ctx, req, acct, face); err != nil || step != "" {
+	// The same decision as the pages': any step still needed (or, with
+	// prompt=none, the error it would be) is for the pages to answer.
+	var none *PromptNoneError
+	if step, err := h.nextStep(ctx, f); errors.As(err, &none) || step != nil {
+		return req, storage.Session{}, false, nil
+	} else if err != nil {
 		return req, storage.Session{}, false, err
 	}
-	if h.levelOf(acct, face).ACR() != sess.ACR {
+	if h.levelOf(f.acct, f.st.Auth.FacePassed).ACR() != sess.ACR {
 		return req, storage.Session{}, false, nil // the session's level changes: finish records it
 	}
 	participant := req.ClientID
