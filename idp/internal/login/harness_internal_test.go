@@ -123,6 +123,12 @@ func (f *fakeFace) CheckFace(_ context.Context, _ citizenid.Number, photo []byte
 	return connectors.FaceResult{Passed: string(photo) == "me"}, nil
 }
 
+func (f *fakeFace) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
 // countingObserver records the outcomes the pages count.
 type countingObserver struct {
 	mu     sync.Mutex
