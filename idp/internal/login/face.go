@@ -116,9 +116,6 @@ func (h *Handler) renderFacePhoto(w http.ResponseWriter, r *http.Request, req st
 
 var errChallenge = errors.New("face challenge missing, used or expired")
 
-// postFacePhoto runs the face check on an uploaded photo. The photo is read
-// into memory, handed to the connector and dropped: it is never written to
-// disk, stored or logged.
 // photoSlots is how many photo uploads a node reads at once. A photo is
 // held in memory (up to its 5 MB cap, never in a temporary file), so this
 // bounds what a flood of uploads costs: photoSlots × the cap. The face
@@ -126,6 +123,9 @@ var errChallenge = errors.New("face challenge missing, used or expired")
 // taken is answered 503 with Retry-After and loses nothing.
 const photoSlots = 8
 
+// postFacePhoto runs the face check on an uploaded photo. The photo is read
+// into memory, handed to the connector and dropped: it is never written to
+// disk, stored or logged.
 func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	select {
 	case h.photos <- struct{}{}:
@@ -162,21 +162,9 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, stepURL(facePath, req.ID), http.StatusSeeOther)
 		return
 	}
-	ctx := r.Context()
 	now := h.cfg.Now().UTC()
-
-	// Consume the challenge: single use, bound to this attempt, short-lived.
 	given := r.PostFormValue("challenge")
-	err := h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
-		s, err := decodeState(a.LoginState)
-		if err != nil || s.Challenge == nil || s.Challenge.Value != given || !now.Before(s.Challenge.ExpiresAt) {
-			return a, errChallenge
-		}
-		s.Challenge = nil
-		b, err := encodeState(s)
-		a.LoginState = b
-		return a, err
-	})
+	err := h.consumeChallenge(r.Context(), req.ID, given, now)
 	if errors.Is(err, errChallenge) {
 		h.renderFacePhoto(w, r, req, st, http.StatusBadRequest, "err.face.challenge")
 		return
@@ -186,7 +174,29 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.Challenge = nil
+	h.checkFace(w, r, req, st, acct, given, now)
+}
 
+// consumeChallenge takes the challenge given from the request's state:
+// single use, bound to this attempt, short-lived (errChallenge otherwise).
+func (h *Handler) consumeChallenge(ctx context.Context, id, given string, now time.Time) error {
+	return h.cfg.Store.UpdateAuthRequest(ctx, id, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+		s, err := decodeState(a.LoginState)
+		if err != nil || s.Challenge == nil || s.Challenge.Value != given || !now.Before(s.Challenge.ExpiresAt) {
+			return a, errChallenge
+		}
+		s.Challenge = nil
+		b, err := encodeState(s)
+		a.LoginState = b
+		return a, err
+	})
+}
+
+// checkFace runs the face check of the uploaded photo against the
+// challenge just consumed, within the account's attempt limit, and
+// continues the login on a match.
+func (h *Handler) checkFace(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, st state, acct storage.Account, given string, now time.Time) {
+	ctx := r.Context()
 	// The attempt limit, per account, held in storage: the attempt is
 	// counted before the check and decided on the counted value; only a
 	// photo that did not match stays counted.
@@ -232,23 +242,29 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, connectors.ErrInvalidPhoto):
 		h.cfg.Observer.Check("face", "invalid_photo")
 		h.renderFacePhoto(w, r, req, st, http.StatusBadRequest, "err.photo.invalid")
-		return
 	case err != nil:
 		h.cfg.Observer.Check("face", "unavailable")
 		h.cfg.Logger.WarnContext(ctx, "real-person check failed", "number", num, "client", req.ClientID,
 			"unavailable", errors.Is(err, connectors.ErrUnavailable), "error", err)
 		h.renderFacePhoto(w, r, req, st, http.StatusServiceUnavailable, "err.unavailable")
-		return
 	case !res.Passed:
 		h.cfg.Observer.Check("face", "fail")
 		h.cfg.Logger.InfoContext(ctx, "real-person check: no match", "number", num, "client", req.ClientID, "ip", clientAddr(r))
 		failed = true
 		h.renderFacePhoto(w, r, req, st, http.StatusUnauthorized, "err.face.mismatch")
-		return
+	default:
+		h.cfg.Observer.Check("face", "pass")
+		h.cfg.Logger.InfoContext(ctx, "real-person check: passed", "number", num, "client", req.ClientID)
+		h.facePassed(w, r, req, st, acct, now)
 	}
-	h.cfg.Observer.Check("face", "pass")
-	h.cfg.Logger.InfoContext(ctx, "real-person check: passed", "number", num, "client", req.ClientID)
-	err = h.cfg.Store.UpdateAccount(ctx, acct.ID, func(a storage.Account) (storage.Account, error) {
+}
+
+// facePassed records the match on the account and in the authentication
+// (a new authentication event, with face and, after another method,
+// mfa) and continues the login.
+func (h *Handler) facePassed(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, st state, acct storage.Account, now time.Time) {
+	ctx := r.Context()
+	err := h.cfg.Store.UpdateAccount(ctx, acct.ID, func(a storage.Account) (storage.Account, error) {
 		a.FaceVerifiedAt, a.UpdatedAt = &now, now
 		return a, nil
 	})

@@ -160,20 +160,10 @@ func (h *Handler) postReclaim(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, "find account", err)
 		return
 	}
-	// Count the attempt before the check, and decide on the counted value:
-	// parallel attempts cannot all slip in under the limit.
-	lim, now, ip := h.cfg.Reclaim, h.cfg.Now(), clientIP(r)
-	byAccount, _, err := h.cfg.Store.IncrementCounter(ctx, reclaimKey(acct.ID), lim.Window, now)
-	if err != nil {
+	if locked, err := h.reclaimAttempt(r, acct.ID); err != nil {
 		h.internal(w, r, "count reclaim attempt", err)
 		return
-	}
-	byIP, _, err := h.cfg.Store.IncrementCounter(ctx, reclaimIPKey(ip), lim.Window, now)
-	if err != nil {
-		h.internal(w, r, "count reclaim attempt", err)
-		return
-	}
-	if byAccount > lim.PerAccount || byIP > lim.PerIP {
+	} else if locked {
 		h.cfg.Observer.Login("reclaim", "locked")
 		h.cfg.Logger.InfoContext(ctx, "reclaim locked", "number", pd.SSNMasked, "client", req.ClientID)
 		h.renderReclaim(w, r, req, pd, http.StatusTooManyRequests, "err.locked.reclaim")
@@ -198,6 +188,29 @@ func (h *Handler) postReclaim(w http.ResponseWriter, r *http.Request) {
 		h.cardRefused(w, r, req, card.Status)
 		return
 	}
+	h.reclaimed(w, r, req, acct, pd)
+}
+
+// reclaimAttempt counts a reclaim's card check per account and per client
+// address before the check, and decides on the counted value: parallel
+// attempts cannot all slip in under the limit.
+func (h *Handler) reclaimAttempt(r *http.Request, accountID string) (locked bool, err error) {
+	ctx, lim, now := r.Context(), h.cfg.Reclaim, h.cfg.Now()
+	byAccount, _, err := h.cfg.Store.IncrementCounter(ctx, reclaimKey(accountID), lim.Window, now)
+	if err != nil {
+		return false, err
+	}
+	byIP, _, err := h.cfg.Store.IncrementCounter(ctx, reclaimIPKey(clientIP(r)), lim.Window, now)
+	if err != nil {
+		return false, err
+	}
+	return byAccount > lim.PerAccount || byIP > lim.PerIP, nil
+}
+
+// reclaimed gives the account to the card holder who passed its check
+// (reclaim), audits it, and goes on as a fresh password login.
+func (h *Handler) reclaimed(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, acct storage.Account, pd *pending) {
+	ctx := r.Context()
 	ended, err := h.reclaim(w, r, acct, pd)
 	if err != nil {
 		h.internal(w, r, "reclaim account", err)
