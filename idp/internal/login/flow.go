@@ -59,7 +59,7 @@ func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, req storage.Au
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, f *flow, unsaved bool, sess *storage.Session) {
 	ctx := r.Context()
 	step, err := h.nextStep(ctx, f)
-	var none *PromptNoneError
+	var none *promptNoneError
 	switch {
 	case errors.As(err, &none):
 		// prompt=none: no page may be shown (OIDC Core §3.1.2.6). A
@@ -88,6 +88,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, f *flow, unsa
 			h.cfg.Observer.Login("sso", "step_up")
 		}
 		http.Redirect(w, r, stepURL(step.Path, f.req.ID), http.StatusSeeOther)
+		return
+	}
+	if !f.identified() { // the login step holds until someone is identified
+		h.internal(w, r, "next step", errors.New("no step for a login nobody is identified in"))
 		return
 	}
 	if f.st.Auth.FromSession {

@@ -129,3 +129,21 @@ func TestPromptNoneWithoutSession(t *testing.T) {
 		t.Errorf("prompt=none not counted as sso/login_required: %v", e.obs.logins)
 	}
 }
+
+// TestBodies: a form over the cap is refused with 413 before a handler
+// reads it, a multipart body (but the photo upload) with 415, each with a
+// page saying what to do.
+func TestBodies(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	id := b.request("first-party", "", nil)
+	page := b.get(LoginURL(id))
+	res := b.post("/login/password", form(t, id, page, "ssn", zhangNumber, "password", strings.Repeat("x", MaxFormBytes)))
+	res.want(t, "form over the cap", http.StatusRequestEntityTooLarge, "")
+	res.shows(t, e, "form over the cap", "err.form.size")
+	r, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/login/password", strings.NewReader("--x--\r\n"))
+	r.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	res = b.do(r)
+	res.want(t, "multipart login form", http.StatusUnsupportedMediaType, "")
+	res.shows(t, e, "multipart login form", "err.form.type")
+}

@@ -129,3 +129,20 @@ func TestRegisterTakenNumberReclaim(t *testing.T) {
 		t.Errorf("the squatter's session is still live after the reclaim")
 	}
 }
+
+// TestReclaimLimit: the reclaim's card checks per account are limited
+// (429 before the check, even for the holder's card).
+func TestReclaimLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Reclaim.PerAccount = 1 })
+	e.account(zhangName, zhangNumber, nil)
+	b := e.browser()
+	id := b.request("first-party", "", nil)
+	b.register(id, zhangName, zhangNumber)
+	setup := b.get(stepURL(setupPath, id))
+	b.post(setupPath, form(t, id, setup, "password", newPass, "password_confirm", newPass)).want(t, "taken number", http.StatusSeeOther, reclaimPath+"?")
+	page := b.get(stepURL(reclaimPath, id))
+	b.post(reclaimPath, form(t, id, page, "card_number", zhaoCard)).want(t, "first wrong card", http.StatusUnauthorized, "")
+	res := b.post(reclaimPath, form(t, id, page, "card_number", zhangCard))
+	res.want(t, "over the limit", http.StatusTooManyRequests, "")
+	res.shows(t, e, "over the limit", "err.locked.reclaim")
+}

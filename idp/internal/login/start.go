@@ -59,9 +59,11 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 // records is the one the account has now. It then records the request's
 // client in the session and returns the request completed as complete()
 // would store it, and the session, for the protocol front end to answer at
-// once (one write instead of a login page and a callback). ok is false,
-// with nothing written, when the request needs the login pages (start
-// decides again).
+// once (one write instead of a login page and a callback). The decision
+// is the pages' own (flowOf, nextStep); the prompts login, consent and
+// select_account, and the account page's own login, always go to the
+// pages. ok is false, with nothing written, when the request needs the
+// login pages (start decides again).
 func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storage.AuthRequest, storage.Session, bool, error) {
 	if isSelf(req) || slices.Contains(req.Prompt, "login") || slices.Contains(req.Prompt, "consent") ||
 		slices.Contains(req.Prompt, "select_account") {
@@ -81,7 +83,7 @@ func (h *Handler) SingleSignOn(r *http.Request, req storage.AuthRequest) (storag
 	}
 	// The same decision as the pages': any step still needed (or, with
 	// prompt=none, the error it would be) is for the pages to answer.
-	var none *PromptNoneError
+	var none *promptNoneError
 	if step, err := h.nextStep(ctx, f); errors.As(err, &none) || step != nil {
 		return req, storage.Session{}, false, nil
 	} else if err != nil {

@@ -96,22 +96,22 @@ func fromSession(s storage.Session) *authState {
 		SessionID: s.ID, FromSession: true, FacePassed: slices.Contains(s.AMR, assurance.AMRFace)}
 }
 
-// PromptNoneError is the decision for a request with prompt=none that
+// promptNoneError is the decision for a request with prompt=none that
 // needs a page: the OAuth error code to return (login_required,
 // consent_required) instead.
-type PromptNoneError struct {
+type promptNoneError struct {
 	Code string
 	Step string // the step that would have been shown
 }
 
-func (e *PromptNoneError) Error() string {
+func (e *promptNoneError) Error() string {
 	return "prompt=none, but the " + e.Step + " step is needed: " + e.Code
 }
 
 // nextStep is the step decision, the one place that says what a login
 // still needs: the first step of the machine that is not Done for f, or
 // nil when the request can complete. A request with prompt=none gets a
-// *PromptNoneError instead of a step. Both the login pages (proceed,
+// *promptNoneError instead of a step. Both the login pages (proceed,
 // start) and single sign-on at the protocol front ends (SingleSignOn)
 // decide with it.
 func (h *Handler) nextStep(ctx context.Context, f *flow) (*Step, error) {
@@ -124,7 +124,7 @@ func (h *Handler) nextStep(ctx context.Context, f *flow) (*Step, error) {
 			continue
 		}
 		if slices.Contains(f.req.Prompt, "none") {
-			return s, &PromptNoneError{Code: s.PromptNone, Step: s.Name}
+			return s, &promptNoneError{Code: s.PromptNone, Step: s.Name}
 		}
 		return s, nil
 	}

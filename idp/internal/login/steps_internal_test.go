@@ -121,7 +121,7 @@ func TestStepDecision(t *testing.T) {
 func checkDecision(t *testing.T, name string, step *Step, err error) func(string, string, bool) {
 	return func(wantName, wantCode string, wantFail bool) {
 		t.Helper()
-		var none *PromptNoneError
+		var none *promptNoneError
 		switch {
 		case wantFail:
 			if err == nil || errors.As(err, &none) {
