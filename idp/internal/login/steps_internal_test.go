@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -222,5 +223,28 @@ func TestStepMachine(t *testing.T) {
 		if _, pattern := mux.Handler(httptest.NewRequest(http.MethodGet, s.Path, nil)); pattern == "" {
 			t.Errorf("step %s: GET %s is not mounted", s.Name, s.Path)
 		}
+	}
+}
+
+// TestStepPagesRefuse: every step's page refuses a request another
+// browser started (403, the page says to start again from the portal),
+// and every step's form refuses a post without its CSRF token (403), for
+// a login in progress.
+func TestStepPagesRefuse(t *testing.T) {
+	e := newEnv(t, nil)
+	e.account(zhangName, zhangNumber, nil)
+	b := e.browser()
+	id := b.request("portal", assurance.LoA3.ACR(), nil)
+	b.login(id, zhangNumber, testPass).want(t, "password", http.StatusSeeOther, cardPath+"?")
+	other := e.browser()
+	for _, s := range steps {
+		res := other.get(stepURL(s.Path, id))
+		res.want(t, s.Name+" page in another browser", http.StatusForbidden, "")
+		res.shows(t, e, s.Name+" page in another browser", "err.otherbrowser")
+	}
+	for _, path := range []string{"/login/password", "/login/register", setupPath, reclaimPath, cardPath, facePath + "/consent", consentPath} {
+		res := b.post(path, url.Values{"authRequestID": {id}})
+		res.want(t, "POST "+path+" without csrf", http.StatusForbidden, "")
+		res.shows(t, e, "POST "+path+" without csrf", "err.csrf")
 	}
 }
