@@ -10,8 +10,29 @@ import (
 	"golang.org/x/text/width"
 
 	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )
+
+// cardPath is the real-card step's page.
+const cardPath = "/login/card"
+
+// cardStep is the real-card check: a request of level 2 or more needs a
+// card check of the account that passed within CardTTL.
+var cardStep = &Step{
+	Name: "card", Path: cardPath, PromptNone: "login_required",
+	Done: func(_ context.Context, h *Handler, f *flow) (bool, error) {
+		level, err := f.required()
+		if err != nil {
+			return false, fmt.Errorf("required level: %w", err)
+		}
+		return level < assurance.LoA2 || cardCheck(f.acct).Verified(h.cfg.Now(), h.cfg.CardTTL), nil
+	},
+	Mount: func(h *Handler, mux Router) {
+		mux.HandleFunc("GET "+cardPath, h.getCard)
+		mux.HandleFunc("POST "+cardPath, h.limitForms(h.postCard))
+	},
+}
 
 // getCard is the real-card step. A card checked before whose check went
 // stale is asked about again without a form; a card found not normal is
@@ -50,7 +71,7 @@ func (h *Handler) renderCard(w http.ResponseWriter, r *http.Request, req storage
 		p.Error = p.T(errKey)
 	}
 	p.Values["card_number"] = value
-	p.Link = stepURL("/login/cancel", req.ID)
+	p.Link = stepURL(cancelPath, req.ID)
 	h.render(w, status, "card", p)
 }
 
@@ -76,7 +97,7 @@ func (h *Handler) postCard(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, "count card attempt", err)
 		return
 	} else if !ok {
-		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.card.locked", stepURL("/login/cancel", req.ID))
+		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.card.locked", stepURL(cancelPath, req.ID))
 		return
 	}
 	h.checkCard(w, r, req, acct, cn, limits)
@@ -185,10 +206,10 @@ func (h *Handler) cardRefused(w http.ResponseWriter, r *http.Request, req storag
 	if !s.Valid() {
 		key = "card.status.unknown"
 	}
-	h.message(w, r, http.StatusForbidden, "card.refused.title", key, stepURL("/login/cancel", req.ID))
+	h.message(w, r, http.StatusForbidden, "card.refused.title", key, stepURL(cancelPath, req.ID))
 }
 
 // unavailableLevel: the connector offers no check for the level asked.
 func (h *Handler) unavailableLevel(w http.ResponseWriter, r *http.Request, req storage.AuthRequest) {
-	h.message(w, r, http.StatusServiceUnavailable, "err.title", "err.level_unavailable", stepURL("/login/cancel", req.ID))
+	h.message(w, r, http.StatusServiceUnavailable, "err.title", "err.level_unavailable", stepURL(cancelPath, req.ID))
 }

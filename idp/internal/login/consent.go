@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,10 +21,31 @@ type Consenter interface {
 	ConsentScopes(ctx context.Context, req storage.AuthRequest) (scopes []string, exempt bool, err error)
 }
 
+// consentPath is the consent step's page.
+const consentPath = "/login/consent"
+
+// consentStep asks the citizen's consent to what the portal receives,
+// when consentNeeded says so.
+var consentStep = &Step{
+	Name: "consent", Path: consentPath, PromptNone: "consent_required",
+	Done: func(ctx context.Context, h *Handler, f *flow) (bool, error) {
+		needed, err := h.consentNeeded(ctx, f)
+		if err != nil {
+			return false, fmt.Errorf("consent: %w", err)
+		}
+		return !needed, nil
+	},
+	Mount: func(h *Handler, mux Router) {
+		mux.HandleFunc("GET "+consentPath, h.getConsent)
+		mux.HandleFunc("POST "+consentPath, h.postConsent)
+	},
+}
+
 // consentNeeded reports whether the citizen must be asked: the client is
 // not exempt, and the request asks for a scope not granted before, or
-// prompt=consent.
-func (h *Handler) consentNeeded(ctx context.Context, req storage.AuthRequest, accountID string) (bool, error) {
+// prompt=consent and this login has not asked yet.
+func (h *Handler) consentNeeded(ctx context.Context, f *flow) (bool, error) {
+	req, accountID := f.req, f.acct.ID
 	c, ok := h.provider(req).(Consenter)
 	if !ok || isSelf(req) {
 		return false, nil
@@ -34,8 +56,7 @@ func (h *Handler) consentNeeded(ctx context.Context, req storage.AuthRequest, ac
 	}
 	scopes = append(scopes, requestedClaims(req.Claims)...)
 	if slices.Contains(req.Prompt, "consent") {
-		st, _ := decodeState(req.LoginState)
-		return st.Auth == nil || !st.Auth.Consented, nil
+		return f.st.Auth == nil || !f.st.Auth.Consented, nil
 	}
 	granted, err := h.cfg.Store.GetConsent(ctx, accountID, req.ClientID)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -112,7 +133,7 @@ func (h *Handler) postConsent(w http.ResponseWriter, r *http.Request) {
 		h.provider(req).ReturnError(w, r, req.ID, "access_denied", "the citizen did not consent")
 		return
 	default:
-		h.message(w, r, http.StatusBadRequest, "err.title", "err.consent.choose", stepURL("/login/consent", req.ID))
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.consent.choose", stepURL(consentPath, req.ID))
 		return
 	}
 	ctx := r.Context()

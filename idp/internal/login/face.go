@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -12,6 +13,29 @@ import (
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )
+
+// facePath is the real-person step's first page (its consent).
+const facePath = "/login/face"
+
+// faceStep is the real-person check: a request of level 3 needs a face
+// match in this authentication (a session's counts when its methods
+// include face).
+var faceStep = &Step{
+	Name: "face", Path: facePath, PromptNone: "login_required",
+	Done: func(_ context.Context, _ *Handler, f *flow) (bool, error) {
+		level, err := f.required()
+		if err != nil {
+			return false, fmt.Errorf("required level: %w", err)
+		}
+		return level < assurance.LoA3 || f.st.Auth.FacePassed, nil
+	},
+	Mount: func(h *Handler, mux Router) {
+		mux.HandleFunc("GET "+facePath, h.getFaceConsent)
+		mux.HandleFunc("POST "+facePath+"/consent", h.postFaceConsent)
+		mux.HandleFunc("GET "+photoPath, h.getFacePhoto)
+		mux.HandleFunc("POST "+photoPath, h.postFacePhoto)
+	},
+}
 
 // getFaceConsent asks for the citizen's separate, explicit consent to the
 // face check (《人脸识别技术应用安全管理办法》: separate consent; face
@@ -44,7 +68,7 @@ func (h *Handler) postFaceConsent(w http.ResponseWriter, r *http.Request) {
 		h.provider(req).ReturnError(w, r, req.ID, "access_denied", "the citizen declined the face check")
 		return
 	default:
-		h.message(w, r, http.StatusBadRequest, "err.title", "err.consent", stepURL("/login/face", req.ID))
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.consent", stepURL(facePath, req.ID))
 		return
 	}
 	st.Auth.FaceConsent = true
@@ -52,7 +76,7 @@ func (h *Handler) postFaceConsent(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, "save login state", err)
 		return
 	}
-	http.Redirect(w, r, stepURL("/login/face/photo", req.ID), http.StatusSeeOther)
+	http.Redirect(w, r, stepURL(photoPath, req.ID), http.StatusSeeOther)
 }
 
 // newChallenge stores a fresh single-use challenge for this attempt.
@@ -67,7 +91,7 @@ func (h *Handler) getFacePhoto(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !st.Auth.FaceConsent {
-		http.Redirect(w, r, stepURL("/login/face", req.ID), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(facePath, req.ID), http.StatusSeeOther)
 		return
 	}
 	h.renderFacePhoto(w, r, req, st, http.StatusOK, "")
@@ -83,7 +107,7 @@ func (h *Handler) renderFacePhoto(w http.ResponseWriter, r *http.Request, req st
 	p.AuthRequestID = req.ID
 	p.CSRF = h.csrfToken(w, r, req.ID)
 	p.Values["challenge"] = value
-	p.Link = stepURL("/login/cancel", req.ID)
+	p.Link = stepURL(cancelPath, req.ID)
 	if errKey != "" {
 		p.Error = p.T(errKey)
 	}
@@ -92,9 +116,6 @@ func (h *Handler) renderFacePhoto(w http.ResponseWriter, r *http.Request, req st
 
 var errChallenge = errors.New("face challenge missing, used or expired")
 
-// postFacePhoto runs the face check on an uploaded photo. The photo is read
-// into memory, handed to the connector and dropped: it is never written to
-// disk, stored or logged.
 // photoSlots is how many photo uploads a node reads at once. A photo is
 // held in memory (up to its 5 MB cap, never in a temporary file), so this
 // bounds what a flood of uploads costs: photoSlots × the cap. The face
@@ -102,6 +123,9 @@ var errChallenge = errors.New("face challenge missing, used or expired")
 // taken is answered 503 with Retry-After and loses nothing.
 const photoSlots = 8
 
+// postFacePhoto runs the face check on an uploaded photo. The photo is read
+// into memory, handed to the connector and dropped: it is never written to
+// disk, stored or logged.
 func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	select {
 	case h.photos <- struct{}{}:
@@ -135,24 +159,12 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !st.Auth.FaceConsent {
-		http.Redirect(w, r, stepURL("/login/face", req.ID), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(facePath, req.ID), http.StatusSeeOther)
 		return
 	}
-	ctx := r.Context()
 	now := h.cfg.Now().UTC()
-
-	// Consume the challenge: single use, bound to this attempt, short-lived.
 	given := r.PostFormValue("challenge")
-	err := h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
-		s, err := decodeState(a.LoginState)
-		if err != nil || s.Challenge == nil || s.Challenge.Value != given || !now.Before(s.Challenge.ExpiresAt) {
-			return a, errChallenge
-		}
-		s.Challenge = nil
-		b, err := encodeState(s)
-		a.LoginState = b
-		return a, err
-	})
+	err := h.consumeChallenge(r.Context(), req.ID, given, now)
 	if errors.Is(err, errChallenge) {
 		h.renderFacePhoto(w, r, req, st, http.StatusBadRequest, "err.face.challenge")
 		return
@@ -162,7 +174,29 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.Challenge = nil
+	h.checkFace(w, r, req, st, acct, given, now)
+}
 
+// consumeChallenge takes the challenge given from the request's state:
+// single use, bound to this attempt, short-lived (errChallenge otherwise).
+func (h *Handler) consumeChallenge(ctx context.Context, id, given string, now time.Time) error {
+	return h.cfg.Store.UpdateAuthRequest(ctx, id, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+		s, err := decodeState(a.LoginState)
+		if err != nil || s.Challenge == nil || s.Challenge.Value != given || !now.Before(s.Challenge.ExpiresAt) {
+			return a, errChallenge
+		}
+		s.Challenge = nil
+		b, err := encodeState(s)
+		a.LoginState = b
+		return a, err
+	})
+}
+
+// checkFace runs the face check of the uploaded photo against the
+// challenge just consumed, within the account's attempt limit, and
+// continues the login on a match.
+func (h *Handler) checkFace(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, st state, acct storage.Account, given string, now time.Time) {
+	ctx := r.Context()
 	// The attempt limit, per account, held in storage: the attempt is
 	// counted before the check and decided on the counted value; only a
 	// photo that did not match stays counted.
@@ -174,7 +208,7 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	if locked {
 		h.cfg.Observer.Login("face", "locked")
 		h.cfg.Logger.InfoContext(ctx, "face check locked", "account", acct.ID, "ip", clientAddr(r), "until", until)
-		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.face.locked", stepURL("/login/cancel", req.ID))
+		h.message(w, r, http.StatusTooManyRequests, "err.title", "err.face.locked", stepURL(cancelPath, req.ID))
 		return
 	}
 	failed := false
@@ -208,23 +242,29 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, connectors.ErrInvalidPhoto):
 		h.cfg.Observer.Check("face", "invalid_photo")
 		h.renderFacePhoto(w, r, req, st, http.StatusBadRequest, "err.photo.invalid")
-		return
 	case err != nil:
 		h.cfg.Observer.Check("face", "unavailable")
 		h.cfg.Logger.WarnContext(ctx, "real-person check failed", "number", num, "client", req.ClientID,
 			"unavailable", errors.Is(err, connectors.ErrUnavailable), "error", err)
 		h.renderFacePhoto(w, r, req, st, http.StatusServiceUnavailable, "err.unavailable")
-		return
 	case !res.Passed:
 		h.cfg.Observer.Check("face", "fail")
 		h.cfg.Logger.InfoContext(ctx, "real-person check: no match", "number", num, "client", req.ClientID, "ip", clientAddr(r))
 		failed = true
 		h.renderFacePhoto(w, r, req, st, http.StatusUnauthorized, "err.face.mismatch")
-		return
+	default:
+		h.cfg.Observer.Check("face", "pass")
+		h.cfg.Logger.InfoContext(ctx, "real-person check: passed", "number", num, "client", req.ClientID)
+		h.facePassed(w, r, req, st, acct, now)
 	}
-	h.cfg.Observer.Check("face", "pass")
-	h.cfg.Logger.InfoContext(ctx, "real-person check: passed", "number", num, "client", req.ClientID)
-	err = h.cfg.Store.UpdateAccount(ctx, acct.ID, func(a storage.Account) (storage.Account, error) {
+}
+
+// facePassed records the match on the account and in the authentication
+// (a new authentication event, with face and, after another method,
+// mfa) and continues the login.
+func (h *Handler) facePassed(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, st state, acct storage.Account, now time.Time) {
+	ctx := r.Context()
+	err := h.cfg.Store.UpdateAccount(ctx, acct.ID, func(a storage.Account) (storage.Account, error) {
 		a.FaceVerifiedAt, a.UpdatedAt = &now, now
 		return a, nil
 	})

@@ -1,43 +1,16 @@
 package login
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 
-	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/citizenid"
-	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )
 
-// required is the level the request needs, as its protocol front end
-// decided when it stored the request (RequiredACR: the client's minimum and
-// what the request asked for).
-func (h *Handler) required(_ context.Context, req storage.AuthRequest) (assurance.Level, error) {
-	if req.RequiredACR == "" {
-		return assurance.LoA1, nil
-	}
-	return assurance.ParseACR(req.RequiredACR)
-}
-
-func cardCheck(a storage.Account) assurance.CardCheck {
-	c := assurance.CardCheck{Status: connectors.CardStatus(a.CardStatus)}
-	if a.CardCheckedAt != nil {
-		c.CheckedAt = *a.CardCheckedAt
-	}
-	return c
-}
-
-func stepURL(path, id string) string {
-	return path + "?" + url.Values{"authRequestID": {id}}.Encode()
-}
-
-// next runs the first step the request still needs, or finishes it. The
-// steps, in order: real-card (level 2 and up), real-person (level 3).
+// next continues a login after a step page: the request is loaded again
+// (its state as the step saved it) and the dispatcher runs.
 func (h *Handler) next(w http.ResponseWriter, r *http.Request, id string) {
 	ctx := r.Context()
 	req, err := h.cfg.Store.GetAuthRequest(ctx, id)
@@ -61,94 +34,70 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request, id string) {
 	h.proceed(w, r, req, st, false, nil)
 }
 
-// proceed is next for a request already loaded, with its login state st.
-// When unsaved, st is not in storage yet: it is saved only if a step page
-// follows (the step pages read it from storage); a login that finishes at
-// once (single sign-on, a password login that needs nothing more) writes
-// the request once, when it completes. sess, when not nil, is the
-// browser's live session as the caller just read it.
+// proceed is next for a request already loaded, with its login state st
+// and the citizen identified (st.Auth). When unsaved, st is not in
+// storage yet: it is saved only if a step page follows (the step pages
+// read it from storage); a login that finishes at once (single sign-on, a
+// password login that needs nothing more) writes the request once, when
+// it completes. sess, when not nil, is the browser's live session as the
+// caller just read it.
 func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, st state, unsaved bool, sess *storage.Session) {
-	ctx := r.Context()
-	id := req.ID
-	if unsaved {
-		b, err := encodeState(st)
-		if err != nil {
-			h.internal(w, r, "encode login state", err)
-			return
-		}
-		req.LoginState = b // as the steps would read it back
-	}
-	acct, err := h.cfg.Store.GetAccount(ctx, st.Auth.AccountID)
+	f, err := h.flowOf(r.Context(), req, st, nil)
 	if err != nil {
 		h.internal(w, r, "load account", err)
 		return
 	}
-	step, err := h.stepNeeded(ctx, req, acct, st.Auth.FacePassed)
-	if err != nil {
+	h.dispatch(w, r, f, unsaved, sess)
+}
+
+// dispatch is the one dispatcher of the login machine: it asks the step
+// decision (nextStep) what f still needs and goes there, or finishes the
+// login when nothing is missing. A step before the citizen is identified
+// is only ever reached from the first page (a GET): it is shown in place
+// (Show) or redirected to with 302; a step after it with 303, the state
+// saved first when unsaved.
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, f *flow, unsaved bool, sess *storage.Session) {
+	ctx := r.Context()
+	step, err := h.nextStep(ctx, f)
+	var none *promptNoneError
+	switch {
+	case errors.As(err, &none):
+		// prompt=none: no page may be shown (OIDC Core §3.1.2.6). A
+		// missing check needs the citizen to authenticate further
+		// (login_required); missing consent is consent_required.
+		h.cfg.Observer.Login("sso", none.Code)
+		h.provider(f.req).ReturnError(w, r, f.req.ID, none.Code, "")
+		return
+	case err != nil:
 		h.internal(w, r, "next step", err)
 		return
-	}
-	if step != "" {
-		if slices.Contains(req.Prompt, "none") {
-			// prompt=none: no page may be shown (OIDC Core §3.1.2.6). A
-			// missing check needs the citizen to authenticate further
-			// (login_required); missing consent is consent_required.
-			code := "login_required"
-			if step == "/login/consent" {
-				code = "consent_required"
-			}
-			h.cfg.Observer.Login("sso", code)
-			h.provider(req).ReturnError(w, r, req.ID, code, "")
-			return
-		}
+	case step != nil && step.Show != nil:
+		step.Show(h, w, r, f)
+		return
+	case step != nil && !f.identified():
+		http.Redirect(w, r, stepURL(step.Path, f.req.ID), http.StatusFound)
+		return
+	case step != nil:
 		if unsaved {
-			if err := h.saveState(ctx, id, st); err != nil {
+			if err := h.saveState(ctx, f.req.ID, f.st); err != nil {
 				h.internal(w, r, "save login state", err)
 				return
 			}
 		}
-		if st.Auth.FromSession {
+		if f.st.Auth.FromSession {
 			h.cfg.Observer.Login("sso", "step_up")
 		}
-		http.Redirect(w, r, stepURL(step, id), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(step.Path, f.req.ID), http.StatusSeeOther)
 		return
 	}
-	if st.Auth.FromSession {
+	if !f.identified() { // the login step holds until someone is identified
+		h.internal(w, r, "next step", errors.New("no step for a login nobody is identified in"))
+		return
+	}
+	if f.st.Auth.FromSession {
 		h.cfg.Observer.Login("sso", "success")
 	}
-	h.finish(w, r, req, st.Auth, acct, sess)
-}
-
-// stepNeeded is the first step page req still needs for the account, in
-// order: real-card (level 2 and up, when the card check is older than
-// CardTTL), real-person (level 3, without a face match in this
-// authentication), consent; "" when none. Both the login (proceed) and
-// single sign-on at the protocol front end (SingleSignOn) decide with it.
-func (h *Handler) stepNeeded(ctx context.Context, req storage.AuthRequest, acct storage.Account, facePassed bool) (string, error) {
-	required, err := h.required(ctx, req)
-	if err != nil {
-		return "", fmt.Errorf("required level: %w", err)
-	}
-	switch {
-	case required >= assurance.LoA2 && !cardCheck(acct).Verified(h.cfg.Now(), h.cfg.CardTTL):
-		return "/login/card", nil
-	case required >= assurance.LoA3 && !facePassed:
-		return "/login/face", nil
-	}
-	needed, err := h.consentNeeded(ctx, req, acct.ID)
-	if err != nil {
-		return "", fmt.Errorf("consent: %w", err)
-	}
-	if needed {
-		return "/login/consent", nil
-	}
-	return "", nil
-}
-
-// levelOf is the level an authentication of acct reaches now (with a face
-// match or not): what the session records.
-func (h *Handler) levelOf(acct storage.Account, facePassed bool) assurance.Level {
-	return assurance.Compute(cardCheck(acct), h.cfg.CardTTL, facePassed, h.cfg.Now().UTC())
+	h.finish(w, r, f.req, f.st.Auth, f.acct, sess)
 }
 
 // finish records the authentication in the SSO session (a new one, the
@@ -232,6 +181,9 @@ func addAMR(amr []string, methods ...string) []string {
 	return out
 }
 
+// cancelPath is the link on the step pages that gives a login up.
+const cancelPath = "/login/cancel"
+
 // cancel ends a login the citizen cannot or will not finish: the portal
 // receives access_denied.
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
@@ -246,4 +198,48 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.provider(req).ReturnError(w, r, req.ID, "access_denied", "the citizen did not complete the required checks")
+}
+
+// the client in the session and continues to the protocol callback.
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, s storage.Session) {
+	ctx := r.Context()
+	if isSelf(req) {
+		// The account page's own login: nothing to hand to a protocol.
+		_ = h.cfg.Store.DeleteAuthRequest(ctx, req.ID)
+		http.Redirect(w, r, selfPath, http.StatusSeeOther)
+		return
+	}
+	var err error
+	if c, ok := h.cfg.Store.(Completer); ok {
+		err = c.CompleteAuthRequest(ctx, req.ID, s.AccountID, s.ID, s.AuthTime, s.ACR, s.AMR, h.cfg.Now())
+	} else {
+		err = h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+			if a.Done && a.AccountID != s.AccountID {
+				return a, errors.New("auth request completed for another account")
+			}
+			a.Done = true
+			a.AccountID, a.SessionID = s.AccountID, s.ID
+			a.AuthTime, a.ACR, a.AMR = s.AuthTime, s.ACR, s.AMR
+			a.LoginState = nil
+			return a, nil
+		})
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		h.message(w, r, http.StatusBadRequest, "err.title", "err.expired", "")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "complete auth request", err)
+		return
+	}
+	participant := req.ClientID
+	if req.Protocol == ProtocolSAML {
+		participant = "saml:" + req.ClientID
+	}
+	if err := h.cfg.Sessions.Touch(ctx, s, participant); err != nil {
+		h.internal(w, r, "join session", err)
+		return
+	}
+	h.cfg.Logger.InfoContext(ctx, "login complete", "client", req.ClientID, "account", s.AccountID, "acr", s.ACR)
+	http.Redirect(w, r, h.provider(req).CallbackURL(ctx, req.ID), http.StatusSeeOther)
 }

@@ -41,6 +41,19 @@ import (
 
 const reclaimPath = "/login/reclaim"
 
+// reclaimStep is the reclaim's page: a registration that found its number
+// taken (pending.ReclaimHash) continues there, before the password setup.
+var reclaimStep = &Step{
+	Name: "reclaim", Path: reclaimPath, PromptNone: "login_required",
+	Done: func(_ context.Context, _ *Handler, f *flow) (bool, error) {
+		return f.identified() || f.st.Pending == nil || f.st.Pending.ReclaimHash == "", nil
+	},
+	Mount: func(h *Handler, mux Router) {
+		mux.HandleFunc("GET "+reclaimPath, h.getReclaim)
+		mux.HandleFunc("POST "+reclaimPath, h.limitForms(h.postReclaim))
+	},
+}
+
 // ReclaimConfig limits the reclaim's real-card checks. Zero fields take
 // the defaults.
 type ReclaimConfig struct {
@@ -75,7 +88,7 @@ func (h *Handler) reclaimOf(w http.ResponseWriter, r *http.Request, req storage.
 		return nil, false
 	}
 	if pd.ReclaimHash == "" {
-		http.Redirect(w, r, stepURL("/login/password-setup", req.ID), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(setupPath, req.ID), http.StatusSeeOther)
 		return nil, false
 	}
 	return pd, true
@@ -91,7 +104,7 @@ func (h *Handler) getReclaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.Card == nil {
-		h.message(w, r, http.StatusServiceUnavailable, "err.title", "reclaim.unavailable", stepURL("/login/cancel", req.ID))
+		h.message(w, r, http.StatusServiceUnavailable, "err.title", "reclaim.unavailable", stepURL(cancelPath, req.ID))
 		return
 	}
 	h.renderReclaim(w, r, req, pd, http.StatusOK, "")
@@ -105,7 +118,7 @@ func (h *Handler) renderReclaim(w http.ResponseWriter, r *http.Request, req stor
 	if errKey != "" {
 		p.Error = p.T(errKey)
 	}
-	p.Link = stepURL("/login/cancel", req.ID)
+	p.Link = stepURL(cancelPath, req.ID)
 	h.render(w, status, "reclaim", p)
 }
 
@@ -122,7 +135,7 @@ func (h *Handler) postReclaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.Card == nil {
-		h.message(w, r, http.StatusServiceUnavailable, "err.title", "reclaim.unavailable", stepURL("/login/cancel", req.ID))
+		h.message(w, r, http.StatusServiceUnavailable, "err.title", "reclaim.unavailable", stepURL(cancelPath, req.ID))
 		return
 	}
 	cn := normaliseCardNumber(r.PostFormValue("card_number"))
@@ -140,27 +153,17 @@ func (h *Handler) postReclaim(w http.ResponseWriter, r *http.Request) {
 			h.internal(w, r, "save login state", err)
 			return
 		}
-		http.Redirect(w, r, stepURL("/login/password-setup", req.ID), http.StatusSeeOther)
+		http.Redirect(w, r, stepURL(setupPath, req.ID), http.StatusSeeOther)
 		return
 	}
 	if err != nil {
 		h.internal(w, r, "find account", err)
 		return
 	}
-	// Count the attempt before the check, and decide on the counted value:
-	// parallel attempts cannot all slip in under the limit.
-	lim, now, ip := h.cfg.Reclaim, h.cfg.Now(), clientIP(r)
-	byAccount, _, err := h.cfg.Store.IncrementCounter(ctx, reclaimKey(acct.ID), lim.Window, now)
-	if err != nil {
+	if locked, err := h.reclaimAttempt(r, acct.ID); err != nil {
 		h.internal(w, r, "count reclaim attempt", err)
 		return
-	}
-	byIP, _, err := h.cfg.Store.IncrementCounter(ctx, reclaimIPKey(ip), lim.Window, now)
-	if err != nil {
-		h.internal(w, r, "count reclaim attempt", err)
-		return
-	}
-	if byAccount > lim.PerAccount || byIP > lim.PerIP {
+	} else if locked {
 		h.cfg.Observer.Login("reclaim", "locked")
 		h.cfg.Logger.InfoContext(ctx, "reclaim locked", "number", pd.SSNMasked, "client", req.ClientID)
 		h.renderReclaim(w, r, req, pd, http.StatusTooManyRequests, "err.locked.reclaim")
@@ -185,6 +188,29 @@ func (h *Handler) postReclaim(w http.ResponseWriter, r *http.Request) {
 		h.cardRefused(w, r, req, card.Status)
 		return
 	}
+	h.reclaimed(w, r, req, acct, pd)
+}
+
+// reclaimAttempt counts a reclaim's card check per account and per client
+// address before the check, and decides on the counted value: parallel
+// attempts cannot all slip in under the limit.
+func (h *Handler) reclaimAttempt(r *http.Request, accountID string) (locked bool, err error) {
+	ctx, lim, now := r.Context(), h.cfg.Reclaim, h.cfg.Now()
+	byAccount, _, err := h.cfg.Store.IncrementCounter(ctx, reclaimKey(accountID), lim.Window, now)
+	if err != nil {
+		return false, err
+	}
+	byIP, _, err := h.cfg.Store.IncrementCounter(ctx, reclaimIPKey(clientIP(r)), lim.Window, now)
+	if err != nil {
+		return false, err
+	}
+	return byAccount > lim.PerAccount || byIP > lim.PerIP, nil
+}
+
+// reclaimed gives the account to the card holder who passed its check
+// (reclaim), audits it, and goes on as a fresh password login.
+func (h *Handler) reclaimed(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, acct storage.Account, pd *pending) {
+	ctx := r.Context()
 	ended, err := h.reclaim(w, r, acct, pd)
 	if err != nil {
 		h.internal(w, r, "reclaim account", err)

@@ -2,358 +2,146 @@ package login
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
-	"unicode/utf8"
-
-	"golang.org/x/text/width"
+	"slices"
 
 	"github.com/cardsso/cardsso/connectors"
-	"github.com/cardsso/cardsso/connectors/citizenid"
-	"github.com/cardsso/cardsso/idp/internal/password"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
 )
 
-// parseNumber normalises what a citizen typed (full-width digits from a
-// Chinese input method, inner spaces) and validates it locally.
-func parseNumber(s string) (citizenid.Number, string, error) {
-	s = width.Narrow.String(s)
-	s = strings.Join(strings.Fields(s), "")
-	n, err := citizenid.Parse(s)
-	if err == nil {
-		return n, "", nil
-	}
-	switch {
-	case errors.Is(err, citizenid.ErrLength):
-		return n, "err.number.length", err
-	case errors.Is(err, citizenid.ErrCharacters):
-		return n, "err.number.characters", err
-	case errors.Is(err, citizenid.ErrRegion):
-		return n, "err.number.region", err
-	case errors.Is(err, citizenid.ErrBirthDate):
-		return n, "err.number.birthdate", err
-	default:
-		return n, "err.number.check", err
-	}
+// A Step is one stage of the login machine (doc.go): a page the citizen
+// must pass before the request completes, with the rule that says when it
+// is passed. The machine is the list steps, in order; nextStep picks the
+// first step not Done.
+type Step struct {
+	// Name names the step in logs and tests ("login", "card", …).
+	Name string
+	// Path is the step's page; the dispatcher sends the browser there
+	// (with the request's id) when the step is next.
+	Path string
+	// PromptNone is the error a request with prompt=none receives when the
+	// step is next, since no page may be shown (OIDC Core §3.1.2.6):
+	// login_required, or consent_required for the consent step.
+	PromptNone string
+	// Done is the completion rule: whether the step is satisfied for the
+	// login f. It is asked only when every earlier step is done; an error
+	// means it could not tell (a store fault, a bad stored level).
+	Done func(ctx context.Context, h *Handler, f *flow) (bool, error)
+	// Show, when set, answers the step in place instead of a redirect to
+	// Path (the first page renders its forms at once).
+	Show func(h *Handler, w http.ResponseWriter, r *http.Request, f *flow)
+	// Mount registers the step's pages (its Path and its forms' targets).
+	Mount func(h *Handler, mux Router)
 }
 
-// postPassword is the returning citizen's login: number + password.
-func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.loadRequest(w, r)
-	if !ok || !h.checkCSRF(w, r, req.ID) {
-		return
+// steps is the login machine in order: before the citizen is identified
+// the registration's own pages (a reclaim, the password setup) and the
+// first page; after it the checks the request's level needs, then
+// consent. A new step is one file with its Step and pages, and one entry
+// here. (New copies it into Handler.steps, so that the dispatcher does
+// not refer to the list the steps' pages are in.)
+var steps = []*Step{reclaimStep, setupStep, loginStep, cardStep, faceStep, consentStep}
+
+// flow is one login as the step decision reads it: the stored request,
+// its login state and, once the citizen is identified (st.Auth), their
+// account.
+type flow struct {
+	req  storage.AuthRequest
+	st   state
+	acct storage.Account
+}
+
+// identified reports whether the citizen is known (by a password, a
+// registration or the SSO session).
+func (f *flow) identified() bool { return f.st.Auth != nil }
+
+// required is the level the request needs, as its protocol front end
+// decided when it stored the request (RequiredACR: the client's minimum
+// and what the request asked for).
+func (f *flow) required() (assurance.Level, error) {
+	if f.req.RequiredACR == "" {
+		return assurance.LoA1, nil
 	}
-	ctx := r.Context()
-	ssn := r.PostFormValue("ssn")
-	values := map[string]string{"login.ssn": ssn}
-	num, key, err := parseNumber(ssn)
+	return assurance.ParseACR(f.req.RequiredACR)
+}
+
+// flowOf is the login of req with state st as the decision reads it. When
+// the citizen is not identified yet and the browser's live session sess
+// (nil: none) answers the request (satisfies: max_age, id_token_hint),
+// the session's authentication identifies them: single sign-on. The
+// account of an identified login is loaded (an error wraps the store's,
+// storage.ErrNotFound included).
+func (h *Handler) flowOf(ctx context.Context, req storage.AuthRequest, st state, sess *storage.Session) (*flow, error) {
+	if st.Auth == nil && sess != nil && h.satisfies(ctx, req, *sess) {
+		st.Auth = fromSession(*sess)
+	}
+	f := &flow{req: req, st: st}
+	if st.Auth == nil {
+		return f, nil
+	}
+	acct, err := h.cfg.Store.GetAccount(ctx, st.Auth.AccountID)
 	if err != nil {
-		h.cfg.Observer.Login("password", "invalid_number")
-		h.renderLogin(w, r, req, http.StatusBadRequest, key, values)
-		return
+		return f, fmt.Errorf("load account: %w", err)
 	}
-	pw := r.PostFormValue("password")
-	index := h.cfg.Sealer.BlindIndex(num.String())
-	lock := h.cfg.Lockout
-	limits := []limit{
-		{passwordKey(index), lock.PasswordWindow, lock.PasswordFailures},
-		{passwordIPKey(clientIP(r)), lock.PasswordWindow, lock.PasswordPerIP},
-	}
-	// The attempt is counted before any password work, registered number
-	// or not, and the decision taken on the counted value: of parallel
-	// attempts at most the limit reach the hash. A lock says nothing about
-	// whether the number exists.
-	counts, locked, err := h.attempt(ctx, limits...)
-	if err != nil {
-		h.internal(w, r, "count login attempt", err)
-		return
-	}
-	if locked {
-		h.cfg.Observer.Login("password", "locked")
-		h.cfg.Logger.InfoContext(ctx, "password login locked", "number", num, "client", req.ClientID,
-			"ip", clientAddr(r), "by_number", counts[0] > lock.PasswordFailures, "by_ip", counts[1] > lock.PasswordPerIP)
-		key := "err.locked"
-		if counts[0] <= lock.PasswordFailures {
-			key = "err.locked.ip"
+	f.acct = acct
+	return f, nil
+}
+
+// fromSession is the authentication a live SSO session brings to a new
+// request: a face match counts when the session's authentication had one.
+func fromSession(s storage.Session) *authState {
+	return &authState{AccountID: s.AccountID, AuthTime: s.AuthTime, AMR: s.AMR,
+		SessionID: s.ID, FromSession: true, FacePassed: slices.Contains(s.AMR, assurance.AMRFace)}
+}
+
+// promptNoneError is the decision for a request with prompt=none that
+// needs a page: the OAuth error code to return (login_required,
+// consent_required) instead.
+type promptNoneError struct {
+	Code string
+	Step string // the step that would have been shown
+}
+
+func (e *promptNoneError) Error() string {
+	return "prompt=none, but the " + e.Step + " step is needed: " + e.Code
+}
+
+// nextStep is the step decision, the one place that says what a login
+// still needs: the first step of the machine that is not Done for f, or
+// nil when the request can complete. A request with prompt=none gets a
+// *promptNoneError instead of a step. Both the login pages (proceed,
+// start) and single sign-on at the protocol front ends (SingleSignOn)
+// decide with it.
+func (h *Handler) nextStep(ctx context.Context, f *flow) (*Step, error) {
+	for _, s := range h.steps {
+		done, err := s.Done(ctx, h, f)
+		if err != nil {
+			return nil, fmt.Errorf("%s step: %w", s.Name, err)
 		}
-		h.renderLogin(w, r, req, http.StatusTooManyRequests, key, values)
-		return
-	}
-	acct, err := h.cfg.Store.GetAccountBySSNIndex(ctx, index)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		// Same work and same answer as a wrong password: no oracle for
-		// whether a number is registered.
-		_, _ = h.hashes.Verify(ctx, pw, h.dummyHash)
-		h.wrongCredentials(w, r, req, num, counts[0], values)
-		return
-	case err != nil:
-		h.forgive(ctx, limits...)
-		h.internal(w, r, "find account", err)
-		return
-	}
-	ok, err = h.hashes.Verify(ctx, pw, acct.PasswordHash)
-	if err != nil {
-		h.forgive(ctx, limits...)
-		h.internal(w, r, "verify password", err)
-		return
-	}
-	if !ok {
-		h.wrongCredentials(w, r, req, num, counts[0], values)
-		return
-	}
-	if err := h.cfg.Store.ResetCounter(ctx, passwordKey(index)); err != nil {
-		h.cfg.Logger.WarnContext(ctx, "reset lockout counter", "error", err)
-	}
-	h.forgive(ctx, limits[1]) // the address: a success is no failure
-	if password.NeedsRehash(acct.PasswordHash, h.cfg.Password) {
-		h.rehash(ctx, acct.ID, pw)
-	}
-	h.cfg.Observer.Login("password", "success")
-	h.cfg.Logger.InfoContext(ctx, "password login", "number", num, "account", acct.ID, "client", req.ClientID, "ip", clientAddr(r))
-	h.primary(w, r, req, acct.ID, []string{assurance.AMRPassword})
-}
-
-// wrongCredentials answers a failed password, already counted (n is the
-// number's count), after the progressive delay.
-func (h *Handler) wrongCredentials(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, num citizenid.Number, n int, values map[string]string) {
-	ctx := r.Context()
-	h.cfg.Observer.Login("password", "wrong_credentials")
-	h.cfg.Logger.InfoContext(ctx, "password login failed", "number", num, "client", req.ClientID, "ip", clientAddr(r), "failures", n)
-	sleep(ctx, h.cfg.Lockout.failureDelay(n))
-	h.renderLogin(w, r, req, http.StatusUnauthorized, "err.credentials", values)
-}
-
-// rehash upgrades a password hash made with older parameters; a failure
-// only means the upgrade waits for the next login.
-func (h *Handler) rehash(ctx context.Context, accountID, pw string) {
-	encoded, err := h.hashes.Hash(ctx, pw, h.cfg.Password, h.cfg.Rand)
-	if err != nil {
-		return
-	}
-	err = h.cfg.Store.UpdateAccount(ctx, accountID, func(a storage.Account) (storage.Account, error) {
-		a.PasswordHash = encoded
-		a.UpdatedAt = h.cfg.Now().UTC()
-		return a, nil
-	})
-	if err != nil {
-		h.cfg.Logger.WarnContext(ctx, "password rehash failed", "account", accountID, "error", err)
-	}
-}
-
-// postRegister is the first step of the one-time registration: name and
-// number, checked locally and then by the real-name check.
-func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.loadRequest(w, r)
-	if !ok || !h.checkCSRF(w, r, req.ID) {
-		return
-	}
-	ctx := r.Context()
-	name := strings.TrimSpace(width.Narrow.String(r.PostFormValue("name")))
-	ssn := r.PostFormValue("ssn")
-	values := map[string]string{"register.name": name, "register.ssn": ssn}
-	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
-		h.cfg.Observer.Login("register", "invalid_name")
-		h.renderLogin(w, r, req, http.StatusBadRequest, "err.name", values)
-		return
-	}
-	num, key, err := parseNumber(ssn)
-	if err != nil {
-		h.cfg.Observer.Login("register", "invalid_number")
-		h.renderLogin(w, r, req, http.StatusBadRequest, key, values)
-		return
-	}
-	index := h.cfg.Sealer.BlindIndex(num.String())
-	// The attempt is counted before the check and decided on the count
-	// (lockout.go attempt), so parallel requests cannot all pass a limit
-	// read before any of them counted; a match or a platform fault takes
-	// it back.
-	limits := h.realNameLimits(r, index)
-	if _, locked, err := h.attempt(ctx, limits...); err != nil {
-		h.internal(w, r, "count real-name check", err)
-		return
-	} else if locked {
-		h.cfg.Observer.Login("register", "locked")
-		h.cfg.Logger.InfoContext(ctx, "real-name checks locked", "number", num, "client", req.ClientID)
-		h.renderLogin(w, r, req, http.StatusTooManyRequests, "err.locked.realname", map[string]string{"register.name": name})
-		return
-	}
-	cctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
-	res, err := h.cfg.RealName.CheckRealName(cctx, name, num)
-	cancel()
-	if err != nil {
-		h.forgive(ctx, limits...)
-		h.cfg.Observer.Check("realname", "unavailable")
-		h.cfg.Observer.Login("register", "unavailable")
-		h.cfg.Logger.WarnContext(ctx, "real-name check failed", "number", num, "client", req.ClientID,
-			"unavailable", errors.Is(err, connectors.ErrUnavailable), "error", err)
-		h.renderLogin(w, r, req, http.StatusServiceUnavailable, "err.unavailable", values)
-		return
-	}
-	if !res.Matched {
-		h.cfg.Observer.Check("realname", "mismatch")
-		h.cfg.Observer.Login("register", "mismatch")
-		h.cfg.Logger.InfoContext(ctx, "real-name check: no match", "number", num, "client", req.ClientID)
-		// The answer is the same, byte for byte, for an unknown number and
-		// a wrong name: the number typed is not echoed.
-		h.renderLogin(w, r, req, http.StatusUnauthorized, "err.mismatch", map[string]string{"register.name": name})
-		return
-	}
-	h.cfg.Observer.Check("realname", "match")
-	h.forgive(ctx, limits...)
-	// The account is not looked up: a registered number and an unregistered
-	// one get the same answer here (303 to the password page), so this step
-	// tells nobody whether a number is registered. A registered number is
-	// found at postSetup, which offers the real-card reclaim (reclaim.go).
-	accountID := rand.Text()
-	sealed, err := h.cfg.Sealer.Seal([]byte(num.String()), storage.SSNAssociatedData(accountID))
-	if err != nil {
-		h.internal(w, r, "seal number", err)
-		return
-	}
-	p := &pending{
-		AccountID: accountID, Name: name, SSNSealed: sealed, SSNIndex: index,
-		SSNMasked: num.Masked(), CardRegion: res.CardRegion, VerifiedAt: h.cfg.Now().UTC(),
-	}
-	if err := h.saveState(ctx, req.ID, state{Pending: p}); err != nil {
-		h.internal(w, r, "save login state", err)
-		return
-	}
-	h.cfg.Logger.InfoContext(ctx, "real-name check: match", "number", num, "client", req.ClientID)
-	http.Redirect(w, r, "/login/password-setup?"+url.Values{"authRequestID": {req.ID}}.Encode(), http.StatusSeeOther)
-}
-
-func encodeState(st state) ([]byte, error) {
-	if st.Pending == nil && st.Auth == nil && st.Challenge == nil {
-		return nil, nil
-	}
-	return json.Marshal(st)
-}
-
-func (h *Handler) saveState(ctx context.Context, id string, st state) error {
-	b, err := encodeState(st)
-	if err != nil {
-		return err
-	}
-	return h.cfg.Store.UpdateAuthRequest(ctx, id, func(a storage.AuthRequest) (storage.AuthRequest, error) {
-		a.LoginState = b
-		return a, nil
-	})
-}
-
-// pendingOf returns the pending registration or sends the browser back to
-// the first page.
-func (h *Handler) pendingOf(w http.ResponseWriter, r *http.Request, req storage.AuthRequest) (*pending, bool) {
-	st, err := decodeState(req.LoginState)
-	if err != nil {
-		h.internal(w, r, "decode login state", err)
-		return nil, false
-	}
-	if st.Pending == nil {
-		http.Redirect(w, r, LoginURL(req.ID), http.StatusSeeOther)
-		return nil, false
-	}
-	return st.Pending, true
-}
-
-func (h *Handler) getSetup(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.loadRequest(w, r)
-	if !ok {
-		return
-	}
-	p, ok := h.pendingOf(w, r, req)
-	if !ok {
-		return
-	}
-	h.renderSetup(w, r, req, p, http.StatusOK, "")
-}
-
-func (h *Handler) renderSetup(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, pd *pending, status int, errKey string) {
-	p := h.newPage(w, r, req.UILocales)
-	p.AuthRequestID = req.ID
-	p.CSRF = h.csrfToken(w, r, req.ID)
-	p.Who = pd.Name + " (" + pd.SSNMasked + ")"
-	if errKey != "" {
-		p.Error = p.T(errKey)
-	}
-	h.render(w, status, "setup", p)
-}
-
-// postSetup sets the password and creates the account: the end of the
-// one-time registration.
-func (h *Handler) postSetup(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.loadRequest(w, r)
-	if !ok || !h.checkCSRF(w, r, req.ID) {
-		return
-	}
-	pd, ok := h.pendingOf(w, r, req)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	pw, confirm := r.PostFormValue("password"), r.PostFormValue("password_confirm")
-	if pw != confirm {
-		h.renderSetup(w, r, req, pd, http.StatusBadRequest, "err.password.mismatch")
-		return
-	}
-	if err := password.CheckPolicy(pw); err != nil {
-		key := "err.password.invalid"
-		switch {
-		case errors.Is(err, password.ErrTooShort):
-			key = "err.password.short"
-		case errors.Is(err, password.ErrTooLong):
-			key = "err.password.long"
-		case errors.Is(err, password.ErrTooSimple):
-			key = "err.password.simple"
+		if done {
+			continue
 		}
-		h.renderSetup(w, r, req, pd, http.StatusBadRequest, key)
-		return
-	}
-	encoded, err := h.hashes.Hash(ctx, pw, h.cfg.Password, h.cfg.Rand)
-	if err != nil {
-		h.internal(w, r, "hash password", err)
-		return
-	}
-	now := h.cfg.Now().UTC()
-	acct := storage.Account{
-		ID: pd.AccountID, Name: pd.Name, SSNSealed: pd.SSNSealed, SSNIndex: pd.SSNIndex,
-		SSNMasked: pd.SSNMasked, CardRegion: pd.CardRegion, PasswordHash: encoded,
-		RealNameVerifiedAt: pd.VerifiedAt, CreatedAt: now, UpdatedAt: now,
-	}
-	err = h.cfg.Store.CreateAccount(ctx, acct)
-	if errors.Is(err, storage.ErrAlreadyExists) {
-		// The number is registered already: by the citizen themselves, or
-		// by someone who knew their name and number (squatting). Keep the
-		// new password for a reclaim by the real-card check, which only the
-		// card holder passes.
-		pd.ReclaimHash = encoded
-		if err := h.saveState(ctx, req.ID, state{Pending: pd}); err != nil {
-			h.internal(w, r, "save login state", err)
-			return
+		if slices.Contains(f.req.Prompt, "none") {
+			return s, &promptNoneError{Code: s.PromptNone, Step: s.Name}
 		}
-		h.cfg.Observer.Login("register", "reclaim_offered")
-		h.cfg.Logger.InfoContext(ctx, "registration of a registered number: reclaim offered", "number", pd.SSNMasked, "client", req.ClientID)
-		http.Redirect(w, r, stepURL(reclaimPath, req.ID), http.StatusSeeOther)
-		return
+		return s, nil
 	}
-	if err != nil {
-		h.internal(w, r, "create account", err)
-		return
-	}
-	h.cfg.Observer.Login("register", "success")
-	h.cfg.Logger.InfoContext(ctx, "account registered", "number", pd.SSNMasked, "account", acct.ID, "client", req.ClientID)
-	h.primary(w, r, req, acct.ID, []string{assurance.AMRPassword})
+	return nil, nil
 }
 
-// primary records that the citizen proved who they are (password, or the
-// registration that just set it) and moves on to the checks the request
-// still needs.
-func (h *Handler) primary(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, accountID string, amr []string) {
-	st := state{Auth: &authState{AccountID: accountID, AuthTime: h.cfg.Now().UTC(), AMR: amr}}
-	h.proceed(w, r, req, st, true, nil)
+// cardCheck is the account's last real-card check as the levels read it.
+func cardCheck(a storage.Account) assurance.CardCheck {
+	c := assurance.CardCheck{Status: connectors.CardStatus(a.CardStatus)}
+	if a.CardCheckedAt != nil {
+		c.CheckedAt = *a.CardCheckedAt
+	}
+	return c
+}
+
+// levelOf is the level an authentication of acct reaches now (with a face
+// match or not): what the session records.
+func (h *Handler) levelOf(acct storage.Account, facePassed bool) assurance.Level {
+	return assurance.Compute(cardCheck(acct), h.cfg.CardTTL, facePassed, h.cfg.Now().UTC())
 }
