@@ -150,8 +150,9 @@ const saveAuthCodeQuery = "UPDATE auth_requests SET code_hash = ?, expires_at = 
 
 // ErrNotCompleted is the answer of SaveAuthCode for a request that is
 // unknown, expired, not done (the citizen has not authenticated) or that
-// was given a code before: a completed request yields one code, ever.
-var ErrNotCompleted = errors.New("sqlstore: auth request not found, not authenticated or given a code before")
+// was given a code before: a completed request yields one code, ever. It
+// is storage.ErrNotCompleted.
+var ErrNotCompleted = storage.ErrNotCompleted
 
 // SaveAuthCode attaches a code (its hash) to a completed auth request, valid
 // until expiresAt, in one statement that only a done, unredeemed request
@@ -185,8 +186,8 @@ const completeAuthRequestQuery = "UPDATE auth_requests SET done = ?, account_id 
 	"login_state = NULL WHERE id = ? AND expires_at > ? AND (done = ? OR account_id = ?)"
 
 // ErrOtherAccount is the answer of CompleteAuthRequest for a request
-// completed before for another account.
-var ErrOtherAccount = errors.New("sqlstore: auth request completed for another account")
+// completed before for another account. It is storage.ErrOtherAccount.
+var ErrOtherAccount = storage.ErrOtherAccount
 
 // CompleteAuthRequest records the authentication that completes an auth
 // request (Done, AccountID, SessionID, AuthTime, ACR, AMR; the login state
