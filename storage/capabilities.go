@@ -31,9 +31,11 @@ type CodeSaver interface {
 // for it in one transaction, instead of three writes (claim, access token,
 // refresh token), each its own commit.
 //
-// For both methods: issue is called at most once, with the claimed value,
-// and returns the access token and, when not nil, the refresh token to
-// store; the claim and the tokens are written together or not at all. When
+// For both methods: issue is called with the claimed value and returns the
+// access token and, when not nil, the refresh token to store; the claim and
+// the tokens are written together or not at all. Like an updater, issue
+// may run more than once (a transaction retried after a deadlock), so it
+// must have no effect beyond what it returns. When
 // issue fails, its error is returned (errors.Is) and nothing is written, so
 // the code or token can still be claimed. The claim errors are those of
 // ClaimAuthCode and ClaimRefreshToken: a value claimed before gives it back

@@ -53,6 +53,20 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ListSessionsByAccount", testListSessionsByAccount},
 		{"ListConsents", testListConsents},
 		{"DeleteExpiredKeysCountersParticipants", testDeleteExpiredExtras},
+		// The capabilities beyond Store (storage/capabilities.go), each
+		// run when the store has it.
+		{"SaveAuthCode", capability(testSaveAuthCode)},
+		{"SaveAuthCodeConcurrent", capability(testSaveAuthCodeConcurrent)},
+		{"CompleteAuthRequest", capability(testCompleteAuthRequest)},
+		{"CompleteAuthRequestConcurrent", capability(testCompleteAuthRequestConcurrent)},
+		{"ClaimAuthCodeAndIssue", capability(testClaimAuthCodeAndIssue)},
+		{"ClaimRefreshTokenAndIssue", capability(testClaimRefreshTokenAndIssue)},
+		{"IssueConcurrent", capability(testIssueConcurrent)},
+		{"LoginFlow", testLoginFlow},
+		{"Health", capability(testHealth)},
+		{"Migrator", capability(testMigrator)},
+		{"Backuper", capability(testBackuper)},
+		{"BulkCreator", capability(testBulkCreator)},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
