@@ -45,9 +45,25 @@ func testAuthRequestCRUD(t *testing.T, s storage.Store) {
 	_, err = s.GetAuthRequest(ctx, "missing")
 	checkErr(t, `GetAuthRequest("missing")`, err, storage.ErrNotFound)
 
+	checkAuthRequestUpdates(t, s, bare, full.CodeHash)
+
+	checkErr(t, "DeleteAuthRequest", s.DeleteAuthRequest(ctx, full.ID), nil)
+	checkErr(t, "DeleteAuthRequest again", s.DeleteAuthRequest(ctx, full.ID), storage.ErrNotFound)
+	_, err = s.GetAuthRequest(ctx, full.ID)
+	checkErr(t, "GetAuthRequest after delete", err, storage.ErrNotFound)
+	_, err = s.GetAuthRequestByCode(ctx, full.CodeHash)
+	checkErr(t, "GetAuthRequestByCode after delete", err, storage.ErrNotFound)
+}
+
+// checkAuthRequestUpdates updates bare as the login steps do, then checks
+// that failing, key-changing and duplicate-code updates write nothing.
+// takenCode is a code hash another request holds.
+func checkAuthRequestUpdates(t *testing.T, s storage.Store, bare storage.AuthRequest, takenCode []byte) {
+	t.Helper()
+	ctx := t.Context()
 	// The login steps finish: the code is issued.
 	want := bare
-	err = s.UpdateAuthRequest(ctx, bare.ID, func(old storage.AuthRequest) (storage.AuthRequest, error) {
+	err := s.UpdateAuthRequest(ctx, bare.ID, func(old storage.AuthRequest) (storage.AuthRequest, error) {
 		checkEqual(t, "updater's argument", old, bare)
 		old.Done = true
 		old.AccountID = "account-1"
@@ -75,22 +91,15 @@ func testAuthRequestCRUD(t *testing.T, s storage.Store) {
 		t.Errorf("UpdateAuthRequest(changing the id) = nil; want an error")
 	}
 	err = s.UpdateAuthRequest(ctx, bare.ID, func(old storage.AuthRequest) (storage.AuthRequest, error) {
-		old.CodeHash = full.CodeHash
+		old.CodeHash = takenCode
 		return old, nil
 	})
 	checkErr(t, "UpdateAuthRequest(duplicate code hash)", err, storage.ErrAlreadyExists)
-	got, err = s.GetAuthRequest(ctx, bare.ID)
+	got, err := s.GetAuthRequest(ctx, bare.ID)
 	checkErr(t, "GetAuthRequest", err, nil)
 	checkEqual(t, "GetAuthRequest after updates", got, want)
 	err = s.UpdateAuthRequest(ctx, "missing", func(r storage.AuthRequest) (storage.AuthRequest, error) { return r, nil })
 	checkErr(t, `UpdateAuthRequest("missing")`, err, storage.ErrNotFound)
-
-	checkErr(t, "DeleteAuthRequest", s.DeleteAuthRequest(ctx, full.ID), nil)
-	checkErr(t, "DeleteAuthRequest again", s.DeleteAuthRequest(ctx, full.ID), storage.ErrNotFound)
-	_, err = s.GetAuthRequest(ctx, full.ID)
-	checkErr(t, "GetAuthRequest after delete", err, storage.ErrNotFound)
-	_, err = s.GetAuthRequestByCode(ctx, full.CodeHash)
-	checkErr(t, "GetAuthRequestByCode after delete", err, storage.ErrNotFound)
 }
 
 func testAuthRequestByCode(t *testing.T, s storage.Store) {
