@@ -19,9 +19,10 @@ import (
 // storage.Store methods. A commit is most of a write's cost (SQLite: the WAL
 // append and its locks, all under the one write lock; PostgreSQL: a WAL
 // flush the client waits for), so these methods make the claim and the
-// inserts one transaction. They are capabilities beyond storage.Store,
-// which idp/internal/oidc uses when the store has them; the Store methods stay the
-// contract and the fallback.
+// inserts one transaction. They are capabilities beyond storage.Store
+// (storage.TokenIssuer, storage.CodeSaver, storage.Completer), which
+// idp/internal/oidc and idp/internal/login use when the store has them;
+// the Store methods stay the fallback, and storagetest checks both.
 
 // errNothingClaimed: the claim statement matched no row.
 var errNothingClaimed = errors.New("nothing claimed")
