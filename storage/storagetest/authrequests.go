@@ -1,7 +1,6 @@
 package storagetest
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -183,38 +182,4 @@ func testClaimAuthCode(t *testing.T, s storage.Store) {
 	checkErr(t, "ClaimAuthCode(before expiry)", err, nil)
 	_, err = s.ClaimAuthCode(ctx, r2.CodeHash, soon.Add(time.Second))
 	checkErr(t, "ClaimAuthCode(used, after expiry)", err, storage.ErrNotFound)
-}
-
-func testClaimAuthCodeConcurrent(t *testing.T, s storage.Store) {
-	ctx := t.Context()
-	r := newAuthRequest("req-1", []byte("code-raced"), future)
-	checkErr(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r), nil)
-	now := time.Now()
-	errs := race(16, func(int) error {
-		got, err := s.ClaimAuthCode(ctx, r.CodeHash, now)
-		if (err == nil || errors.Is(err, storage.ErrAlreadyUsed)) && got.ID != r.ID {
-			return fmt.Errorf("claimed request %q; want %q (err %v)", got.ID, r.ID, err)
-		}
-		return err
-	})
-	checkSingleWinner(t, "ClaimAuthCode", errs)
-}
-
-// checkSingleWinner fails t unless exactly one of errs is nil and all the
-// others are ErrAlreadyUsed.
-func checkSingleWinner(t *testing.T, call string, errs []error) {
-	t.Helper()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case errors.Is(err, storage.ErrAlreadyUsed):
-		default:
-			t.Errorf("%s: %v; want nil or ErrAlreadyUsed", call, err)
-		}
-	}
-	if wins != 1 {
-		t.Errorf("%s raced by %d: %d claims won; want exactly 1", call, len(errs), wins)
-	}
 }

@@ -13,20 +13,6 @@ import (
 // storage.Completer): what idp/internal/oidc and idp/internal/login run on
 // a store that has them, checked for the answers those callers branch on.
 
-// capability turns a test of capability C into a suite test, run when the
-// store has C. A store without it has nothing to check: its callers use
-// the Store methods, which the rest of the suite checks.
-func capability[C any](test func(t *testing.T, s storage.Store, c C)) func(t *testing.T, s storage.Store) {
-	return func(t *testing.T, s storage.Store) {
-		c, ok := s.(C)
-		if !ok {
-			t.Logf("the store is no %T: nothing to check", (*C)(nil))
-			return
-		}
-		test(t, s, c)
-	}
-}
-
 // errIssue is what the suite's failing issue functions return.
 var errIssue = errors.New("storagetest: issue refuses")
 
@@ -83,38 +69,6 @@ func testSaveAuthCode(t *testing.T, s storage.Store, cs storage.CodeSaver) {
 	}
 }
 
-// testSaveAuthCodeConcurrent races codes for one request: one is saved,
-// the others are refused, and the request holds the one saved.
-func testSaveAuthCodeConcurrent(t *testing.T, s storage.Store, cs storage.CodeSaver) {
-	ctx := t.Context()
-	r := newAuthRequest("req-raced", nil, future)
-	checkErr(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r), nil)
-	now := time.Now()
-	code := func(i int) []byte { return fmt.Appendf(nil, "code-%d", i) }
-	errs := race(16, func(i int) error {
-		return cs.SaveAuthCode(ctx, r.ID, code(i), now.Add(time.Hour), now)
-	})
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("SaveAuthCode raced by %d: codes %d and %d both saved; want one", len(errs), winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, storage.ErrNotCompleted):
-			t.Errorf("SaveAuthCode raced: %v; want nil or ErrNotCompleted", err)
-		}
-	}
-	if winner < 0 {
-		t.Fatalf("SaveAuthCode raced by %d: none saved; want one", len(errs))
-	}
-	got, err := s.GetAuthRequest(ctx, r.ID)
-	checkErr(t, "GetAuthRequest", err, nil)
-	if string(got.CodeHash) != string(code(winner)) {
-		t.Errorf("GetAuthRequest after the race: CodeHash = %q; want the saved %q", got.CodeHash, code(winner))
-	}
-}
-
 func testCompleteAuthRequest(t *testing.T, s storage.Store, c storage.Completer) {
 	ctx := t.Context()
 	now := time.Now()
@@ -152,34 +106,6 @@ func testCompleteAuthRequest(t *testing.T, s storage.Store, c storage.Completer)
 	checkEqual(t, "GetAuthRequest(expired at now) after CompleteAuthRequest", got, soon)
 }
 
-// testCompleteAuthRequestConcurrent completes one request for several
-// accounts at once: one wins, the others get ErrOtherAccount.
-func testCompleteAuthRequestConcurrent(t *testing.T, s storage.Store, c storage.Completer) {
-	ctx := t.Context()
-	r := pendingAuthRequest("req-raced", future)
-	checkErr(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r), nil)
-	now := time.Now()
-	errs := race(8, func(i int) error {
-		return c.CompleteAuthRequest(ctx, r.ID, fmt.Sprintf("account-%d", i), "session-1", now, "urn:cardsso:loa:1", []string{"pwd"}, now)
-	})
-	winner := ""
-	for i, err := range errs {
-		switch {
-		case err == nil && winner != "":
-			t.Errorf("CompleteAuthRequest raced: accounts %s and %d both completed it; want one", winner, i)
-		case err == nil:
-			winner = fmt.Sprintf("account-%d", i)
-		case !errors.Is(err, storage.ErrOtherAccount):
-			t.Errorf("CompleteAuthRequest raced: %v; want nil or ErrOtherAccount", err)
-		}
-	}
-	got, err := s.GetAuthRequest(ctx, r.ID)
-	checkErr(t, "GetAuthRequest", err, nil)
-	if winner == "" || !got.Done || got.AccountID != winner {
-		t.Errorf("GetAuthRequest after the race: Done %v, AccountID %q; want done for the winner %q", got.Done, got.AccountID, winner)
-	}
-}
-
 // testLoginFlow runs a login the way the fast paths run it: the request is
 // completed, given a code, and the code is redeemed for tokens.
 func testLoginFlow(t *testing.T, s storage.Store) {
@@ -213,4 +139,52 @@ func testLoginFlow(t *testing.T, s storage.Store) {
 	checkErr(t, "GetAccessToken", err, nil)
 	// The redeemed request is kept (for replays) but takes no new code.
 	checkErr(t, "SaveAuthCode(redeemed)", cs.SaveAuthCode(ctx, r.ID, []byte("code-2"), now.Add(time.Minute), now), storage.ErrNotCompleted)
+}
+
+// testSaveAuthCodeRace saves a different code for one request with call i
+// on node i mod len(nodes) (storage.CodeSaver): one is saved, the others
+// get ErrNotCompleted, and the request holds the one saved.
+func testSaveAuthCodeRace(t *testing.T, nodes []storage.Store) {
+	savers, ok := capabilityOf[storage.CodeSaver](t, nodes)
+	if !ok {
+		return
+	}
+	ctx := t.Context()
+	r := newAuthRequest("req-raced", nil, future)
+	checkErr(t, "CreateAuthRequest", nodes[0].CreateAuthRequest(ctx, r), nil)
+	now := time.Now()
+	code := func(i int) []byte { return fmt.Appendf(nil, "code-%d", i) }
+	errs := race(16, func(i int) error {
+		return savers[i%len(savers)].SaveAuthCode(ctx, r.ID, code(i), now.Add(time.Hour), now)
+	})
+	winner := checkOneWinner(t, fmt.Sprintf("SaveAuthCode on %d stores", len(nodes)), errs, storage.ErrNotCompleted)
+	got, err := nodes[len(nodes)-1].GetAuthRequest(ctx, r.ID)
+	checkErr(t, "GetAuthRequest", err, nil)
+	if winner >= 0 && string(got.CodeHash) != string(code(winner)) {
+		t.Errorf("GetAuthRequest after the race: CodeHash = %q; want the saved %q", got.CodeHash, code(winner))
+	}
+}
+
+// testCompleteAuthRequestRace completes one request for account i with
+// call i on node i mod len(nodes) (storage.Completer): one completion
+// wins, the others get ErrOtherAccount, and the request is the winner's.
+func testCompleteAuthRequestRace(t *testing.T, nodes []storage.Store) {
+	completers, ok := capabilityOf[storage.Completer](t, nodes)
+	if !ok {
+		return
+	}
+	ctx := t.Context()
+	r := pendingAuthRequest("req-raced", future)
+	checkErr(t, "CreateAuthRequest", nodes[0].CreateAuthRequest(ctx, r), nil)
+	now := time.Now()
+	account := func(i int) string { return fmt.Sprintf("account-%d", i) }
+	errs := race(8, func(i int) error {
+		return completers[i%len(completers)].CompleteAuthRequest(ctx, r.ID, account(i), "session-1", now, "urn:cardsso:loa:1", []string{"pwd"}, now)
+	})
+	winner := checkOneWinner(t, fmt.Sprintf("CompleteAuthRequest on %d stores", len(nodes)), errs, storage.ErrOtherAccount)
+	got, err := nodes[len(nodes)-1].GetAuthRequest(ctx, r.ID)
+	checkErr(t, "GetAuthRequest", err, nil)
+	if winner >= 0 && (!got.Done || got.AccountID != account(winner)) {
+		t.Errorf("GetAuthRequest after the race: Done %v, AccountID %q; want done for the winner %q", got.Done, got.AccountID, account(winner))
+	}
 }

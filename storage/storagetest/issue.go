@@ -176,21 +176,20 @@ func testClaimRefreshTokenAndIssue(t *testing.T, s storage.Store, ti storage.Tok
 	checkErr(t, "GetAccessToken after RevokeGrant", err, storage.ErrNotFound)
 }
 
-// testIssueConcurrent races the redemption of one code, then the rotation
-// of one refresh token: each time one claim wins and only its tokens are
-// stored.
-func testIssueConcurrent(t *testing.T, s storage.Store, ti storage.TokenIssuer) {
-	raceIssue(t, []storage.Store{s}, []storage.TokenIssuer{ti})
-}
-
-// raceIssue is testIssueConcurrent with call i on store i mod len(stores).
-func raceIssue(t *testing.T, stores []storage.Store, issuers []storage.TokenIssuer) {
+// testIssueRace redeems one code, then rotates one refresh token, with
+// call i on node i mod len(nodes) (storage.TokenIssuer): each time one
+// claim wins and only its tokens are stored.
+func testIssueRace(t *testing.T, nodes []storage.Store) {
+	issuers, ok := capabilityOf[storage.TokenIssuer](t, nodes)
+	if !ok {
+		return
+	}
 	ctx := t.Context()
 	const n = 16
 	r := newAuthRequest("req-raced", []byte("code-raced"), future)
-	checkErr(t, "CreateAuthRequest", stores[0].CreateAuthRequest(ctx, r), nil)
+	checkErr(t, "CreateAuthRequest", nodes[0].CreateAuthRequest(ctx, r), nil)
 	rt := newRefreshToken("rt-raced", "grant-raced", "session-1", future)
-	checkErr(t, "CreateRefreshToken", stores[0].CreateRefreshToken(ctx, rt), nil)
+	checkErr(t, "CreateRefreshToken", nodes[0].CreateRefreshToken(ctx, rt), nil)
 	now := time.Now()
 	check := func(what, gotID, wantID string, err error) error {
 		if (err == nil || errors.Is(err, storage.ErrAlreadyUsed)) && gotID != wantID {
@@ -205,8 +204,8 @@ func raceIssue(t *testing.T, stores []storage.Store, issuers []storage.TokenIssu
 			})
 		return check("request", got.ID, r.ID, err)
 	})
-	checkSingleWinner(t, fmt.Sprintf("ClaimAuthCodeAndIssue on %d stores", len(stores)), codeErrs)
-	checkIssuedOnce(t, stores[len(stores)-1], "at-code-%d", codeErrs)
+	checkSingleWinner(t, fmt.Sprintf("ClaimAuthCodeAndIssue on %d stores", len(nodes)), codeErrs)
+	checkIssuedOnce(t, nodes[len(nodes)-1], "at-code-%d", codeErrs)
 
 	rtErrs := race(n, func(i int) error {
 		got, err := issuers[i%len(issuers)].ClaimRefreshTokenAndIssue(ctx, rt.Hash, now,
@@ -215,8 +214,8 @@ func raceIssue(t *testing.T, stores []storage.Store, issuers []storage.TokenIssu
 			})
 		return check("token", got.ID, rt.ID, err)
 	})
-	checkSingleWinner(t, fmt.Sprintf("ClaimRefreshTokenAndIssue on %d stores", len(stores)), rtErrs)
-	checkIssuedOnce(t, stores[len(stores)-1], "at-rt-%d", rtErrs)
+	checkSingleWinner(t, fmt.Sprintf("ClaimRefreshTokenAndIssue on %d stores", len(nodes)), rtErrs)
+	checkIssuedOnce(t, nodes[len(nodes)-1], "at-rt-%d", rtErrs)
 }
 
 // checkIssuedOnce fails t unless the access token of the claim that won

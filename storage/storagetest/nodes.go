@@ -13,8 +13,10 @@ import (
 // RunNodeTests runs the tests of several nodes sharing one database: what one
 // node writes the others read, updates from several nodes are
 // compare-and-swap (none is lost), a single-use value raced on every node is
-// claimed once, key rotation raced on every node happens once, and every node
-// may collect expired rows at once.
+// claimed once (through the Store and, when the stores have them, through
+// the fast paths: one code saved per request, one claim and issue, one
+// account completing a login), key rotation raced on every node happens
+// once, and every node may collect expired rows at once.
 //
 // newNodes returns n (at least 2) stores opened on one fresh, empty database,
 // as n CardSSO nodes would open it, and arranges (with t.Cleanup) for them to
@@ -34,6 +36,7 @@ func RunNodeTests(t *testing.T, newNodes func(t *testing.T, n int) []storage.Sto
 		{"ClaimAuthCode", 3, testClaimAuthCodeRace},
 		{"RotateSigningKeys", 3, testRotateSigningKeysRace},
 		{"DeleteExpired", 3, testDeleteExpiredRace},
+		{"SaveAuthCode", 2, testSaveAuthCodeRace},
 		{"ClaimAndIssue", 3, testIssueRace},
 		{"CompleteAuthRequest", 2, testCompleteAuthRequestRace},
 	}
@@ -286,53 +289,4 @@ func testDeleteExpiredRace(t *testing.T, nodes []storage.Store) {
 	}
 	_, err = nodes[2%len(nodes)].GetSession(ctx, live.ID)
 	checkErr(t, "GetSession(live) after DeleteExpired", err, nil)
-}
-
-// testIssueRace redeems one code, then rotates one refresh token, on every
-// node at once (storage.TokenIssuer, when the stores have it): one claim
-// wins and only its tokens are stored.
-func testIssueRace(t *testing.T, nodes []storage.Store) {
-	issuers := make([]storage.TokenIssuer, len(nodes))
-	for i, s := range nodes {
-		ti, ok := s.(storage.TokenIssuer)
-		if !ok {
-			t.Logf("the stores are no storage.TokenIssuer: nothing to check")
-			return
-		}
-		issuers[i] = ti
-	}
-	raceIssue(t, nodes, issuers)
-}
-
-// testCompleteAuthRequestRace completes one auth request for a different
-// account on every node at once (storage.Completer, when the stores have
-// it): one completion wins, the others get ErrOtherAccount.
-func testCompleteAuthRequestRace(t *testing.T, nodes []storage.Store) {
-	ctx := t.Context()
-	r := pendingAuthRequest("req-raced", future)
-	checkErr(t, "CreateAuthRequest", nodes[0].CreateAuthRequest(ctx, r), nil)
-	now := time.Now()
-	errs := raceNodes(nodes, 8, func(i int, s storage.Store) error {
-		c, ok := s.(storage.Completer)
-		if !ok {
-			return nil
-		}
-		return c.CompleteAuthRequest(ctx, r.ID, fmt.Sprintf("account-%d", i), "session-1", now, "", nil, now)
-	})
-	if _, ok := nodes[0].(storage.Completer); !ok {
-		t.Logf("the stores are no storage.Completer: nothing to check")
-		return
-	}
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, storage.ErrOtherAccount):
-			t.Errorf("CompleteAuthRequest on %d stores: %v; want nil or ErrOtherAccount", len(nodes), err)
-		}
-	}
-	if wins != 1 {
-		t.Errorf("CompleteAuthRequest raced by %d on %d stores: %d won; want exactly 1", len(errs), len(nodes), wins)
-	}
 }

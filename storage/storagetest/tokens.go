@@ -1,7 +1,6 @@
 package storagetest
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -112,21 +111,6 @@ func testClaimRefreshToken(t *testing.T, s storage.Store) {
 	checkErr(t, "CreateRefreshToken(expired)", s.CreateRefreshToken(ctx, expired), nil)
 	_, err = s.ClaimRefreshToken(ctx, expired.Hash, now)
 	checkErr(t, "ClaimRefreshToken(expired)", err, storage.ErrNotFound)
-}
-
-func testClaimRefreshTokenConcurrent(t *testing.T, s storage.Store) {
-	ctx := t.Context()
-	rt := newRefreshToken("rt-raced", "grant-1", "session-1", future)
-	checkErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt), nil)
-	now := time.Now()
-	errs := race(16, func(int) error {
-		got, err := s.ClaimRefreshToken(ctx, rt.Hash, now)
-		if (err == nil || errors.Is(err, storage.ErrAlreadyUsed)) && got.ID != rt.ID {
-			return fmt.Errorf("claimed token %q; want %q (err %v)", got.ID, rt.ID, err)
-		}
-		return err
-	})
-	checkSingleWinner(t, "ClaimRefreshToken", errs)
 }
 
 func testRevokeGrant(t *testing.T, s storage.Store) {
