@@ -5,6 +5,13 @@
 // can serve any request. Implementations live in sub-packages (sqlstore) and
 // pass the conformance suite in storagetest.
 //
+// Besides Store, capabilities.go names the optional interfaces a store may
+// have, found by type assertion: the fast paths production runs
+// (CodeSaver, TokenIssuer, Completer: one statement or transaction where
+// the Store methods take several) and those for operations (Health,
+// Migrator, Backuper, BulkCreator). storagetest checks each one a store
+// has.
+//
 // Conventions:
 //   - Create returns ErrAlreadyExists for a duplicate key, Get/Update/Delete
 //     return ErrNotFound for a missing one.

@@ -21,6 +21,13 @@ var (
 	// answer "temporarily unavailable" (503, Retry-After), never "you are
 	// wrong".
 	ErrUnavailable = errors.New("storage: temporarily unavailable")
+	// ErrNotCompleted: CodeSaver.SaveAuthCode found no auth request it
+	// may give a code: unknown, expired, not done (the citizen has not
+	// authenticated) or given a code before.
+	ErrNotCompleted = errors.New("storage: auth request not found, not authenticated or given a code before")
+	// ErrOtherAccount: Completer.CompleteAuthRequest found the request
+	// completed before for another account.
+	ErrOtherAccount = errors.New("storage: auth request completed for another account")
 )
 
 // Store is everything a CardSSO node keeps. Implementations must be safe for

@@ -123,11 +123,7 @@ func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
 // GetAuthRequestByCode returns the unexpired request holding the code with
 // this hash, used or not.
 func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (storage.AuthRequest, error) {
-	const op = "get auth request by code"
-	if len(codeHash) == 0 {
-		return storage.AuthRequest{}, notFound(op)
-	}
-	return authRequests.get(ctx, s, nil, op, "", "code_hash = ?", codeHash)
+	return authRequests.getByHash(ctx, s, "get auth request by code", "code_hash", codeHash)
 }
 
 // ClaimAuthCode marks the code with this hash used at now, in one statement

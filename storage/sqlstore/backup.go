@@ -8,8 +8,17 @@ import (
 )
 
 // ErrBackupUnsupported is returned by BackupTo on PostgreSQL, whose own
-// tools (pg_dump, base backups) are the backup (docs/operations.md).
-var ErrBackupUnsupported = fmt.Errorf("sqlstore: online backup is for SQLite; back PostgreSQL up with pg_dump: %w", errors.ErrUnsupported)
+// tools (pg_dump, base backups) are the backup (docs/operations.md). It is
+// errors.ErrUnsupported as well (errors.Is), as storage.Backuper says.
+var ErrBackupUnsupported error = unsupported("sqlstore: online backup is for SQLite; back PostgreSQL up with pg_dump")
+
+// unsupported is an error that is errors.ErrUnsupported too.
+type unsupported string
+
+func (e unsupported) Error() string { return string(e) }
+
+// Is reports whether target is errors.ErrUnsupported.
+func (e unsupported) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // BackupTo writes a consistent copy of a SQLite database to path while the
 // database stays in use: VACUUM INTO reads one snapshot (a read transaction;

@@ -14,10 +14,11 @@ import (
 )
 
 // Bulk inserts for seeding a database with realistic table sizes (`cardsso
-// seed`): a million rows in minutes rather than hours. They are not part of
-// storage.Store and not for service: a batch is all or nothing, and a
-// duplicate key fails the whole batch (with storage.ErrAlreadyExists on
-// SQLite; PostgreSQL's COPY reports the violation as it is).
+// seed`): a million rows in minutes rather than hours (storage.BulkCreator).
+// They are not part of storage.Store and not for service: a batch is all
+// or nothing, and a duplicate key fails the whole batch (with
+// storage.ErrAlreadyExists on SQLite; PostgreSQL's COPY reports the
+// violation as it is).
 //
 // PostgreSQL takes the rows with COPY (pgx, binary format) in one
 // transaction per batch; SQLite with one prepared INSERT in one transaction

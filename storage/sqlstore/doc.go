@@ -97,6 +97,18 @@
 // shared (connecting, migrations, row locking, error codes, the batched
 // delete of expired rows) lives in the flavour.
 //
+// # Capabilities
+//
+// Beyond storage.Store, a *Store has every capability package storage
+// names (capabilities.go pins each): the fast paths storage.CodeSaver,
+// storage.TokenIssuer and storage.Completer (issue.go), storage.Health
+// (probe.go), storage.Migrator (migrate.go), storage.Backuper (backup.go;
+// SQLite only, PostgreSQL answers errors.ErrUnsupported) and
+// storage.BulkCreator (bulk.go). Files: sqlstore.go (Open, the pool),
+// tx.go (transactions, errors), entity.go (the table mapping and its
+// statements), stmt.go (how a statement reaches the database), encode.go
+// (values the databases do not share a type for), one file per entity.
+//
 // # Migrations
 //
 // Versioned SQL files in migrations/<flavour>/, embedded and run by

@@ -45,11 +45,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	for _, e := range expiring {
 		q := s.flavour.deleteExpired(e.table, e.key)
 		for {
-			res, err := s.exec(ctx, q, millis(now), expireBatch)
-			if err != nil {
-				return total, fmt.Errorf("sqlstore: delete expired %s: %w", e.table, err)
-			}
-			n, err := res.RowsAffected()
+			n, err := s.execCount(ctx, q, millis(now), expireBatch)
 			if err != nil {
 				return total, fmt.Errorf("sqlstore: delete expired %s: %w", e.table, err)
 			}

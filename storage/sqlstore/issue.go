@@ -19,9 +19,10 @@ import (
 // storage.Store methods. A commit is most of a write's cost (SQLite: the WAL
 // append and its locks, all under the one write lock; PostgreSQL: a WAL
 // flush the client waits for), so these methods make the claim and the
-// inserts one transaction. They are capabilities beyond storage.Store,
-// which idp/internal/oidc uses when the store has them; the Store methods stay the
-// contract and the fallback.
+// inserts one transaction. They are capabilities beyond storage.Store
+// (storage.TokenIssuer, storage.CodeSaver, storage.Completer), which
+// idp/internal/oidc and idp/internal/login use when the store has them;
+// the Store methods stay the fallback, and storagetest checks both.
 
 // errNothingClaimed: the claim statement matched no row.
 var errNothingClaimed = errors.New("nothing claimed")
@@ -41,9 +42,6 @@ var claimCodeKeepQuery = "UPDATE auth_requests SET code_used_at = ?, login_state
 // written.
 func (s *Store) ClaimAuthCodeAndIssue(ctx context.Context, codeHash []byte, now, keepUntil time.Time, issue func(storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error)) (storage.AuthRequest, error) {
 	const op = "claim auth code and issue"
-	if len(codeHash) == 0 {
-		return storage.AuthRequest{}, notFound(op)
-	}
 	return claimAndIssue(ctx, s, authRequests, op, "code_hash", "code_used_at", codeHash, now, issue, nil,
 		claimCodeKeepQuery, millis(now), millis(keepUntil), codeHash, millis(now))
 }
@@ -56,9 +54,6 @@ func (s *Store) ClaimAuthCodeAndIssue(ctx context.Context, codeHash []byte, now,
 // then, and when issue fails, nothing is written.
 func (s *Store) ClaimRefreshTokenAndIssue(ctx context.Context, hash []byte, now time.Time, issue func(storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error)) (storage.RefreshToken, error) {
 	const op = "claim refresh token and issue"
-	if len(hash) == 0 {
-		return storage.RefreshToken{}, notFound(op)
-	}
 	return claimAndIssue(ctx, s, refreshTokens, op, "hash", "used_at", hash, now, issue,
 		func(t storage.RefreshToken) (string, string) { return t.GrantID, t.SessionID },
 		claimRefreshQuery, millis(now), hash, millis(now))
@@ -72,7 +67,8 @@ var claimRefreshQuery = refreshTokens.claimQuery("hash", "used_at") +
 	", (SELECT g.expires_at FROM grant_sessions g WHERE g.grant_id = refresh_tokens.grant_id AND g.session_id = refresh_tokens.session_id)"
 
 // claimAndIssue claims a row with claimQuery and stores the tokens issue
-// returns for it, in one transaction. With grantOf, claimQuery returns one
+// returns for it, in one transaction; an empty key claims nothing
+// (storage.ErrNotFound). With grantOf, claimQuery returns one
 // more column after the entity's, the expiry of the grant_sessions row of
 // the claimed row's grant and session (grantOf), which then needs no write
 // for tokens it covers.
@@ -80,6 +76,9 @@ func claimAndIssue[T, R any](ctx context.Context, s *Store, e *entity[T, R], op,
 	key []byte, now time.Time, issue func(T) (storage.AccessToken, *storage.RefreshToken, error),
 	grantOf func(T) (grantID, sessionID string), claimQuery string, claimArgs ...any) (T, error) {
 	var claimed T
+	if len(key) == 0 {
+		return claimed, notFound(op)
+	}
 	err := s.inTx(ctx, op, func(ctx context.Context, tx *sqlx.Tx) error {
 		var (
 			rec   recorded
@@ -115,26 +114,14 @@ func claimAndIssue[T, R any](ctx context.Context, s *Store, e *entity[T, R], op,
 	if !errors.Is(err, errNothingClaimed) {
 		return claimed, err
 	}
-	// Nothing claimed: used before, expired or unknown (as in claim).
-	v, err := e.getAt(ctx, s, nil, now, op, "", keyColumn+" = ? AND "+usedColumn+" IS NOT NULL", key)
-	if err != nil {
-		return v, err
-	}
-	return v, fmt.Errorf("sqlstore: %s: %w", op, storage.ErrAlreadyUsed)
+	return e.usedBefore(ctx, s, op, keyColumn, usedColumn, key, now)
 }
 
 // txInsert inserts v in tx; an empty key is refused as in create.
 func txInsert[T, R any](ctx context.Context, s *Store, tx *sqlx.Tx, e *entity[T, R], op string, v T) error {
 	args := e.args(v)
-	switch k := args[0].(type) {
-	case string:
-		if k == "" {
-			return fmt.Errorf("sqlstore: %s: empty %s %s", op, e.what, e.columns[0])
-		}
-	case []byte:
-		if len(k) == 0 {
-			return fmt.Errorf("sqlstore: %s: empty %s %s", op, e.what, e.columns[0])
-		}
+	if !hasKey(args) {
+		return fmt.Errorf("sqlstore: %s: empty %s %s", op, e.what, e.columns[0])
 	}
 	if _, err := s.txExec(ctx, tx, e.insert, args...); err != nil {
 		return s.writeErr(op+": "+e.what, err)
@@ -150,8 +137,9 @@ const saveAuthCodeQuery = "UPDATE auth_requests SET code_hash = ?, expires_at = 
 
 // ErrNotCompleted is the answer of SaveAuthCode for a request that is
 // unknown, expired, not done (the citizen has not authenticated) or that
-// was given a code before: a completed request yields one code, ever.
-var ErrNotCompleted = errors.New("sqlstore: auth request not found, not authenticated or given a code before")
+// was given a code before: a completed request yields one code, ever. It
+// is storage.ErrNotCompleted.
+var ErrNotCompleted = storage.ErrNotCompleted
 
 // SaveAuthCode attaches a code (its hash) to a completed auth request, valid
 // until expiresAt, in one statement that only a done, unredeemed request
@@ -163,13 +151,9 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 	if len(codeHash) == 0 {
 		return fmt.Errorf("sqlstore: %s: empty code hash", op)
 	}
-	res, err := s.exec(ctx, saveAuthCodeQuery, codeHash, millis(expiresAt), id, true, millis(now))
+	n, err := s.execCount(ctx, saveAuthCodeQuery, codeHash, millis(expiresAt), id, true, millis(now))
 	if err != nil {
 		return s.writeErr(op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("%w (%s)", ErrNotCompleted, op)
@@ -185,8 +169,8 @@ const completeAuthRequestQuery = "UPDATE auth_requests SET done = ?, account_id 
 	"login_state = NULL WHERE id = ? AND expires_at > ? AND (done = ? OR account_id = ?)"
 
 // ErrOtherAccount is the answer of CompleteAuthRequest for a request
-// completed before for another account.
-var ErrOtherAccount = errors.New("sqlstore: auth request completed for another account")
+// completed before for another account. It is storage.ErrOtherAccount.
+var ErrOtherAccount = storage.ErrOtherAccount
 
 // CompleteAuthRequest records the authentication that completes an auth
 // request (Done, AccountID, SessionID, AuthTime, ACR, AMR; the login state
@@ -196,12 +180,8 @@ var ErrOtherAccount = errors.New("sqlstore: auth request completed for another a
 // ErrOtherAccount.
 func (s *Store) CompleteAuthRequest(ctx context.Context, id, accountID, sessionID string, authTime time.Time, acr string, amr []string, now time.Time) error {
 	op := fmt.Sprintf("complete auth request %q", id)
-	res, err := s.exec(ctx, completeAuthRequestQuery, true, accountID, sessionID, millis(authTime), acr, encodeList(amr),
+	n, err := s.execCount(ctx, completeAuthRequestQuery, true, accountID, sessionID, millis(authTime), acr, encodeList(amr),
 		id, millis(now), false, accountID)
-	if err != nil {
-		return fmt.Errorf("sqlstore: %s: %w", op, err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 // TestQueriesUseIndexes asks SQLite how it runs each lookup and fails on a
-// full table scan: every lookup column has an index (DESIGN §6). The
+// full table scan: every lookup column has an index (docs/operations.md, "Scale: one million accounts"). The
 // PostgreSQL twin is TestPostgres/QueriesUseIndexes.
 func TestQueriesUseIndexes(t *testing.T) {
 	s, err := Open(t.Context(), Config{DSN: ":memory:"})

@@ -137,11 +137,7 @@ func (s *Store) RecordOnce(ctx context.Context, key string, expiresAt time.Time)
 	}
 	q := `INSERT INTO once_keys (id, expires_at) VALUES (?, ?)
 		ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE once_keys.expires_at <= ?`
-	res, err := s.exec(ctx, q, key, millis(expiresAt), millis(s.now()))
-	if err != nil {
-		return fmt.Errorf("sqlstore: %s: %w", op, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.execCount(ctx, q, key, millis(expiresAt), millis(s.now()))
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}

@@ -117,81 +117,70 @@ func (s *Store) cachedStmt(q string) (*sqlx.Stmt, bool) {
 	return v.(*sqlx.Stmt), true
 }
 
-// queryRow reads one row into dest (sql.ErrNoRows when there is none), in
-// tx when it is not nil.
-func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) (err error) {
-	if tx == nil { // in a transaction, inTx bounds and classifies
+// queryer is where an unprepared query runs: a transaction or the pool.
+type queryer interface {
+	sqlx.QueryerContext
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// read runs a read of q, in tx when it is not nil: through q's prepared
+// statement when the flavour keeps them (run gets st), else on tx or the
+// pool with the driver's placeholders (run gets on and the rebound query).
+// Outside a transaction it bounds the read and classifies its error (in
+// one, inTx does).
+func (s *Store) read(ctx context.Context, tx *sqlx.Tx, q string,
+	run func(ctx context.Context, st *sqlx.Stmt, on queryer, q string) error) (err error) {
+	if tx == nil {
 		var cancel context.CancelFunc
 		ctx, cancel = s.bound(ctx)
 		defer cancel()
 		defer func() { err = s.fail(err) }()
 	}
-	var st *sqlx.Stmt
 	if s.prepared() {
-		var err error
-		if st, err = s.stmtIn(ctx, tx, q); err != nil {
+		st, err := s.stmtIn(ctx, tx, q)
+		if err != nil {
 			return err
 		}
+		if st != nil {
+			return run(ctx, st, nil, "")
+		}
 	}
-	switch {
-	case st != nil:
-		return st.GetContext(ctx, dest, args...)
-	case tx != nil:
-		return tx.GetContext(ctx, dest, s.rebind(q), args...)
-	default:
-		return s.db.GetContext(ctx, dest, s.rebind(q), args...)
+	if tx != nil {
+		return run(ctx, nil, tx, s.rebind(q))
 	}
+	return run(ctx, nil, s.db, s.rebind(q))
+}
+
+// queryRow reads one row into dest (sql.ErrNoRows when there is none), in
+// tx when it is not nil.
+func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+	return s.read(ctx, tx, q, func(ctx context.Context, st *sqlx.Stmt, on queryer, q string) error {
+		if st != nil {
+			return st.GetContext(ctx, dest, args...)
+		}
+		return sqlx.GetContext(ctx, on, dest, q, args...)
+	})
 }
 
 // scanRow reads one row of q into ptrs (sql.ErrNoRows when there is none),
 // in tx when it is not nil.
-func (s *Store) scanRow(ctx context.Context, tx *sqlx.Tx, ptrs []any, q string, args ...any) (err error) {
-	if tx == nil { // in a transaction, inTx bounds and classifies
-		var cancel context.CancelFunc
-		ctx, cancel = s.bound(ctx)
-		defer cancel()
-		defer func() { err = s.fail(err) }()
-	}
-	var st *sqlx.Stmt
-	if s.prepared() {
-		var err error
-		if st, err = s.stmtIn(ctx, tx, q); err != nil {
-			return err
+func (s *Store) scanRow(ctx context.Context, tx *sqlx.Tx, ptrs []any, q string, args ...any) error {
+	return s.read(ctx, tx, q, func(ctx context.Context, st *sqlx.Stmt, on queryer, q string) error {
+		if st != nil {
+			return st.QueryRowContext(ctx, args...).Scan(ptrs...)
 		}
-	}
-	switch {
-	case st != nil:
-		return st.QueryRowContext(ctx, args...).Scan(ptrs...)
-	case tx != nil:
-		return tx.QueryRowContext(ctx, s.rebind(q), args...).Scan(ptrs...)
-	default:
-		return s.db.QueryRowContext(ctx, s.rebind(q), args...).Scan(ptrs...)
-	}
+		return on.QueryRowContext(ctx, q, args...).Scan(ptrs...)
+	})
 }
 
 // queryRows reads every row into dest (a slice), in tx when it is not nil.
-func (s *Store) queryRows(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) (err error) {
-	if tx == nil { // in a transaction, inTx bounds and classifies
-		var cancel context.CancelFunc
-		ctx, cancel = s.bound(ctx)
-		defer cancel()
-		defer func() { err = s.fail(err) }()
-	}
-	var st *sqlx.Stmt
-	if s.prepared() {
-		var err error
-		if st, err = s.stmtIn(ctx, tx, q); err != nil {
-			return err
+func (s *Store) queryRows(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+	return s.read(ctx, tx, q, func(ctx context.Context, st *sqlx.Stmt, on queryer, q string) error {
+		if st != nil {
+			return st.SelectContext(ctx, dest, args...)
 		}
-	}
-	switch {
-	case st != nil:
-		return st.SelectContext(ctx, dest, args...)
-	case tx != nil:
-		return tx.SelectContext(ctx, dest, s.rebind(q), args...)
-	default:
-		return s.db.SelectContext(ctx, dest, s.rebind(q), args...)
-	}
+		return sqlx.SelectContext(ctx, on, dest, q, args...)
+	})
 }
 
 // txExec runs a write in tx.
@@ -224,6 +213,16 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	}
 	res, err := s.db.ExecContext(ctx, s.rebind(q), args...)
 	return res, s.fail(err)
+}
+
+// execCount runs one write statement on its own, as exec does, and
+// returns how many rows it changed.
+func (s *Store) execCount(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // writeRow runs one write statement that returns a row (UPDATE …

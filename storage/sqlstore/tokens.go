@@ -153,11 +153,7 @@ func (s *Store) txInsertRefreshToken(ctx context.Context, tx *sqlx.Tx, op string
 // GetRefreshToken returns the unexpired refresh token with this hash, used or
 // not.
 func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (storage.RefreshToken, error) {
-	const op = "get refresh token"
-	if len(hash) == 0 {
-		return storage.RefreshToken{}, notFound(op)
-	}
-	return refreshTokens.get(ctx, s, nil, op, "", "hash = ?", hash)
+	return refreshTokens.getByHash(ctx, s, "get refresh token", "hash", hash)
 }
 
 // ClaimRefreshToken marks the token with this hash used at now, in one

@@ -22,11 +22,23 @@
 // count as equal, and rows use times far in the past or future, so a store
 // whose clock is time.Now passes.
 //
+// RunTests also checks every capability beyond Store (storage's
+// capabilities.go) that the store has, found by type assertion as its
+// callers find it: the fast paths idp runs in production (CodeSaver: one
+// code per completed request; Completer: completion, step-up, another
+// account refused, races; TokenIssuer: claim and issue together or not at
+// all, replays answered with the claimed value, single use under
+// concurrency, revocation of what was issued) and those for operations
+// (Health, Migrator, Backuper, BulkCreator). A store without a capability
+// has nothing to check there: its callers use the Store methods.
+//
 // RunNodeTests is the second half, for backends whose stores can share a
 // database: it opens several stores on one database, as several CardSSO nodes
 // would, and checks that they see each other's writes, that concurrent
 // updates from different nodes are compare-and-swap (none is lost), that a
-// refresh token or code raced on every node is claimed once, that key
+// refresh token or code raced on every node is claimed once (through the
+// Store methods and through TokenIssuer), that an auth request completed
+// on every node at once for different accounts is completed once, that key
 // rotation raced on every node happens once, and that every node may collect
 // expired rows at once.
 //

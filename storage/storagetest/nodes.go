@@ -13,8 +13,10 @@ import (
 // RunNodeTests runs the tests of several nodes sharing one database: what one
 // node writes the others read, updates from several nodes are
 // compare-and-swap (none is lost), a single-use value raced on every node is
-// claimed once, key rotation raced on every node happens once, and every node
-// may collect expired rows at once.
+// claimed once (through the Store and, when the stores have them, through
+// the fast paths: one code saved per request, one claim and issue, one
+// account completing a login), key rotation raced on every node happens
+// once, and every node may collect expired rows at once.
 //
 // newNodes returns n (at least 2) stores opened on one fresh, empty database,
 // as n CardSSO nodes would open it, and arranges (with t.Cleanup) for them to
@@ -34,6 +36,9 @@ func RunNodeTests(t *testing.T, newNodes func(t *testing.T, n int) []storage.Sto
 		{"ClaimAuthCode", 3, testClaimAuthCodeRace},
 		{"RotateSigningKeys", 3, testRotateSigningKeysRace},
 		{"DeleteExpired", 3, testDeleteExpiredRace},
+		{"SaveAuthCode", 2, testSaveAuthCodeRace},
+		{"ClaimAndIssue", 3, testIssueRace},
+		{"CompleteAuthRequest", 2, testCompleteAuthRequestRace},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
