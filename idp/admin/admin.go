@@ -33,12 +33,8 @@ func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
 // the storage contract, the schema's migrations and the online backup.
 type Store interface {
 	storage.Store
-	Migrate(ctx context.Context) error
-	MigrationVersion(ctx context.Context) (int64, error)
-	// BackupTo writes a consistent copy of the database to path; a store
-	// that has no online backup answers an error wrapping
-	// errors.ErrUnsupported.
-	BackupTo(ctx context.Context, path string) error
+	storage.Migrator
+	storage.Backuper
 	Close() error
 }
 

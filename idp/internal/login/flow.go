@@ -210,7 +210,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, req storage.A
 		return
 	}
 	var err error
-	if c, ok := h.cfg.Store.(Completer); ok {
+	if c, ok := h.cfg.Store.(storage.Completer); ok {
 		err = c.CompleteAuthRequest(ctx, req.ID, s.AccountID, s.ID, s.AuthTime, s.ACR, s.AMR, h.cfg.Now())
 	} else {
 		err = h.cfg.Store.UpdateAuthRequest(ctx, req.ID, func(a storage.AuthRequest) (storage.AuthRequest, error) {

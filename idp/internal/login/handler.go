@@ -59,16 +59,6 @@ type Store interface {
 	DeleteConsent(ctx context.Context, accountID, clientID string) error
 }
 
-// Completer is a store capability (storage/sqlstore has it): record the
-// authentication that completes an auth request in one statement, as
-// UpdateAuthRequest would in a transaction: set Done, AccountID,
-// SessionID, AuthTime, ACR and AMR and drop the login state, unless the
-// request was completed for another account (an error) or is gone
-// (storage.ErrNotFound).
-type Completer interface {
-	CompleteAuthRequest(ctx context.Context, id, accountID, sessionID string, authTime time.Time, acr string, amr []string, now time.Time) error
-}
-
 // Sealer protects social security numbers (idp/keys.MasterKey).
 type Sealer interface {
 	Seal(plaintext, associatedData []byte) ([]byte, error)

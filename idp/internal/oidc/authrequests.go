@@ -184,7 +184,7 @@ func (s *Storage) saveAuthCode(ctx context.Context, id, code string) error {
 		}
 		return nil
 	}
-	if cs, ok := s.cfg.Store.(CodeSaver); ok {
+	if cs, ok := s.cfg.Store.(storage.CodeSaver); ok {
 		return cs.SaveAuthCode(ctx, id, h, now.Add(s.cfg.CodeLifetime), now)
 	}
 	return s.cfg.Store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
@@ -233,11 +233,4 @@ var errNotRedeemed = errors.New("code not redeemed")
 // replayed code is recognised and revokes what the first redemption issued.
 func (s *Storage) keepRedeemed() time.Duration {
 	return max(s.cfg.AccessTokenLifetime, s.cfg.AuthRequestLifetime)
-}
-
-// CodeSaver is a store capability (storage/sqlstore has it): attach a code
-// to a completed auth request in one statement, as SaveAuthCode would in a
-// transaction.
-type CodeSaver interface {
-	SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt, now time.Time) error
 }

@@ -13,19 +13,6 @@ import (
 	"github.com/cardsso/cardsso/storage"
 )
 
-// TokenIssuer is a store capability (storage/sqlstore has it): claim a code
-// or a refresh token and store the tokens issued for it in one
-// transaction, instead of three writes (claim, access token, refresh
-// token), each its own commit. A code's request is kept until keepUntil at
-// the same time, which DeleteAuthRequest would do next. The claim errors
-// are those of ClaimAuthCode and ClaimRefreshToken.
-type TokenIssuer interface {
-	ClaimAuthCodeAndIssue(ctx context.Context, codeHash []byte, now, keepUntil time.Time,
-		issue func(storage.AuthRequest) (storage.AccessToken, *storage.RefreshToken, error)) (storage.AuthRequest, error)
-	ClaimRefreshTokenAndIssue(ctx context.Context, hash []byte, now time.Time,
-		issue func(storage.RefreshToken) (storage.AccessToken, *storage.RefreshToken, error)) (storage.RefreshToken, error)
-}
-
 // grant is what a new token pair inherits.
 type grant struct {
 	id, clientID, accountID, sessionID string
@@ -110,9 +97,9 @@ func (s *Storage) claimError(ctx context.Context, err error, grantID, what, gone
 
 // issueAtOnce claims the code or refresh token of req and stores the new
 // access token (and, withRefresh, a new refresh token) in one transaction
-// of a TokenIssuer store. It returns the access token and the new refresh
+// of a storage.TokenIssuer store. It returns the access token and the new refresh
 // token's value.
-func (s *Storage) issueAtOnce(ctx context.Context, ti TokenIssuer, req op.TokenRequest, currentRefresh string, withRefresh bool) (storage.AccessToken, string, error) {
+func (s *Storage) issueAtOnce(ctx context.Context, ti storage.TokenIssuer, req op.TokenRequest, currentRefresh string, withRefresh bool) (storage.AccessToken, string, error) {
 	now := s.now()
 	var (
 		at           storage.AccessToken
@@ -208,7 +195,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		id, exp := s.newCCToken()
 		return id, exp, nil
 	}
-	if ti, ok := s.cfg.Store.(TokenIssuer); ok {
+	if ti, ok := s.cfg.Store.(storage.TokenIssuer); ok {
 		t, _, err := s.issueAtOnce(ctx, ti, req, "", false)
 		if err != nil {
 			return "", time.Time{}, err
@@ -229,7 +216,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 // CreateAccessAndRefreshTokens issues an access token and a new refresh
 // token, claiming the code or rotating the presented refresh token.
 func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, currentRefresh string) (string, string, time.Time, error) {
-	if ti, ok := s.cfg.Store.(TokenIssuer); ok {
+	if ti, ok := s.cfg.Store.(storage.TokenIssuer); ok {
 		t, value, err := s.issueAtOnce(ctx, ti, req, currentRefresh, true)
 		if err != nil {
 			return "", "", time.Time{}, err
