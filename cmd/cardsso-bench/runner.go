@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,12 +111,6 @@ func (e *errorLog) add(err error) {
 // measured part saw. An iteration counts when it started and ended within the
 // measured window; errors count in the same window.
 func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int, reqs *atomic.Int64, sk soak) Result {
-	var phase atomic.Int32
-	var doneIters atomic.Int64 // measured iterations so far, for soak samples
-	var measureStart, measureEnd atomic.Int64
-	lat := make([][]time.Duration, len(workers))
-	errs := &errorLog{}
-	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -129,51 +118,97 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 	if pid > 0 {
 		res.RSSBeforeKiB, _ = rssKiB(pid)
 	}
+	var win window
+	errs := &errorLog{}
+	lat := make([][]time.Duration, len(workers))
+	var wg sync.WaitGroup
 	for i, w := range workers {
-		wg.Go(func() {
-			samples := make([]time.Duration, 0, 4096)
-			for {
-				p := phase.Load()
-				if p == phaseStop {
-					break
-				}
-				start := time.Now()
-				err := w.Do(ctx)
-				end := time.Now()
-				if p != phaseMeasure {
-					continue
-				}
-				if end.UnixNano() > measureEnd.Load() && measureEnd.Load() != 0 {
-					continue // finished after the window
-				}
-				if start.UnixNano() < measureStart.Load() {
-					continue
-				}
-				if err != nil {
-					if ctx.Err() == nil {
-						errs.add(err)
-					}
-					continue
-				}
-				samples = append(samples, end.Sub(start))
-				doneIters.Add(1)
-			}
-			lat[i] = samples
-		})
+		wg.Go(func() { lat[i] = win.drive(ctx, w, errs) })
 	}
 
 	sleepCtx(ctx, warmup)
-	start := time.Now()
-	measureStart.Store(start.UnixNano())
-	phase.Store(phaseMeasure)
+	start := win.open()
 	reqsStart := reqs.Load()
-	cpuStart, _ := cpuTime(pid)
-	genStart, genErr := selfCPUTime()
+	cpu := markCPU(pid)
+	stopRSS := watchRSS(pid)
+	stopSoak := startSoak(sk, pid, start, &win.iterations)
+	sleepCtx(ctx, d)
+	res.Soak = stopSoak()
+	end := win.close()
+	res.Requests = reqs.Load() - reqsStart
+	cpu.measure(pid, &res)
+	res.RSSMaxKiB = stopRSS()
+	drain(&wg, cancel)
+	res.tally(lat, end.Sub(start), errs)
+	return res
+}
+
+// window is the measured part of a run, which its workers share: the
+// phase the run is in and, as Unix nanoseconds, when the measured part
+// started and ended (0 until then).
+type window struct {
+	phase      atomic.Int32
+	start, end atomic.Int64
+	iterations atomic.Int64 // measured iterations so far, for soak samples
+}
+
+// open ends the warm-up and starts the measured part; it returns when.
+func (m *window) open() time.Time {
+	start := time.Now()
+	m.start.Store(start.UnixNano())
+	m.phase.Store(phaseMeasure)
+	return start
+}
+
+// close ends the measured part and tells the workers to stop; it returns when.
+func (m *window) close() time.Time {
+	end := time.Now()
+	m.end.Store(end.UnixNano())
+	m.phase.Store(phaseStop)
+	return end
+}
+
+// drive runs w until the run stops and returns the latencies of its
+// iterations that started and ended within the window; errors in the
+// window go to errs (unless the run was cut off).
+func (m *window) drive(ctx context.Context, w Worker, errs *errorLog) []time.Duration {
+	samples := make([]time.Duration, 0, 4096)
+	for {
+		p := m.phase.Load()
+		if p == phaseStop {
+			return samples
+		}
+		start := time.Now()
+		err := w.Do(ctx)
+		end := time.Now()
+		if p != phaseMeasure {
+			continue
+		}
+		if end.UnixNano() > m.end.Load() && m.end.Load() != 0 {
+			continue // finished after the window
+		}
+		if start.UnixNano() < m.start.Load() {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				errs.add(err)
+			}
+			continue
+		}
+		samples = append(samples, end.Sub(start))
+		m.iterations.Add(1)
+	}
+}
+
+// watchRSS samples the VmRSS of pid every 100 ms (nothing when pid is not
+// positive); stop ends the sampling and returns the largest value seen.
+func watchRSS(pid int) (stop func() int64) {
 	var rssMax atomic.Int64
-	stopRSS := make(chan struct{})
-	rssDone := make(chan struct{})
+	stopc := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(rssDone)
+		defer close(done)
 		if pid <= 0 {
 			return
 		}
@@ -184,32 +219,44 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 				rssMax.Store(v)
 			}
 			select {
-			case <-stopRSS:
+			case <-stopc:
 				return
 			case <-t.C:
 			}
 		}
 	}()
-	soakDone := make(chan struct{})
-	stopSoak := make(chan struct{})
+	return func() int64 {
+		close(stopc)
+		<-done
+		return rssMax.Load()
+	}
+}
+
+// startSoak takes a soak sample now and every sk.Every (nothing when it is
+// not positive), with the elapsed time since start and the iterations
+// counted so far; stop takes a last one and returns them all.
+func startSoak(sk soak, pid int, start time.Time, iterations *atomic.Int64) (stop func() []SoakSample) {
+	var samples []SoakSample
+	stopc := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(soakDone)
+		defer close(done)
 		if sk.Every <= 0 {
 			return
 		}
 		t := time.NewTicker(sk.Every)
 		defer t.Stop()
 		sample := func() {
-			s := SoakSample{Elapsed: time.Since(start).Round(time.Second), Iterations: doneIters.Load(), DBBytes: dbBytes(sk.DBFile)}
+			s := SoakSample{Elapsed: time.Since(start).Round(time.Second), Iterations: iterations.Load(), DBBytes: dbBytes(sk.DBFile)}
 			if pid > 0 {
 				s.RSSKiB, _ = rssKiB(pid)
 			}
-			res.Soak = append(res.Soak, s)
+			samples = append(samples, s)
 		}
 		sample()
 		for {
 			select {
-			case <-stopSoak:
+			case <-stopc:
 				sample()
 				return
 			case <-t.C:
@@ -217,23 +264,41 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 			}
 		}
 	}()
-	sleepCtx(ctx, d)
-	close(stopSoak)
-	<-soakDone
-	end := time.Now()
-	measureEnd.Store(end.UnixNano())
-	phase.Store(phaseStop)
-	res.Requests = reqs.Load() - reqsStart
+	return func() []SoakSample {
+		close(stopc)
+		<-done
+		return samples
+	}
+}
+
+// cpuMark is the CPU time the server (pid) and the generator had used at
+// the start of the measured part.
+type cpuMark struct {
+	server, gen time.Duration
+	genErr      error
+}
+
+func markCPU(pid int) cpuMark {
+	var m cpuMark
+	m.server, _ = cpuTime(pid)
+	m.gen, m.genErr = selfCPUTime()
+	return m
+}
+
+// measure sets res.ServerCPU (with a pid) and res.GenCPU to the CPU time
+// used since m, when it can be read.
+func (m cpuMark) measure(pid int, res *Result) {
 	if cpuEnd, err := cpuTime(pid); err == nil && pid > 0 {
-		res.ServerCPU = cpuEnd - cpuStart
+		res.ServerCPU = cpuEnd - m.server
 	}
-	if genEnd, err := selfCPUTime(); err == nil && genErr == nil {
-		res.GenCPU = genEnd - genStart
+	if genEnd, err := selfCPUTime(); err == nil && m.genErr == nil {
+		res.GenCPU = genEnd - m.gen
 	}
-	close(stopRSS)
-	<-rssDone
-	// Iterations still in flight end on their own; a stuck server is cut
-	// off after a grace period.
+}
+
+// drain waits for the iterations still in flight to end on their own; a
+// stuck server is cut off (cancel) after a grace period.
+func drain(wg *sync.WaitGroup, cancel context.CancelFunc) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
@@ -242,13 +307,17 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 		cancel()
 		<-done
 	}
+}
 
+// tally fills in res from the latencies of the workers' measured
+// iterations, the errors and the length of the measured part, d.
+func (res *Result) tally(lat [][]time.Duration, d time.Duration, errs *errorLog) {
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	res.Duration = end.Sub(start)
+	res.Duration = d
 	res.Iterations = int64(len(all))
 	res.Errors = errs.n.Load()
 	res.ErrorSamples = errs.samples
@@ -257,43 +326,10 @@ func run(ctx context.Context, workers []Worker, warmup, d time.Duration, pid int
 	if len(all) > 0 {
 		res.Max = all[len(all)-1]
 	}
-	res.RSSMaxKiB = rssMax.Load()
 	if res.Iterations > 0 {
 		res.ServerCPUPerIter = res.ServerCPU / time.Duration(res.Iterations)
 		res.GenCPUPerIter = res.GenCPU / time.Duration(res.Iterations)
 	}
-	return res
-}
-
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on Linux
-// everywhere in practice).
-const clockTicks = 100
-
-// cpuTime is the user + system CPU time of a process (/proc/<pid>/stat).
-func cpuTime(pid int) (time.Duration, error) {
-	if pid <= 0 {
-		return 0, errors.New("no pid")
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command (field 2) may hold spaces; fields after it are plain.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("bad /proc stat")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, errors.New("bad /proc stat")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("bad /proc stat")
-	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
 // quantile of sorted samples (nearest rank).
@@ -316,27 +352,6 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// rssKiB reads VmRSS of a process from /proc/<pid>/status.
-func rssKiB(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
 // Summary is the median of several runs of one workload.

@@ -12,10 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"regexp"
-	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/sony/gobreaker/v2"
@@ -319,33 +316,12 @@ func (c *Client) backoff(n int) time.Duration {
 // attempt sends one signed request and classifies what came back. retry
 // reports whether sending it again is safe (for the check) and useful.
 func (c *Client) attempt(parent, ctx context.Context, spec callSpec, body []byte) (outcome string, retry bool, err error) {
-	fault := func(kind FaultKind, status int, cause error) (string, bool, error) {
-		return string(kind), false, &FaultError{Check: spec.check, Kind: kind, StatusCode: status, Err: cause}
-	}
-
-	nonceBytes := make([]byte, wire.NonceBytes)
-	if _, err := io.ReadFull(c.s.rand, nonceBytes); err != nil {
-		return outcomeError, false, fmt.Errorf("cardplatform: %s check: make a nonce: %w", spec.check, err)
-	}
-	nonce := hex.EncodeToString(nonceBytes)
-	ts := wire.FormatTimestamp(c.s.now())
-	digest := wire.Digest(body)
-	u := *c.s.base
-	u.Path += spec.path
-
 	var gotConn bool
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn = true }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, u.String(), bytes.NewReader(body))
+	req, nonce, err := c.newRequest(httptrace.WithClientTrace(ctx, trace), spec, body)
 	if err != nil {
-		return outcomeError, false, fmt.Errorf("cardplatform: %s check: build request: %w", spec.check, err)
+		return outcomeError, false, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set(wire.HeaderClient, c.s.clientID)
-	req.Header.Set(wire.HeaderTimestamp, ts)
-	req.Header.Set(wire.HeaderNonce, nonce)
-	req.Header.Set(wire.HeaderContentSHA256, digest)
-	req.Header.Set(wire.HeaderSignature, wire.RequestSignature(c.s.secret, http.MethodPost, u.EscapedPath(), ts, nonce, digest))
 
 	resp, err := c.http.Do(req)
 	var respBody []byte
@@ -358,133 +334,50 @@ func (c *Client) attempt(parent, ctx context.Context, spec callSpec, body []byte
 	case parent.Err() != nil:
 		return outcomeCanceled, false, fmt.Errorf("cardplatform: %s check: %w", spec.check, parent.Err())
 	case ctx.Err() != nil:
-		return fault(FaultTimeout, 0, fmt.Errorf("no answer within %v", c.s.timeout))
+		return spec.fault(FaultTimeout, 0, fmt.Errorf("no answer within %v", c.s.timeout))
 	default:
 		// Reads may always be sent again; the face check only when the
 		// request cannot have left: no connection was ever made.
-		o, _, e := fault(FaultUnreachable, 0, err)
+		o, _, e := spec.fault(FaultUnreachable, 0, err)
 		return o, spec.idempotent || !gotConn, e
 	}
 	if len(respBody) > maxResponseBytes {
-		return fault(FaultBadResponse, resp.StatusCode, fmt.Errorf("answer larger than %d bytes", maxResponseBytes))
+		return spec.fault(FaultBadResponse, resp.StatusCode, fmt.Errorf("answer larger than %d bytes", maxResponseBytes))
 	}
-
-	status := resp.StatusCode
-	switch {
-	case status == http.StatusBadGateway, status == http.StatusServiceUnavailable, status == http.StatusGatewayTimeout:
-		o, _, e := fault(FaultServerError, status, c.platformMessage(spec, respBody))
-		return o, spec.idempotent, e
-	case status >= 500, status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
-		return fault(FaultServerError, status, c.platformMessage(spec, respBody))
-	case status == http.StatusOK:
-		if !c.verifyResponse(resp, nonce, respBody) {
-			return fault(FaultBadSignature, status, errors.New("answer signature does not verify"))
-		}
-		outcome, err := spec.accept(respBody)
-		if err != nil {
-			return fault(FaultBadResponse, status, err)
-		}
-		return outcome, false, nil
-	case status >= 400:
-		var e wire.ErrorResponse
-		_ = json.Unmarshal(respBody, &e) // a 4xx without a JSON body is still a refusal
-		if status == http.StatusUnprocessableEntity && e.Error == wire.CodeInvalidPhoto {
-			if !c.verifyResponse(resp, nonce, respBody) {
-				return fault(FaultBadSignature, status, errors.New("answer signature does not verify"))
-			}
-			return outcomeInvalidPhoto, false, fmt.Errorf("cardplatform: %s check: %w", spec.check, connectors.ErrInvalidPhoto)
-		}
-		return outcomeRefused, false, &RefusedError{
-			Check:      spec.check,
-			StatusCode: status,
-			Code:       clean(e.Error, 64, spec),
-			Message:    clean(e.Message, maxServerMessageRunes, spec),
-		}
-	default:
-		return fault(FaultBadResponse, status, fmt.Errorf("unexpected HTTP status %d", status))
-	}
+	return c.classify(spec, resp, nonce, respBody)
 }
 
-// verifyResponse reports whether resp carries a valid signature over its
-// status, its timestamp (within the skew window), our nonce and body.
-func (c *Client) verifyResponse(resp *http.Response, nonce string, body []byte) bool {
-	ts := resp.Header.Get(wire.HeaderTimestamp)
-	t, ok := wire.ParseTimestamp(ts)
-	if !ok || !wire.WithinSkew(t, c.s.now(), c.s.skew) {
-		return false
-	}
-	want := wire.ResponseSignature(c.s.secret, resp.StatusCode, ts, nonce, wire.Digest(body))
-	return wire.SignatureEqual(resp.Header.Get(wire.HeaderSignature), want)
+// fault is the outcome of an attempt that ended in a fault of kind: not
+// to be sent again unless the caller says otherwise.
+func (spec callSpec) fault(kind FaultKind, status int, cause error) (outcome string, retry bool, err error) {
+	return string(kind), false, &FaultError{Check: spec.check, Kind: kind, StatusCode: status, Err: cause}
 }
 
-// platformMessage returns the message of a 5xx answer's error body as an
-// error, cleaned, or nil when it has none.
-func (c *Client) platformMessage(spec callSpec, body []byte) error {
-	var e wire.ErrorResponse
-	if json.Unmarshal(body, &e) != nil || (e.Error == "" && e.Message == "") {
-		return nil
+// newRequest builds the request of spec with body, signed with a fresh
+// nonce, which it also returns (the answer's signature covers it).
+func (c *Client) newRequest(ctx context.Context, spec callSpec, body []byte) (*http.Request, string, error) {
+	nonceBytes := make([]byte, wire.NonceBytes)
+	if _, err := io.ReadFull(c.s.rand, nonceBytes); err != nil {
+		return nil, "", fmt.Errorf("cardplatform: %s check: make a nonce: %w", spec.check, err)
 	}
-	msg := "(no code)"
-	if errorCode.MatchString(e.Error) {
-		msg = e.Error
-	}
-	if m := clean(e.Message, maxServerMessageRunes, spec); m != "" {
-		msg += ": " + m
-	}
-	return errors.New("platform says " + msg)
-}
+	nonce := hex.EncodeToString(nonceBytes)
+	ts := wire.FormatTimestamp(c.s.now())
+	digest := wire.Digest(body)
+	u := *c.s.base
+	u.Path += spec.path
 
-// errorCode is what an error code of the platform looks like (wire.ErrorResponse.Error).
-var errorCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
-// decode unmarshals a JSON answer into v, refusing trailing data.
-func decode(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("answer is not the expected JSON: %w", err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, "", fmt.Errorf("cardplatform: %s check: build request: %w", spec.check, err)
 	}
-	if dec.More() {
-		return errors.New("answer has data after the JSON value")
-	}
-	return nil
-}
-
-// clean makes a string from the platform safe to put in an error or a
-// log: the number and the name are replaced, control characters dropped,
-// and it is cut to at most max runes. The platform should never echo
-// them; this is in case it does.
-func clean(s string, max int, spec callSpec) string {
-	if s == "" {
-		return ""
-	}
-	s = strings.ToValidUTF8(s, "?")
-	if n := spec.number.String(); n != "" {
-		s = strings.ReplaceAll(s, n, spec.number.Masked())
-		s = strings.ReplaceAll(s, strings.ToLower(n), spec.number.Masked())
-		s = strings.ReplaceAll(s, n[:len(n)-1], citizenid.Mask(n[:len(n)-1]))
-	}
-	name := strings.TrimSpace(spec.name)
-	if name != "" {
-		s = strings.ReplaceAll(s, name, "[name]")
-	}
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case unicode.IsControl(r):
-			return -1
-		case name == "" && r > unicode.MaxASCII:
-			// A check asked by number alone (the face check) cannot take
-			// the name out: names on the cards are written in Chinese
-			// characters, so only the ASCII of the text is kept
-			// (FuzzPlatformAnswers found a platform's echo of the name
-			// reaching the error and the log).
-			return '?'
-		}
-		return r
-	}, s)
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max]) + "…"
-	}
-	return s
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set(wire.HeaderClient, c.s.clientID)
+	req.Header.Set(wire.HeaderTimestamp, ts)
+	req.Header.Set(wire.HeaderNonce, nonce)
+	req.Header.Set(wire.HeaderContentSHA256, digest)
+	req.Header.Set(wire.HeaderSignature, wire.RequestSignature(c.s.secret, http.MethodPost, u.EscapedPath(), ts, nonce, digest))
+	return req, nonce, nil
 }
 
 // callerGaveUp reports whether err means the caller's ctx ended the check

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/connectors/citizenid"
 	"github.com/cardsso/cardsso/connectors/simulator"
 )
 
@@ -32,7 +33,23 @@ import (
 //   - a cancelled context gives an error that wraps context.Canceled.
 func TestFace(t *testing.T, c connectors.FaceChecker) {
 	t.Helper()
+	s := &faceSuite{c: c, photos: demoPhotos(t), zhang: mustParse(t, zhangNumber)}
+	s.ownPhotosPass(t)
+	s.otherPhotosFail(t)
+	s.invalidPhotosFail(t)
+	s.badCallsFail(t)
+}
 
+// faceSuite is TestFace's checker and the demo holders' photos by number.
+type faceSuite struct {
+	c      connectors.FaceChecker
+	photos map[string][]byte
+	zhang  citizenid.Number
+}
+
+// demoPhotos returns the demo holders' card photos by number.
+func demoPhotos(t *testing.T) map[string][]byte {
+	t.Helper()
 	photos := make(map[string][]byte)
 	for _, h := range demoHolders() {
 		p, err := simulator.DemoPhoto(h.number)
@@ -41,53 +58,71 @@ func TestFace(t *testing.T, c connectors.FaceChecker) {
 		}
 		photos[h.number] = p
 	}
-	zhang := mustParse(t, zhangNumber)
-	check := func(t *testing.T, number string, photo []byte) (connectors.FaceResult, error) {
-		t.Helper()
-		return c.CheckFace(t.Context(), mustParse(t, number), photo, challenge())
-	}
+	return photos
+}
 
+// check asks for the face check of photo against number, with a fresh
+// challenge.
+func (s *faceSuite) check(t *testing.T, number string, photo []byte) (connectors.FaceResult, error) {
+	t.Helper()
+	return s.c.CheckFace(t.Context(), mustParse(t, number), photo, challenge())
+}
+
+// ownPhotosPass: each holder's own photo, and altered copies of 张三's.
+func (s *faceSuite) ownPhotosPass(t *testing.T) {
+	t.Helper()
 	for _, h := range demoHolders() {
 		t.Run("own photo passes: "+h.name, func(t *testing.T) {
-			got, err := check(t, h.number, photos[h.number])
+			got, err := s.check(t, h.number, s.photos[h.number])
 			if err != nil || !got.Passed {
 				t.Errorf("CheckFace(%s, own photo) = %+v, %v; want Passed, nil", mustParse(t, h.number).Masked(), got, err)
 			}
 		})
 	}
 
-	altered, err := AlterPhoto(photos[zhangNumber])
+	altered, err := AlterPhoto(s.photos[zhangNumber])
 	if err != nil {
 		t.Fatalf("AlterPhoto(张三's photo) error = %v; want nil", err)
 	}
 	for _, a := range altered {
 		t.Run("altered photo passes: "+a.Name, func(t *testing.T) {
-			got, err := check(t, zhangNumber, a.Data)
+			got, err := s.check(t, zhangNumber, a.Data)
 			if err != nil || !got.Passed {
-				t.Errorf("CheckFace(%s, own photo %s) = %+v, %v; want Passed, nil", zhang.Masked(), a.Name, got, err)
+				t.Errorf("CheckFace(%s, own photo %s) = %+v, %v; want Passed, nil", s.zhang.Masked(), a.Name, got, err)
 			}
 		})
 	}
+}
 
+// otherPhotosFail: every other holder's photo against 张三's number, and
+// 张三's photo against a number no holder has.
+func (s *faceSuite) otherPhotosFail(t *testing.T) {
+	t.Helper()
 	for _, h := range demoHolders() {
 		if h.number == zhangNumber {
 			continue
 		}
 		t.Run("another holder's photo fails: "+h.name, func(t *testing.T) {
-			got, err := check(t, zhangNumber, photos[h.number])
+			got, err := s.check(t, zhangNumber, s.photos[h.number])
 			if err != nil || got.Passed {
-				t.Errorf("CheckFace(%s, %s's photo) = %+v, %v; want not Passed, nil", zhang.Masked(), h.name, got, err)
+				t.Errorf("CheckFace(%s, %s's photo) = %+v, %v; want not Passed, nil", s.zhang.Masked(), h.name, got, err)
 			}
 		})
 	}
 	t.Run("unknown number fails", func(t *testing.T) {
-		got, err := check(t, unknownNumber, photos[zhangNumber])
+		got, err := s.check(t, unknownNumber, s.photos[zhangNumber])
 		if err != nil || got.Passed {
 			t.Errorf("CheckFace(%s, 张三's photo) = %+v, %v; want not Passed, nil", mustParse(t, unknownNumber).Masked(), got, err)
 		}
 	})
+}
 
-	bomb, err := pngClaiming(photos[zhangNumber], 30000, 30000)
+// invalidPhotosFail: files that are no usable photo give
+// connectors.ErrInvalidPhoto.
+func (s *faceSuite) invalidPhotosFail(t *testing.T) {
+	t.Helper()
+	zhangPhoto := s.photos[zhangNumber]
+	bomb, err := pngClaiming(zhangPhoto, 30000, 30000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,40 +131,44 @@ func TestFace(t *testing.T, c connectors.FaceChecker) {
 		t.Fatal(err)
 	}
 	oversize := make([]byte, connectors.MaxPhotoBytes+1)
-	copy(oversize, photos[zhangNumber])
+	copy(oversize, zhangPhoto)
 	invalid := []struct {
 		name  string
 		photo []byte
 	}{
 		{"empty", nil},
 		{"not an image", []byte("this is not a photo, it is a sentence")},
-		{"truncated PNG", photos[zhangNumber][:len(photos[zhangNumber])/2]},
+		{"truncated PNG", zhangPhoto[:len(zhangPhoto)/2]},
 		{"GIF", gifPhoto.Bytes()},
 		{"PNG claiming 30000×30000 pixels", bomb},
 		{"MaxPhotoBytes+1 bytes", oversize},
 	}
 	for _, tt := range invalid {
 		t.Run("invalid photo: "+tt.name, func(t *testing.T) {
-			got, err := check(t, zhangNumber, tt.photo)
+			got, err := s.check(t, zhangNumber, tt.photo)
 			if !errors.Is(err, connectors.ErrInvalidPhoto) || got.Passed {
-				t.Errorf("CheckFace(%s, %s) = %+v, %v; want an error wrapping %v", zhang.Masked(), tt.name, got, err, connectors.ErrInvalidPhoto)
+				t.Errorf("CheckFace(%s, %s) = %+v, %v; want an error wrapping %v", s.zhang.Masked(), tt.name, got, err, connectors.ErrInvalidPhoto)
 			}
 		})
 	}
+}
 
+// badCallsFail: an empty challenge and a cancelled context give errors.
+func (s *faceSuite) badCallsFail(t *testing.T) {
+	t.Helper()
 	t.Run("empty challenge", func(t *testing.T) {
-		got, err := c.CheckFace(t.Context(), zhang, photos[zhangNumber], "")
+		got, err := s.c.CheckFace(t.Context(), s.zhang, s.photos[zhangNumber], "")
 		if err == nil || got.Passed {
-			t.Errorf("CheckFace(%s, own photo, empty challenge) = %+v, %v; want an error", zhang.Masked(), got, err)
+			t.Errorf("CheckFace(%s, own photo, empty challenge) = %+v, %v; want an error", s.zhang.Masked(), got, err)
 		}
 	})
 
 	t.Run("cancelled context", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		got, err := c.CheckFace(ctx, zhang, photos[zhangNumber], challenge())
+		got, err := s.c.CheckFace(ctx, s.zhang, s.photos[zhangNumber], challenge())
 		if !errors.Is(err, context.Canceled) || got.Passed {
-			t.Errorf("CheckFace(cancelled ctx, %s, own photo) = %+v, %v; want an error wrapping %v", zhang.Masked(), got, err, context.Canceled)
+			t.Errorf("CheckFace(cancelled ctx, %s, own photo) = %+v, %v; want an error wrapping %v", s.zhang.Masked(), got, err, context.Canceled)
 		}
 	})
 }

@@ -38,17 +38,42 @@ func demoTLS(dir string, now time.Time) (tls.Certificate, bool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return tls.Certificate{}, false, err
 	}
+	ca, err := newDemoCA(now)
+	if err != nil {
+		return tls.Certificate{}, false, err
+	}
+	if err := ca.issue(dir, now, "localhost", x509.ExtKeyUsageServerAuth, demoServerCertFile, demoServerKeyFile, true); err != nil {
+		return tls.Certificate{}, false, err
+	}
+	if err := ca.issue(dir, now, "cardsso-demo", x509.ExtKeyUsageClientAuth, demoClientCertFile, demoClientKeyFile, false); err != nil {
+		return tls.Certificate{}, false, err
+	}
+	if err := writePEM(filepath.Join(dir, demoCAFile), "CERTIFICATE", ca.der, 0o644); err != nil {
+		return tls.Certificate{}, false, err
+	}
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	return cert, true, err
+}
 
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// demoCA is a fresh self-signed CA, valid for a year from an hour ago,
+// that may sign leaf certificates only.
+type demoCA struct {
+	key  *ecdsa.PrivateKey
+	cert *x509.Certificate
+	der  []byte
+}
+
+func newDemoCA(now time.Time) (*demoCA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, false, err
+		return nil, err
 	}
-	caSerial, err := serial()
+	sn, err := serial()
 	if err != nil {
-		return tls.Certificate{}, false, err
+		return nil, err
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          caSerial,
+	tmpl := &x509.Certificate{
+		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: "CardSSO demo card platform CA"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(1, 0, 0),
@@ -57,59 +82,53 @@ func demoTLS(dir string, now time.Time) (tls.Certificate, bool, error) {
 		MaxPathLenZero:        true,
 		KeyUsage:              x509.KeyUsageCertSign,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return tls.Certificate{}, false, err
+		return nil, err
 	}
-	ca, err := x509.ParseCertificate(caDER)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return tls.Certificate{}, false, err
+		return nil, err
 	}
-	issue := func(cn string, usage x509.ExtKeyUsage, certFile, keyFile string, server bool) error {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return err
-		}
-		sn, err := serial()
-		if err != nil {
-			return err
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: sn,
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    now.Add(-time.Hour),
-			NotAfter:     now.AddDate(1, 0, 0),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		}
-		if server {
-			tmpl.DNSNames = []string{"localhost"}
-			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return err
-		}
-		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return err
-		}
-		if err := writePEM(filepath.Join(dir, keyFile), "PRIVATE KEY", keyDER, 0o600); err != nil {
-			return err
-		}
-		return writePEM(filepath.Join(dir, certFile), "CERTIFICATE", der, 0o644)
+	return &demoCA{key: key, cert: cert, der: der}, nil
+}
+
+// issue writes to dir a fresh key (keyFile) and a certificate for it
+// (certFile) signed by ca, for cn and usage, valid for a year from an hour
+// before now; a server certificate is for localhost, 127.0.0.1 and ::1.
+func (ca *demoCA) issue(dir string, now time.Time, cn string, usage x509.ExtKeyUsage, certFile, keyFile string, server bool) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
 	}
-	if err := issue("localhost", x509.ExtKeyUsageServerAuth, demoServerCertFile, demoServerKeyFile, true); err != nil {
-		return tls.Certificate{}, false, err
+	sn, err := serial()
+	if err != nil {
+		return err
 	}
-	if err := issue("cardsso-demo", x509.ExtKeyUsageClientAuth, demoClientCertFile, demoClientKeyFile, false); err != nil {
-		return tls.Certificate{}, false, err
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}
-	if err := writePEM(filepath.Join(dir, demoCAFile), "CERTIFICATE", caDER, 0o644); err != nil {
-		return tls.Certificate{}, false, err
+	if server {
+		tmpl.DNSNames = []string{"localhost"}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	}
-	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
-	return cert, true, err
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writePEM(filepath.Join(dir, keyFile), "PRIVATE KEY", keyDER, 0o600); err != nil {
+		return err
+	}
+	return writePEM(filepath.Join(dir, certFile), "CERTIFICATE", der, 0o644)
 }
 
 func serial() (*big.Int, error) {

@@ -119,12 +119,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
-	var log *slog.Logger
-	if o.logFormat == "json" {
-		log = slog.New(slog.NewJSONHandler(stderr, nil))
-	} else {
-		log = slog.New(slog.NewTextHandler(stderr, nil))
-	}
+	log := newLogger(o.logFormat, stderr)
 
 	clients, err := loadClients(o)
 	if err != nil {
@@ -143,18 +138,44 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
+	tc, err := tlsConfig(o, log)
+	if err != nil {
+		return err
+	}
 
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := newServer(h, tc, log)
+	log.Info("card service platform listening", "url", "https://"+ln.Addr().String(), "clients", strings.Join(sortedIDs(clients), ","),
+		"mutual_tls", o.clientCA != "", "holders", len(sim.Holders()))
+	return serve(ctx, srv, ln, ready, log)
+}
+
+// newLogger logs to w in format, text or json.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// tlsConfig is the server's TLS: the certificate of --tls-cert and
+// --tls-key, else the demo one in --tls-dir (made when missing); with
+// --client-ca, client certificates signed by those CAs are required.
+func tlsConfig(o options, log *slog.Logger) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
-			return fmt.Errorf("--tls-cert, --tls-key: %w", err)
+			return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	} else {
 		cert, made, err := demoTLS(o.tlsDir, time.Now())
 		if err != nil {
-			return fmt.Errorf("demo TLS in %s: %w", o.tlsDir, err)
+			return nil, fmt.Errorf("demo TLS in %s: %w", o.tlsDir, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 		if made {
@@ -166,21 +187,21 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if o.clientCA != "" {
 		pemData, err := os.ReadFile(o.clientCA)
 		if err != nil {
-			return fmt.Errorf("--client-ca: %w", err)
+			return nil, fmt.Errorf("--client-ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pemData) {
-			return fmt.Errorf("--client-ca: %s holds no PEM certificate", o.clientCA)
+			return nil, fmt.Errorf("--client-ca: %s holds no PEM certificate", o.clientCA)
 		}
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
+	return tc, nil
+}
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
+// newServer is the HTTPS server of h, with timeouts and a header limit.
+func newServer(h http.Handler, tc *tls.Config, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		TLSConfig:         tc,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -190,14 +211,22 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// sortedIDs returns the client ids in order, for the log.
+func sortedIDs(clients map[string]string) []string {
 	ids := make([]string, 0, len(clients))
 	for id := range clients {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	log.Info("card service platform listening", "url", "https://"+ln.Addr().String(), "clients", strings.Join(ids, ","),
-		"mutual_tls", o.clientCA != "", "holders", len(sim.Holders()))
+	return ids
+}
 
+// serve serves TLS on ln until ctx is done, then shuts srv down (waiting
+// up to 10 s for requests in flight). ready, when not nil, is called with
+// the address once the server accepts connections.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, ready func(addr string), log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	if ready != nil {

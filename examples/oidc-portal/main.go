@@ -32,85 +32,118 @@ func main() {
 		fmt.Fprintln(os.Stderr, "oidc-portal: --client-id is required")
 		os.Exit(2)
 	}
-	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, *issuer)
+	p, err := newPortal(context.Background(), *issuer, *addr, *clientID, *secret)
 	if err != nil {
 		log.Fatalf("oidc-portal: discovery at %s: %v", *issuer, err)
 	}
-	ep := provider.Endpoint()
-	if *secret == "" {
-		ep.AuthStyle = oauth2.AuthStyleInParams
-	}
-	conf := oauth2.Config{
-		ClientID: *clientID, ClientSecret: *secret, Endpoint: ep,
-		RedirectURL: "http://" + *addr + "/callback",
-		Scopes:      []string{oidc.ScopeOpenID, "profile", "cardsso.card"},
-	}
-	verifier := provider.Verifier(&oidc.Config{ClientID: *clientID})
-
-	// pending logins by state (a demo keeps them in memory).
-	var mu sync.Mutex
-	pending := map[string]string{} // state -> PKCE verifier
-	var lastIDToken string
-
-	page := template.Must(template.New("p").Parse(`<!DOCTYPE html><html><head><meta charset="utf-8"><title>{{.Client}}</title></head>
-<body><h1>Demo portal {{.Client}}</h1>{{if .Claims}}<p>Signed in. Claims from CardSSO:</p><pre>{{.Claims}}</pre>
-<p><a href="/logout">Log out</a></p>{{else}}<p><a href="/login">Sign in with CardSSO</a></p>{{end}}</body></html>`))
-
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		_ = page.Execute(w, map[string]string{"Client": *clientID})
-	})
-	http.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
-		state, v := rand.Text(), oauth2.GenerateVerifier()
-		mu.Lock()
-		pending[state] = v
-		mu.Unlock()
-		http.Redirect(w, r, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(v)), http.StatusFound)
-	})
-	http.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if e := q.Get("error"); e != "" {
-			http.Error(w, "CardSSO answered "+e+": "+q.Get("error_description"), http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		v, ok := pending[q.Get("state")]
-		delete(pending, q.Get("state"))
-		mu.Unlock()
-		if !ok {
-			http.Error(w, "unknown state", http.StatusBadRequest)
-			return
-		}
-		tok, err := conf.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(v))
-		if err != nil {
-			http.Error(w, "token exchange: "+err.Error(), http.StatusBadGateway)
-			return
-		}
-		raw, _ := tok.Extra("id_token").(string)
-		idt, err := verifier.Verify(r.Context(), raw)
-		if err != nil {
-			http.Error(w, "ID token: "+err.Error(), http.StatusBadGateway)
-			return
-		}
-		var claims map[string]any
-		_ = idt.Claims(&claims)
-		b, _ := json.MarshalIndent(claims, "", "  ")
-		mu.Lock()
-		lastIDToken = raw
-		mu.Unlock()
-		_ = page.Execute(w, map[string]string{"Client": *clientID, "Claims": string(b)})
-	})
-	http.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
-		var es struct {
-			EndSession string `json:"end_session_endpoint"`
-		}
-		_ = provider.Claims(&es)
-		mu.Lock()
-		hint := lastIDToken
-		mu.Unlock()
-		http.Redirect(w, r, es.EndSession+"?id_token_hint="+hint, http.StatusFound)
-	})
+	http.HandleFunc("/", p.home)
+	http.HandleFunc("/login", p.login)
+	http.HandleFunc("/callback", p.callback)
+	http.HandleFunc("/logout", p.logout)
 	log.Printf("demo portal %s on http://%s", *clientID, *addr)
 	srv := &http.Server{Addr: *addr, ReadHeaderTimeout: 10e9}
 	log.Fatal(srv.ListenAndServe())
+}
+
+// portal is the demo portal: an OpenID Connect client of CardSSO.
+type portal struct {
+	clientID string
+	provider *oidc.Provider
+	conf     oauth2.Config
+	verifier *oidc.IDTokenVerifier
+
+	// pending logins by state (a demo keeps them in memory).
+	mu          sync.Mutex
+	pending     map[string]string // state -> PKCE verifier
+	lastIDToken string
+}
+
+// newPortal discovers the provider at issuer and sets up the client
+// clientID, listening on addr; an empty secret makes it a public client.
+func newPortal(ctx context.Context, issuer, addr, clientID, secret string) (*portal, error) {
+	provider, err := oidc.NewProvider(ctx, issuer)
+	if err != nil {
+		return nil, err
+	}
+	ep := provider.Endpoint()
+	if secret == "" {
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	}
+	return &portal{
+		clientID: clientID,
+		provider: provider,
+		conf: oauth2.Config{
+			ClientID: clientID, ClientSecret: secret, Endpoint: ep,
+			RedirectURL: "http://" + addr + "/callback",
+			Scopes:      []string{oidc.ScopeOpenID, "profile", "cardsso.card"},
+		},
+		verifier: provider.Verifier(&oidc.Config{ClientID: clientID}),
+		pending:  map[string]string{},
+	}, nil
+}
+
+var page = template.Must(template.New("p").Parse(`<!DOCTYPE html><html><head><meta charset="utf-8"><title>{{.Client}}</title></head>
+<body><h1>Demo portal {{.Client}}</h1>{{if .Claims}}<p>Signed in. Claims from CardSSO:</p><pre>{{.Claims}}</pre>
+<p><a href="/logout">Log out</a></p>{{else}}<p><a href="/login">Sign in with CardSSO</a></p>{{end}}</body></html>`))
+
+// home shows the sign-in link.
+func (p *portal) home(w http.ResponseWriter, r *http.Request) {
+	_ = page.Execute(w, map[string]string{"Client": p.clientID})
+}
+
+// login starts a code flow with PKCE S256.
+func (p *portal) login(w http.ResponseWriter, r *http.Request) {
+	state, v := rand.Text(), oauth2.GenerateVerifier()
+	p.mu.Lock()
+	p.pending[state] = v
+	p.mu.Unlock()
+	http.Redirect(w, r, p.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(v)), http.StatusFound)
+}
+
+// callback redeems the code, verifies the ID token and shows its claims.
+func (p *portal) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		http.Error(w, "CardSSO answered "+e+": "+q.Get("error_description"), http.StatusBadRequest)
+		return
+	}
+	p.mu.Lock()
+	v, ok := p.pending[q.Get("state")]
+	delete(p.pending, q.Get("state"))
+	p.mu.Unlock()
+	if !ok {
+		http.Error(w, "unknown state", http.StatusBadRequest)
+		return
+	}
+	tok, err := p.conf.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		http.Error(w, "token exchange: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := p.verifier.Verify(r.Context(), raw)
+	if err != nil {
+		http.Error(w, "ID token: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	var claims map[string]any
+	_ = idt.Claims(&claims)
+	b, _ := json.MarshalIndent(claims, "", "  ")
+	p.mu.Lock()
+	p.lastIDToken = raw
+	p.mu.Unlock()
+	_ = page.Execute(w, map[string]string{"Client": p.clientID, "Claims": string(b)})
+}
+
+// logout sends the browser to CardSSO's end-session endpoint with the last
+// ID token as the hint.
+func (p *portal) logout(w http.ResponseWriter, r *http.Request) {
+	var es struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	_ = p.provider.Claims(&es)
+	p.mu.Lock()
+	hint := p.lastIDToken
+	p.mu.Unlock()
+	http.Redirect(w, r, es.EndSession+"?id_token_hint="+hint, http.StatusFound)
 }

@@ -136,77 +136,12 @@ type exchange struct {
 // signed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, r: r}
-	limit := int64(MaxBodyBytes)
-	switch r.URL.Path {
-	case wire.PathRealName:
-		x.check = "realname"
-	case wire.PathCard:
-		x.check = "card"
-	case wire.PathFace:
-		x.check = "face"
-		limit = MaxFaceBodyBytes
-	default:
-		h.refuse(x, http.StatusNotFound, wire.CodeNotFound, "no such endpoint")
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.refuse(x, http.StatusMethodNotAllowed, wire.CodeMethod, "use POST")
-		return
-	}
-
-	x.client = r.Header.Get(wire.HeaderClient)
-	ts := r.Header.Get(wire.HeaderTimestamp)
-	nonce := r.Header.Get(wire.HeaderNonce)
-	digest := r.Header.Get(wire.HeaderContentSHA256)
-	sig := r.Header.Get(wire.HeaderSignature)
-	t, tsOK := wire.ParseTimestamp(ts)
-	switch {
-	case x.client == "" || ts == "" || nonce == "" || digest == "" || sig == "":
-		h.refuse(x, http.StatusUnauthorized, wire.CodeUnauthenticated, "a signing header is missing")
-		return
-	case !tsOK || !wire.ValidNonce(nonce) || !wire.ValidDigest(digest):
-		h.refuse(x, http.StatusUnauthorized, wire.CodeUnauthenticated, "a signing header is malformed")
-		return
-	}
-	secret, ok := h.clients[x.client]
+	limit, ok := h.route(x)
 	if !ok {
-		h.refuse(x, http.StatusUnauthorized, wire.CodeUnknownClient, "unknown client")
 		return
 	}
-	now := h.now()
-	if !wire.WithinSkew(t, now, h.skew) {
-		h.refuse(x, http.StatusUnauthorized, wire.CodeStaleTimestamp, fmt.Sprintf("timestamp is more than %v away from the platform's clock", h.skew))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-			h.refuse(x, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, fmt.Sprintf("body over %d bytes", limit))
-			return
-		}
-		h.refuse(x, http.StatusBadRequest, wire.CodeBadRequest, "cannot read the body")
-		return
-	}
-	if wire.Digest(body) != digest {
-		h.refuse(x, http.StatusUnauthorized, wire.CodeDigestMismatch, "body does not match "+wire.HeaderContentSHA256)
-		return
-	}
-	want := wire.RequestSignature(secret, r.Method, r.URL.EscapedPath(), ts, nonce, digest)
-	if !wire.SignatureEqual(sig, want) {
-		h.refuse(x, http.StatusUnauthorized, wire.CodeBadSignature, "signature does not match")
-		return
-	}
-	// Authenticated: answers are signed from here on. The nonce is
-	// recorded only now, so nobody without the secret can burn nonces.
-	x.secret, x.nonce = secret, nonce
-	seen, full := h.nonces.add(x.client+"\x00"+nonce, now)
-	switch {
-	case seen:
-		h.refuse(x, http.StatusUnauthorized, wire.CodeReplayedNonce, "nonce already used")
-		return
-	case full:
-		h.refuse(x, http.StatusServiceUnavailable, wire.CodeUnavailable, "too many requests in the replay window")
+	body, ok := h.authenticate(x, limit)
+	if !ok {
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -222,6 +157,127 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "face":
 		h.faceCheck(x, body)
 	}
+}
+
+// route sets x.check from the path and returns the endpoint's body limit,
+// or refuses a path that is no endpoint [not_found] or a method other
+// than POST [method_not_allowed].
+func (h *Handler) route(x *exchange) (limit int64, ok bool) {
+	limit = MaxBodyBytes
+	switch x.r.URL.Path {
+	case wire.PathRealName:
+		x.check = "realname"
+	case wire.PathCard:
+		x.check = "card"
+	case wire.PathFace:
+		x.check = "face"
+		limit = MaxFaceBodyBytes
+	default:
+		h.refuse(x, http.StatusNotFound, wire.CodeNotFound, "no such endpoint")
+		return 0, false
+	}
+	if x.r.Method != http.MethodPost {
+		x.w.Header().Set("Allow", http.MethodPost)
+		h.refuse(x, http.StatusMethodNotAllowed, wire.CodeMethod, "use POST")
+		return 0, false
+	}
+	return limit, true
+}
+
+// signingHeaders are a request's signing headers, well-formed.
+type signingHeaders struct {
+	ts     string
+	t      time.Time
+	nonce  string
+	digest string
+	sig    string
+}
+
+// parseSigning sets x.client and returns the request's signing headers,
+// or refuses the request when one is missing or malformed
+// [unauthenticated].
+func (h *Handler) parseSigning(x *exchange) (signingHeaders, bool) {
+	r := x.r
+	x.client = r.Header.Get(wire.HeaderClient)
+	sh := signingHeaders{
+		ts:     r.Header.Get(wire.HeaderTimestamp),
+		nonce:  r.Header.Get(wire.HeaderNonce),
+		digest: r.Header.Get(wire.HeaderContentSHA256),
+		sig:    r.Header.Get(wire.HeaderSignature),
+	}
+	var tsOK bool
+	sh.t, tsOK = wire.ParseTimestamp(sh.ts)
+	switch {
+	case x.client == "" || sh.ts == "" || sh.nonce == "" || sh.digest == "" || sh.sig == "":
+		h.refuse(x, http.StatusUnauthorized, wire.CodeUnauthenticated, "a signing header is missing")
+		return sh, false
+	case !tsOK || !wire.ValidNonce(sh.nonce) || !wire.ValidDigest(sh.digest):
+		h.refuse(x, http.StatusUnauthorized, wire.CodeUnauthenticated, "a signing header is malformed")
+		return sh, false
+	}
+	return sh, true
+}
+
+// authenticate checks the request's signature (the steps from
+// [unauthenticated] to [replayed_nonce] of ServeHTTP) and returns its
+// body, or refuses the request. Once the signature verifies, x holds the
+// secret and the nonce, so the answers from then on are signed.
+func (h *Handler) authenticate(x *exchange, limit int64) ([]byte, bool) {
+	sh, ok := h.parseSigning(x)
+	if !ok {
+		return nil, false
+	}
+	secret, ok := h.clients[x.client]
+	if !ok {
+		h.refuse(x, http.StatusUnauthorized, wire.CodeUnknownClient, "unknown client")
+		return nil, false
+	}
+	now := h.now()
+	if !wire.WithinSkew(sh.t, now, h.skew) {
+		h.refuse(x, http.StatusUnauthorized, wire.CodeStaleTimestamp, fmt.Sprintf("timestamp is more than %v away from the platform's clock", h.skew))
+		return nil, false
+	}
+	body, ok := h.readBody(x, limit)
+	if !ok {
+		return nil, false
+	}
+	if wire.Digest(body) != sh.digest {
+		h.refuse(x, http.StatusUnauthorized, wire.CodeDigestMismatch, "body does not match "+wire.HeaderContentSHA256)
+		return nil, false
+	}
+	want := wire.RequestSignature(secret, x.r.Method, x.r.URL.EscapedPath(), sh.ts, sh.nonce, sh.digest)
+	if !wire.SignatureEqual(sh.sig, want) {
+		h.refuse(x, http.StatusUnauthorized, wire.CodeBadSignature, "signature does not match")
+		return nil, false
+	}
+	// Authenticated: answers are signed from here on. The nonce is
+	// recorded only now, so nobody without the secret can burn nonces.
+	x.secret, x.nonce = secret, sh.nonce
+	seen, full := h.nonces.add(x.client+"\x00"+sh.nonce, now)
+	switch {
+	case seen:
+		h.refuse(x, http.StatusUnauthorized, wire.CodeReplayedNonce, "nonce already used")
+		return nil, false
+	case full:
+		h.refuse(x, http.StatusServiceUnavailable, wire.CodeUnavailable, "too many requests in the replay window")
+		return nil, false
+	}
+	return body, true
+}
+
+// readBody reads the request body, or refuses a body over limit
+// [too_large] or one that cannot be read [bad_request].
+func (h *Handler) readBody(x *exchange, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, limit))
+	if err != nil {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			h.refuse(x, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, fmt.Sprintf("body over %d bytes", limit))
+			return nil, false
+		}
+		h.refuse(x, http.StatusBadRequest, wire.CodeBadRequest, "cannot read the body")
+		return nil, false
+	}
+	return body, true
 }
 
 func (h *Handler) realName(x *exchange, body []byte) {

@@ -189,10 +189,20 @@ func render(f face) *image.RGBA {
 	return img
 }
 
-// at returns the colour of f at the point (x, y), painting from back to front.
+// at returns the colour of f at the point (x, y), painting from back to
+// front: the background, what lies behind the head, the head, the hair in
+// front and the features. Each layer returns c, the colour so far, where it
+// paints nothing.
 func (f face) at(x, y float64) color.RGBA {
 	c := mix(f.bgTop, f.bgBottom, y/height)
+	c = f.behind(x, y, c)
+	c = f.body(x, y, c)
+	c = f.hairFront(x, y, c)
+	return f.features(x, y, c)
+}
 
+// behind paints what lies behind the head: long hair and a bun.
+func (f face) behind(x, y float64, c color.RGBA) color.RGBA {
 	// Long hair falls behind the head down to the shoulders.
 	if f.style == hairLong && (ellipse(x, y, f.headX, f.headY, f.headRX*1.3, f.headRY+12) ||
 		y > f.headY && y < f.shoulderY+30 && math.Abs(x-f.headX) < f.headRX*1.3) {
@@ -202,6 +212,11 @@ func (f face) at(x, y float64) color.RGBA {
 	if f.style == hairFringe && ellipse(x, y, f.headX, f.headY-f.headRY-12, 26, 22) {
 		c = f.hair
 	}
+	return c
+}
+
+// body paints the shoulders, the neck, the ears and the head (with a beard).
+func (f face) body(x, y float64, c color.RGBA) color.RGBA {
 	// Shoulders and neck.
 	if y > f.shoulderY && ellipse(x, y, f.headX, f.shoulderY+70, f.shoulderRX, 110) {
 		c = f.clothes
@@ -222,7 +237,11 @@ func (f face) at(x, y float64) color.RGBA {
 			c = mix(f.skin, rgb(80, 70, 65), 0.7)
 		}
 	}
-	// Hair in front.
+	return c
+}
+
+// hairFront paints the hair in front of the head, by style.
+func (f face) hairFront(x, y float64, c color.RGBA) color.RGBA {
 	top := f.headY - f.headRY
 	switch f.style {
 	case hairShort:
@@ -249,7 +268,11 @@ func (f face) at(x, y float64) color.RGBA {
 			c = f.hair
 		}
 	}
-	// Brows, eyes, nose, mouth.
+	return c
+}
+
+// features paints the brows, the eyes (with glasses), the nose and the mouth.
+func (f face) features(x, y float64, c color.RGBA) color.RGBA {
 	for _, s := range []float64{-1, 1} {
 		ex := f.headX + s*f.eyeDX
 		if math.Abs(x-ex) < f.eyeR*1.8 && math.Abs(y-(f.eyeY-f.eyeR*2.2+math.Abs(x-ex)*0.12*s*s)) < 2.5 {
