@@ -17,7 +17,6 @@ import (
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/policies/release"
 	"github.com/cardsso/cardsso/storage"
-	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // Errors the CLI and the admin API branch on.
@@ -39,7 +38,7 @@ func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
 // database as a running server.
 type Admin struct {
 	cfg      Config
-	store    *sqlstore.Store
+	store    Store
 	mk       *keys.MasterKey
 	keys     *keys.Manager
 	samlKeys *keys.Manager
@@ -116,8 +115,11 @@ type KeyInfo struct {
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 }
 
-// OpenAdmin opens the database (running pending migrations) and the master key.
-func OpenAdmin(ctx context.Context, cfg Config) (*Admin, error) {
+// OpenAdmin opens the administrator's side of a node on st, an opened and
+// migrated store (cmd/cardsso opens it from the storage section), with the
+// master key and key managers of cfg. Admin.Close closes st; on error st is
+// left open for the caller to close.
+func OpenAdmin(ctx context.Context, cfg Config, st Store) (*Admin, error) {
 	cfg = withDefaults(cfg)
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -126,18 +128,12 @@ func OpenAdmin(ctx context.Context, cfg Config) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
 	km, err := newKeyManager(st, mk, cfg)
 	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	samlKeys, err := newSAMLKeyManager(st, mk, cfg)
 	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	return &Admin{cfg: cfg, store: st, mk: mk, keys: km, samlKeys: samlKeys, secrets: mk.MAC(keys.PurposeClientSecret)}, nil
@@ -493,11 +489,8 @@ func validateBackchannelURI(raw string) error {
 
 // Backup writes a consistent copy of the SQLite database to path while
 // nodes keep serving (docs/operations.md, "Backup and restore"). On
-// PostgreSQL it refuses: pg_dump is the backup there.
+// PostgreSQL it fails with the store's error (sqlstore.ErrBackupUnsupported:
+// pg_dump is the backup there).
 func (a *Admin) Backup(ctx context.Context, path string) error {
-	err := a.store.BackupTo(ctx, path)
-	if errors.Is(err, sqlstore.ErrBackupUnsupported) {
-		return &InvalidError{Field: "storage.type", Reason: "cardsso backup copies a SQLite database; for PostgreSQL use pg_dump (see docs/operations.md)"}
-	}
-	return err
+	return a.store.BackupTo(ctx, path)
 }

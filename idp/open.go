@@ -1,14 +1,11 @@
 package idp
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 
 	"github.com/cardsso/cardsso/idp/keys"
-	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // Purposes of keys derived from the master key (besides those named in
@@ -17,34 +14,6 @@ const (
 	purposeLinks    = "links"
 	purposePairwise = "pairwise-subject"
 )
-
-// openStore opens (and migrates) the configured database.
-func openStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
-	if cfg.Storage.Type == "sqlite" {
-		if err := os.MkdirAll(filepath.Dir(cfg.Storage.DSN), 0o700); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-		// The database holds personal data: create it readable by its owner
-		// only (SQLite gives its -wal and -shm files the same mode).
-		if f, err := os.OpenFile(cfg.Storage.DSN, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
-			_ = f.Close()
-		}
-	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{
-		Flavour:         cfg.Storage.Type,
-		DSN:             cfg.Storage.DSN,
-		MaxOpenConns:    cfg.Storage.MaxOpenConns,
-		MaxIdleConns:    cfg.Storage.MaxIdleConns,
-		ConnMaxLifetime: cfg.Storage.ConnMaxLifetime,
-		ConnMaxIdleTime: cfg.Storage.ConnMaxIdleTime,
-		QueryTimeout:    cfg.Storage.QueryTimeout,
-		Now:             cfg.Now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	return st, nil
-}
 
 // openMasterKey reads the master key from config or its file, generating the
 // file on first start with a loud warning.
@@ -73,7 +42,7 @@ func openMasterKey(cfg Config) (*keys.MasterKey, error) {
 
 // newKeyManager builds the signing key manager with a publication window
 // that covers every token a retired key may have signed.
-func newKeyManager(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) (*keys.Manager, error) {
+func newKeyManager(st keys.Store, mk *keys.MasterKey, cfg Config) (*keys.Manager, error) {
 	publish := max(cfg.Tokens.IDTokenLifetime, cfg.Tokens.AccessTokenLifetime) + 5*60*1e9
 	m, err := keys.NewManager(st, mk, keys.ManagerConfig{
 		Algorithm:      cfg.Keys.Algorithm,
@@ -86,4 +55,14 @@ func newKeyManager(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) (*keys.Ma
 		return nil, &InvalidError{Field: "keys.algorithm", Reason: err.Error()}
 	}
 	return m, nil
+}
+
+// NodeLogger is l as the node logs: each record carries the request id of
+// its context. Give it to what is opened for a node (the connector), so
+// that their lines name the request too; New uses it as it is.
+func NodeLogger(l *slog.Logger) *slog.Logger {
+	if _, ok := l.Handler().(logHandler); ok {
+		return l
+	}
+	return slog.New(logHandler{l.Handler()})
 }

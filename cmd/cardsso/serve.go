@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/cardsso/cardsso/idp"
@@ -52,16 +53,30 @@ own). SIGINT or SIGTERM shuts it down gracefully.`,
 			}
 			defer stop()
 		}
-		return serve(cmd, fc.idpConfig(logger), logger)
+		return serve(cmd, &fc, logger)
 	})
 	return cmd
 }
 
-func serve(cmd *cobra.Command, cfg idp.Config, logger *slog.Logger) (err error) {
+// serve opens the configured connector and store and runs a node on them
+// until the command's context ends.
+func serve(cmd *cobra.Command, fc *fileConfig, logger *slog.Logger) (err error) {
 	ctx := cmd.Context()
+	cfg := fc.idpConfig(logger)
 	tuneGC(cfg, logger)
-	srv, err := idp.New(ctx, cfg)
+	connectorMetrics := prometheus.NewRegistry()
+	checks, err := fc.openChecks(idp.NodeLogger(logger), connectorMetrics)
 	if err != nil {
+		return err
+	}
+	cfg.ExtraMetrics = connectorMetrics
+	st, err := fc.openStore(ctx)
+	if err != nil {
+		return startError("start", err)
+	}
+	srv, err := idp.New(ctx, cfg, st, checks)
+	if err != nil {
+		_ = st.Close()
 		return startError("start", err)
 	}
 	defer func() {
