@@ -184,13 +184,7 @@ func (s *connectorSection) UnmarshalYAML(n *yaml.Node) error {
 // openStore opens (and migrates) the configured store: storage.dsn of
 // sqlite defaults to data_dir/cardsso.db. Call it on a validated config.
 func (c *fileConfig) openStore(ctx context.Context) (*sqlstore.Store, error) {
-	fl := c.Storage.Flavour
-	if s, ok := fl.(*sqlstore.SQLiteConfig); ok && s.DSN == "" {
-		withFile := *s
-		withFile.DSN = filepath.Join(c.DataDir, "cardsso.db")
-		fl = &withFile
-	}
-	st, err := fl.Open(ctx)
+	st, err := c.storeConfig().Open(ctx)
 	if err != nil {
 		var ke keyedError
 		if errors.As(err, &ke) {
@@ -199,6 +193,17 @@ func (c *fileConfig) openStore(ctx context.Context) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	return st, nil
+}
+
+// storeConfig is the chosen flavour's configuration with storage.dsn of
+// sqlite defaulting to data_dir/cardsso.db.
+func (c *fileConfig) storeConfig() storageConfig {
+	if s, ok := c.Storage.Flavour.(*sqlstore.SQLiteConfig); ok && s.DSN == "" {
+		withFile := *s
+		withFile.DSN = filepath.Join(c.DataDir, "cardsso.db")
+		return &withFile
+	}
+	return c.Storage.Flavour
 }
 
 // openChecks opens the configured connector; its metrics go to reg and its

@@ -314,4 +314,3 @@ func (c *fileConfig) validateComponents() error {
 	}
 	return nil
 }
-
