@@ -205,12 +205,17 @@ func (c *cli) openAdmin(cmd *cobra.Command) (*idp.Admin, error) {
 }
 
 // startError reports why a node or an admin session could not start: a
-// configuration idp refused (an *idp.InvalidError naming the YAML path) is a
-// configuration error, anything else a runtime failure.
+// configuration idp or a component refused (an *idp.InvalidError or a
+// *configError naming the YAML path) is a configuration error, anything
+// else a runtime failure.
 func startError(what string, err error) error {
 	var ie *idp.InvalidError
-	if errors.As(err, &ie) {
+	var ce *configError
+	switch {
+	case errors.As(err, &ie):
 		return &configError{Path: ie.Field, Reason: ie.Reason}
+	case errors.As(err, &ce):
+		return ce // a component's configuration (openStore, openChecks)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -25,7 +25,13 @@ Pending database migrations run first.
 With no configuration it runs on SQLite in <data-dir>/cardsso.db with the card
 simulator, listens on 127.0.0.1:8080 with issuer http://localhost:8080, and
 generates a master key into <data-dir>/master.key (production must supply its
-own). SIGINT or SIGTERM shuts it down gracefully.`,
+own). SIGINT or SIGTERM shuts it down gracefully.
+
+Configuration: defaults < the YAML file (--config or $CARDSSO_CONFIG) <
+environment < flags. Every key, its environment variable and its default
+(the README's configuration reference explains each):
+
+` + settingsHelp(),
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen `address` (host:port)")

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -222,20 +223,33 @@ func parseDuration(v string) (time.Duration, error) {
 func settingsHelp() string {
 	d := defaultConfig()
 	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, s := range settings() {
 		def := ""
 		if f, ok := d.field(s.Path); ok {
 			def = formatValue(f)
 		}
-		fmt.Fprintf(&b, "  %-50s %-49s %s\n", s.Path, s.Env, def)
+		fmt.Fprintf(w, "  %s\t%s\t%s\n", s.Path, s.Env, def)
 	}
-	return b.String()
+	_ = w.Flush()
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 func formatValue(f reflect.Value) string {
 	switch {
 	case f.Type() == durationType:
-		return time.Duration(f.Int()).String()
+		d := time.Duration(f.Int()).String() // 720h0m0s: 720h
+		if strings.HasSuffix(d, "m0s") {
+			d = strings.TrimSuffix(d, "0s")
+		}
+		if strings.HasSuffix(d, "h0m") {
+			d = strings.TrimSuffix(d, "0m")
+		}
+		return d
 	case f.Kind() == reflect.Slice:
 		return strings.Join(f.Interface().([]string), ",")
 	case f.Kind() == reflect.String && f.String() == "":

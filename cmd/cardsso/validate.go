@@ -48,51 +48,9 @@ func (c *fileConfig) Validate() error {
 		}
 	}
 
-	for _, d := range []struct {
-		path string
-		v    time.Duration
-	}{
-		{"tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime},
-		{"tokens.id_token_lifetime", c.Tokens.IDTokenLifetime},
-		{"tokens.refresh_token_lifetime", c.Tokens.RefreshTokenLifetime},
-		{"tokens.auth_request_lifetime", c.Tokens.AuthRequestLifetime},
-		{"tokens.code_lifetime", c.Tokens.CodeLifetime},
-		{"session.lifetime", c.Session.Lifetime},
-		{"session.idle_timeout", c.Session.IdleTimeout},
-		{"keys.rotation_period", c.Keys.RotationPeriod},
-		{"keys.refresh_interval", c.Keys.RefreshInterval},
-		{"checks.card_ttl", c.Checks.CardTTL},
-		{"saml.assertion_lifetime", c.SAML.AssertionLifetime},
-		{"saml.metadata_validity", c.SAML.MetadataValidity},
-		{"saml.key_rotation_period", c.SAML.KeyRotationPeriod},
-		{"logout.backchannel_timeout", c.Logout.BackchannelTimeout},
-		{"logout.backchannel_backoff", c.Logout.BackchannelBackoff},
-	} {
-		if d.v <= 0 {
-			return c.invalid(d.path, "must be a positive duration, got %s", d.v)
-		}
+	if err := c.validateLifetimes(); err != nil {
+		return err
 	}
-	if !isCookieName(c.Session.CookieName) {
-		return c.invalid("session.cookie_name", "invalid cookie name %q (want letters, digits and !#$%%&'*+-.^_`|~)", c.Session.CookieName)
-	}
-
-	switch c.Keys.Algorithm {
-	case "ES256", "RS256", "EdDSA":
-	default:
-		return c.invalid("keys.algorithm", "unsupported %q (want ES256, RS256 or EdDSA)", c.Keys.Algorithm)
-	}
-
-	minPassword := idp.MinPassword()
-	if c.Password.MemoryKiB < minPassword.MemoryKiB {
-		return c.invalid("password.memory_kib", "%d is weaker than the minimum %d (19 MiB)", c.Password.MemoryKiB, minPassword.MemoryKiB)
-	}
-	if c.Password.Time < minPassword.Time {
-		return c.invalid("password.time", "%d is weaker than the minimum %d", c.Password.Time, minPassword.Time)
-	}
-	if c.Password.Threads < minPassword.Threads {
-		return c.invalid("password.threads", "%d is weaker than the minimum %d", c.Password.Threads, minPassword.Threads)
-	}
-
 	if err := c.validateSAML(); err != nil {
 		return err
 	}
@@ -311,6 +269,56 @@ func (c *fileConfig) validateComponents() error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return c.componentError("connector."+c.Connector.Type, err)
+	}
+	return nil
+}
+
+// validateLifetimes checks the lifetimes and periods (positive), the
+// session cookie's name, the signing algorithm and the password cost.
+func (c *fileConfig) validateLifetimes() error {
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime},
+		{"tokens.id_token_lifetime", c.Tokens.IDTokenLifetime},
+		{"tokens.refresh_token_lifetime", c.Tokens.RefreshTokenLifetime},
+		{"tokens.auth_request_lifetime", c.Tokens.AuthRequestLifetime},
+		{"tokens.code_lifetime", c.Tokens.CodeLifetime},
+		{"session.lifetime", c.Session.Lifetime},
+		{"session.idle_timeout", c.Session.IdleTimeout},
+		{"keys.rotation_period", c.Keys.RotationPeriod},
+		{"keys.refresh_interval", c.Keys.RefreshInterval},
+		{"checks.card_ttl", c.Checks.CardTTL},
+		{"saml.assertion_lifetime", c.SAML.AssertionLifetime},
+		{"saml.metadata_validity", c.SAML.MetadataValidity},
+		{"saml.key_rotation_period", c.SAML.KeyRotationPeriod},
+		{"logout.backchannel_timeout", c.Logout.BackchannelTimeout},
+		{"logout.backchannel_backoff", c.Logout.BackchannelBackoff},
+	} {
+		if d.v <= 0 {
+			return c.invalid(d.path, "must be a positive duration, got %s", d.v)
+		}
+	}
+	if !isCookieName(c.Session.CookieName) {
+		return c.invalid("session.cookie_name", "invalid cookie name %q (want letters, digits and !#$%%&'*+-.^_`|~)", c.Session.CookieName)
+	}
+
+	switch c.Keys.Algorithm {
+	case "ES256", "RS256", "EdDSA":
+	default:
+		return c.invalid("keys.algorithm", "unsupported %q (want ES256, RS256 or EdDSA)", c.Keys.Algorithm)
+	}
+
+	minPassword := idp.MinPassword()
+	if c.Password.MemoryKiB < minPassword.MemoryKiB {
+		return c.invalid("password.memory_kib", "%d is weaker than the minimum %d (19 MiB)", c.Password.MemoryKiB, minPassword.MemoryKiB)
+	}
+	if c.Password.Time < minPassword.Time {
+		return c.invalid("password.time", "%d is weaker than the minimum %d", c.Password.Time, minPassword.Time)
+	}
+	if c.Password.Threads < minPassword.Threads {
+		return c.invalid("password.threads", "%d is weaker than the minimum %d", c.Password.Threads, minPassword.Threads)
 	}
 	return nil
 }
