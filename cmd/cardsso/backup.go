@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 func (c *cli) newBackupCmd() *cobra.Command {
@@ -31,6 +35,9 @@ PostgreSQL deployments back up with pg_dump; this command refuses them.`,
 		}
 		defer closeAdmin(a, &err)
 		if err := a.Backup(cmd.Context(), to); err != nil {
+			if errors.Is(err, sqlstore.ErrBackupUnsupported) {
+				return &idp.InvalidError{Field: "storage.type", Reason: "cardsso backup copies a SQLite database; for PostgreSQL use pg_dump (see docs/operations.md)"}
+			}
 			return err
 		}
 		_, err = fmt.Fprintf(c.stdout, "backed up to %s\n", to)
