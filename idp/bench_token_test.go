@@ -45,7 +45,7 @@ func startBenchNode(b *testing.B) *benchNode {
 	cfg := idp.Config{Issuer: "http://" + ln.Addr().String(), DataDir: b.TempDir(),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := idp.New(ctx, cfg)
+	srv, err := newServer(ctx, cfg, nodeDeps{})
 	if err != nil {
 		cancel()
 		b.Fatal(err)
@@ -53,7 +53,7 @@ func startBenchNode(b *testing.B) *benchNode {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	b.Cleanup(func() { cancel(); <-done; _ = srv.Close() })
-	a, err := idp.OpenAdmin(ctx, cfg)
+	a, err := openAdmin(ctx, cfg, nodeDeps{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func startBenchNode(b *testing.B) *benchNode {
 	if _, _, err := a.CreateClient(ctx, admin.ClientSpec{ID: "bench", RedirectURIs: []string{benchRedirect}, Secret: secret, FirstParty: true}); err != nil {
 		b.Fatal(err)
 	}
-	sd, err := idp.OpenSeeder(ctx, cfg)
+	sd, err := openSeeder(ctx, cfg, nodeDeps{})
 	if err != nil {
 		b.Fatal(err)
 	}

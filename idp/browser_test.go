@@ -27,6 +27,7 @@ import (
 type node struct {
 	srv    *idp.Server
 	cfg    idp.Config
+	deps   nodeDeps // the store and connector it runs on
 	issuer string
 	addr   string // where this node listens (the issuer may be a balancer)
 	logs   *testlog.Buffer
@@ -35,6 +36,12 @@ type node struct {
 // startNode starts a node on the embedded defaults in a temporary data
 // directory and stops it when the test ends.
 func startNode(t *testing.T, mutate ...func(*idp.Config)) *node {
+	t.Helper()
+	return startNodeWith(t, nodeDeps{}, mutate...)
+}
+
+// startNodeWith starts a node like startNode, on the store and connector of d.
+func startNodeWith(t *testing.T, d nodeDeps, mutate ...func(*idp.Config)) *node {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,7 +57,7 @@ func startNode(t *testing.T, mutate ...func(*idp.Config)) *node {
 		m(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := idp.New(ctx, cfg)
+	srv, err := newServer(ctx, cfg, d)
 	if err != nil {
 		cancel()
 		t.Fatalf("idp.New: %v", err)
@@ -66,13 +73,13 @@ func startNode(t *testing.T, mutate ...func(*idp.Config)) *node {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return &node{srv: srv, cfg: cfg, issuer: cfg.Issuer, addr: ln.Addr().String(), logs: logs}
+	return &node{srv: srv, cfg: cfg, deps: d, issuer: cfg.Issuer, addr: ln.Addr().String(), logs: logs}
 }
 
 // admin opens the administrator's side on the node's database, as the CLI does.
 func (n *node) admin(t *testing.T) *admin.Admin {
 	t.Helper()
-	a, err := idp.OpenAdmin(context.Background(), n.cfg)
+	a, err := openAdmin(context.Background(), n.cfg, n.deps)
 	if err != nil {
 		t.Fatalf("OpenAdmin: %v", err)
 	}
@@ -83,7 +90,7 @@ func (n *node) admin(t *testing.T) *admin.Admin {
 // seeder opens benchmark seeding on the node's database, as `cardsso seed` does.
 func (n *node) seeder(t *testing.T) *benchseed.Seeder {
 	t.Helper()
-	sd, err := idp.OpenSeeder(context.Background(), n.cfg)
+	sd, err := openSeeder(context.Background(), n.cfg, n.deps)
 	if err != nil {
 		t.Fatalf("OpenSeeder: %v", err)
 	}

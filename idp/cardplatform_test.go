@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/examples/cardplatform/server"
-	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
 )
 
@@ -64,9 +64,10 @@ func startPlatform(t *testing.T) *platform {
 	return p
 }
 
-func (p *platform) connector(c *idp.Config) {
-	c.Connector = idp.ConnectorConfig{Type: "cardplatform", CardPlatform: idp.CardPlatformConfig{
-		URL: p.url, ClientID: "cardsso", Secret: platformSecret, CAFile: p.caFile,
+// deps is a node's connector on this platform.
+func (p *platform) deps() nodeDeps {
+	return nodeDeps{cardplatform: &cardplatform.Config{
+		URL: p.url, ClientID: "cardsso", Secret: platformSecret, TLS: cardplatform.TLSConfig{CAFile: p.caFile},
 		Timeout: 500 * time.Millisecond, RetryBackoff: 10 * time.Millisecond,
 	}}
 }
@@ -75,7 +76,7 @@ func (p *platform) connector(c *idp.Config) {
 // platform: real-name, real-card, real-person.
 func TestThreeChecksOverTheNetwork(t *testing.T) {
 	p := startPlatform(t)
-	n := startNode(t, p.connector)
+	n := startNodeWith(t, p.deps())
 	const redirect = "http://127.0.0.1:9601/cb"
 	secret := registerClient(t, n, admin.ClientSpec{ID: "tax", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:3"})
 	r := newRP(t, n, "tax", secret, redirect)
@@ -91,7 +92,7 @@ func TestThreeChecksOverTheNetwork(t *testing.T) {
 // the citizen a clear message, and the account is not modified.
 func TestPlatformFaults(t *testing.T) {
 	p := startPlatform(t)
-	n := startNode(t, p.connector)
+	n := startNodeWith(t, p.deps())
 	br := newBrowser(t)
 	// Register 张三 (real-name over the network) from the account page.
 	acct := register(t, br, n, br.get(n.issuer+"/account"), zhangSan, zhangSanSSN, goodPass)

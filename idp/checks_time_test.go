@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
 )
@@ -61,10 +62,10 @@ func TestStaleCardIsCheckedAgain(t *testing.T) {
 	cfg := func(c *idp.Config) {
 		c.DataDir = dir
 		c.Now = clk.Now
-		c.Connector.Simulator.Fixture = fixture
 		c.Checks.CardTTL = time.Hour
 	}
-	n := startNode(t, cfg)
+	sim := nodeDeps{simulator: simulator.Config{Fixture: fixture}}
+	n := startNodeWith(t, sim, cfg)
 	secret := registerClient(t, n, admin.ClientSpec{ID: "bank", RedirectURIs: []string{redirect}, MinACR: "urn:cardsso:loa:2"})
 	r := newRP(t, n, "bank", secret, redirect)
 	br := newBrowser(t, redirect)
@@ -84,7 +85,7 @@ func TestStaleCardIsCheckedAgain(t *testing.T) {
 
 	// The card is reported lost at the platform; the node restarts with it.
 	writeFixture(t, fixture, "reported_lost")
-	n2 := startNode(t, cfg) // a restarted node on the same data directory
+	n2 := startNodeWith(t, sim, cfg) // a restarted node on the same data directory
 	r2 := newRP(t, n2, "bank", secret, redirect)
 	clk.Add(2 * time.Hour) // the check is stale now
 	br2 := newBrowser(t, redirect)

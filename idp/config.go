@@ -4,12 +4,16 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cardsso/cardsso/policies/assurance"
 )
 
-// Config is everything a CardSSO node needs. The zero value of every field
-// means "the embedded default" (see Defaults); cmd/cardsso fills it from YAML,
-// CARDSSO_* environment variables and flags.
+// Config is what a CardSSO node needs besides its store and its connector,
+// which New receives opened. The zero value of every field means "the
+// embedded default" (Defaults); cmd/cardsso fills it from YAML, CARDSSO_*
+// environment variables and flags, decoding the sections whose structs carry
+// yaml tags (tokens, session, …) straight into them.
 type Config struct {
 	// Issuer is the OpenID issuer URL, e.g. https://sso.example.gov.cn.
 	// Default http://localhost:8080.
@@ -22,7 +26,8 @@ type Config struct {
 	// the operator's scraper, not for the Internet. Empty (the default)
 	// serves /metrics on the main listener.
 	MetricsAddr string
-	// DataDir holds the SQLite file and the generated master key. Default ./data.
+	// DataDir holds the generated master key (and, in cmd/cardsso, the
+	// SQLite file). Default ./data.
 	DataDir string
 	// TrustedProxies are the load balancers and reverse proxies in front of
 	// the node, as CIDRs or single addresses: only from them is the client
@@ -35,9 +40,7 @@ type Config struct {
 	// one is read.
 	ClientIPHeader string
 
-	Storage   StorageConfig
 	MasterKey MasterKeyConfig
-	Connector ConnectorConfig
 	Tokens    TokenConfig
 	Session   SessionConfig
 	Keys      KeyConfig
@@ -47,27 +50,15 @@ type Config struct {
 	SAML      SAMLConfig
 	Logout    LogoutConfig
 
+	// ExtraMetrics are served on /metrics beside the node's own: the
+	// metrics of what the caller opened for the node (the connector's).
+	// Nil: none.
+	ExtraMetrics prometheus.Gatherer
+
 	// Logger receives structured logs. Default: JSON to stderr at info.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-}
-
-// StorageConfig selects the database.
-type StorageConfig struct {
-	// Type is "sqlite" (default) or "postgres".
-	Type string
-	// DSN: for sqlite a file path (default DataDir/cardsso.db); for postgres
-	// a connection URL.
-	DSN             string
-	MaxOpenConns    int
-	MaxIdleConns    int
-	ConnMaxLifetime time.Duration
-	ConnMaxIdleTime time.Duration
-	// QueryTimeout bounds every database statement and transaction
-	// (default 5s): a database that does not answer fails the request with
-	// "temporarily unavailable" instead of hanging it.
-	QueryTimeout time.Duration
 }
 
 // MasterKeyConfig says where the master key comes from. The master key seals
@@ -77,87 +68,46 @@ type MasterKeyConfig struct {
 	// File holds the key (base64 of 32 bytes). Default DataDir/master.key;
 	// when the default file does not exist it is generated (mode 0600) with a
 	// warning that production needs its own key.
-	File string
+	File string `yaml:"file"`
 	// Value is the key itself (base64 of 32 bytes), e.g. from
 	// CARDSSO_MASTER_KEY. It wins over File.
-	Value string
-}
-
-// ConnectorConfig selects the card service platform connector.
-type ConnectorConfig struct {
-	// Type is "simulator" (default) or "cardplatform".
-	Type         string
-	Simulator    SimulatorConfig
-	CardPlatform CardPlatformConfig
-}
-
-// CardPlatformConfig configures the HTTP client of a remote card service
-// platform (docs/cardplatform-api.md). Zero values take the defaults of
-// connectors/cardplatform.
-type CardPlatformConfig struct {
-	URL        string // https base URL of the platform
-	ClientID   string
-	Secret     string // the shared HMAC secret, or
-	SecretFile string // a file holding it
-	Timeout    time.Duration
-	// Retries of idempotent checks: 0 keeps the default (2), -1 disables.
-	Retries      int
-	RetryBackoff time.Duration
-	Skew         time.Duration
-	CAFile       string
-	CertFile     string // client certificate for mutual TLS
-	KeyFile      string
-	// Breaker: consecutive faults that open it, how long it stays open,
-	// and how many trial checks it lets through when half open.
-	BreakerFailures         int
-	BreakerOpenFor          time.Duration
-	BreakerHalfOpenRequests int
-	// InsecurePlainHTTP allows an http:// URL: safe only on loopback or
-	// behind a TLS sidecar.
-	InsecurePlainHTTP bool
-}
-
-// SimulatorConfig configures the in-process card platform simulator.
-type SimulatorConfig struct {
-	// Fixture is a YAML file of card holders; empty means the embedded demo
-	// holders.
-	Fixture string
+	Value string `yaml:"value"`
 }
 
 // TokenConfig sets lifetimes.
 type TokenConfig struct {
-	AccessTokenLifetime  time.Duration // default 15m
-	IDTokenLifetime      time.Duration // default 15m
-	RefreshTokenLifetime time.Duration // default 720h (30 days)
-	AuthRequestLifetime  time.Duration // login must finish within; default 30m
-	CodeLifetime         time.Duration // default 60s
+	AccessTokenLifetime  time.Duration `yaml:"access_token_lifetime"`  // default 15m
+	IDTokenLifetime      time.Duration `yaml:"id_token_lifetime"`      // default 15m
+	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"` // default 720h (30 days)
+	AuthRequestLifetime  time.Duration `yaml:"auth_request_lifetime"`  // login must finish within; default 30m
+	CodeLifetime         time.Duration `yaml:"code_lifetime"`          // default 60s
 }
 
 // SessionConfig sets the SSO session.
 type SessionConfig struct {
-	Lifetime    time.Duration // absolute; default 12h
-	IdleTimeout time.Duration // default 2h
-	CookieName  string        // default cardsso_session
+	Lifetime    time.Duration `yaml:"lifetime"`     // absolute; default 12h
+	IdleTimeout time.Duration `yaml:"idle_timeout"` // default 2h
+	CookieName  string        `yaml:"cookie_name"`  // default cardsso_session
 }
 
 // KeyConfig sets token signing.
 type KeyConfig struct {
 	// Algorithm is ES256 (default), RS256 or EdDSA.
-	Algorithm string
+	Algorithm string `yaml:"algorithm"`
 	// RotationPeriod is how long a key signs before the next takes over.
 	// Default 720h (30 days).
-	RotationPeriod time.Duration
+	RotationPeriod time.Duration `yaml:"rotation_period"`
 	// RefreshInterval is how often a node reloads the keys from storage
 	// (picking up `cardsso keys rotate`) and checks whether rotation is due.
 	// Default 1m.
-	RefreshInterval time.Duration
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
 }
 
 // ChecksConfig sets how identity checks count.
 type ChecksConfig struct {
 	// CardTTL is how long a real-card check counts before the card's status
 	// is asked again at the next login that needs level 2. Default 24h.
-	CardTTL time.Duration
+	CardTTL time.Duration `yaml:"card_ttl"`
 }
 
 // LockoutConfig sets the abuse limits; zero fields take the defaults of
@@ -169,32 +119,32 @@ type ChecksConfig struct {
 // failed face checks per account in an hour; 5 form posts a second, burst
 // 20, per client address and node).
 type LockoutConfig struct {
-	PasswordFailures   int
-	PasswordWindow     time.Duration
-	PasswordPerIP      int
-	PasswordDelayAfter int
-	PasswordDelay      time.Duration
-	PasswordMaxDelay   time.Duration
-	RealNamePerNumber  int
-	RealNamePerIP      int
-	RealNameWindow     time.Duration
-	CardPerAccount     int
-	CardPerIP          int
-	CardWindow         time.Duration
-	FaceFailures       int
-	FaceWindow         time.Duration
+	PasswordFailures   int           `yaml:"password_failures"`
+	PasswordPerIP      int           `yaml:"password_per_ip"`
+	PasswordWindow     time.Duration `yaml:"password_window"`
+	PasswordDelayAfter int           `yaml:"password_delay_after"`
+	PasswordDelay      time.Duration `yaml:"password_delay"`
+	PasswordMaxDelay   time.Duration `yaml:"password_max_delay"`
+	RealNamePerNumber  int           `yaml:"realname_per_number"`
+	RealNamePerIP      int           `yaml:"realname_per_ip"`
+	RealNameWindow     time.Duration `yaml:"realname_window"`
+	CardPerAccount     int           `yaml:"card_per_account"`
+	CardPerIP          int           `yaml:"card_per_ip"`
+	CardWindow         time.Duration `yaml:"card_window"`
+	FaceFailures       int           `yaml:"face_failures"`
+	FaceWindow         time.Duration `yaml:"face_window"`
 	// FormRate (posts a second) and FormBurst bound the login form posts
 	// of one client address on one node.
-	FormRate  float64
-	FormBurst int
+	FormRate  float64 `yaml:"form_rate"`
+	FormBurst int     `yaml:"form_burst"`
 }
 
 // PasswordConfig sets the argon2id cost. The defaults are OWASP's minimum
 // (m = 19 MiB, t = 2, p = 1); weaker values are refused.
 type PasswordConfig struct {
-	MemoryKiB uint32
-	Time      uint32
-	Threads   uint8
+	MemoryKiB uint32 `yaml:"memory_kib"`
+	Time      uint32 `yaml:"time"`
+	Threads   uint8  `yaml:"threads"`
 }
 
 // SAMLConfig sets the SAML 2.0 identity provider (idp/internal/saml).
@@ -214,7 +164,7 @@ type SAMLConfig struct {
 	KeyRotationPeriod time.Duration
 	// ACRAliases names levels in another framework, for
 	// RequestedAuthnContext and for the AuthnContextClassRef answering it.
-	// Nil means the eIDAS table of DESIGN.md §3 (low, low, substantial); a
+	// Nil means the eIDAS table, assurance.EIDAS (low, low, substantial); a
 	// level missing from a non-nil table has no alias.
 	ACRAliases assurance.Aliases
 	// AssertAliases names the level by its alias also when the request asks
@@ -226,11 +176,11 @@ type SAMLConfig struct {
 type LogoutConfig struct {
 	// BackchannelTimeout bounds one delivery of an OIDC logout token.
 	// Default 5s.
-	BackchannelTimeout time.Duration
+	BackchannelTimeout time.Duration `yaml:"backchannel_timeout"`
 	// BackchannelAttempts is how many times a delivery is tried (network
 	// errors and 5xx answers are tried again). Default 3.
-	BackchannelAttempts int
+	BackchannelAttempts int `yaml:"backchannel_attempts"`
 	// BackchannelBackoff is the wait before the second attempt, doubled for
 	// each further one. Default 1s.
-	BackchannelBackoff time.Duration
+	BackchannelBackoff time.Duration `yaml:"backchannel_backoff"`
 }

@@ -11,60 +11,89 @@ import (
 
 	"github.com/cardsso/cardsso/idp/internal/clientip"
 	"github.com/cardsso/cardsso/idp/internal/password"
+	"github.com/cardsso/cardsso/policies/assurance"
 )
 
-// withDefaults returns cfg with every zero field set to its default.
+// Defaults is the node's configuration when nothing is set: the one table
+// of the node's defaults (cmd/cardsso starts from it; New fills every zero
+// field of its Config from it). The lockout limits are those
+// idp/internal/login applies to zero fields.
+func Defaults() Config {
+	pw := password.Defaults()
+	return Config{
+		Issuer:         "http://localhost:8080",
+		Addr:           "127.0.0.1:8080",
+		DataDir:        "./data",
+		TrustedProxies: []string{},
+		ClientIPHeader: "X-Forwarded-For",
+		Tokens: TokenConfig{
+			AccessTokenLifetime:  15 * time.Minute,
+			IDTokenLifetime:      15 * time.Minute,
+			RefreshTokenLifetime: 30 * 24 * time.Hour,
+			AuthRequestLifetime:  30 * time.Minute,
+			CodeLifetime:         60 * time.Second,
+		},
+		Session:  SessionConfig{Lifetime: 12 * time.Hour, IdleTimeout: 2 * time.Hour, CookieName: "cardsso_session"},
+		Keys:     KeyConfig{Algorithm: "ES256", RotationPeriod: 30 * 24 * time.Hour, RefreshInterval: time.Minute},
+		Password: PasswordConfig{MemoryKiB: pw.MemoryKiB, Time: pw.Time, Threads: pw.Threads},
+		Checks:   ChecksConfig{CardTTL: 24 * time.Hour},
+		Lockout: LockoutConfig{
+			PasswordFailures: 5, PasswordPerIP: 30, PasswordWindow: 15 * time.Minute,
+			PasswordDelayAfter: 2, PasswordDelay: 500 * time.Millisecond, PasswordMaxDelay: 4 * time.Second,
+			RealNamePerNumber: 5, RealNamePerIP: 20, RealNameWindow: time.Hour,
+			CardPerAccount: 5, CardPerIP: 20, CardWindow: time.Hour,
+			FaceFailures: 5, FaceWindow: time.Hour,
+			FormRate: 5, FormBurst: 20,
+		},
+		SAML: SAMLConfig{
+			AssertionLifetime: 5 * time.Minute,
+			MetadataValidity:  365 * 24 * time.Hour,
+			KeyRotationPeriod: 2 * 365 * 24 * time.Hour,
+			ACRAliases:        assurance.EIDAS(),
+		},
+		Logout: LogoutConfig{BackchannelTimeout: 5 * time.Second, BackchannelAttempts: 3, BackchannelBackoff: time.Second},
+	}
+}
+
+// withDefaults returns cfg with every zero field set from Defaults. The
+// master key file defaults to DataDir/master.key; a SAML key rotation
+// period left zero is at least the metadata validity.
 func withDefaults(cfg Config) Config {
-	if cfg.Issuer == "" {
-		cfg.Issuer = "http://localhost:8080"
+	d := Defaults()
+	str := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
 	}
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8080"
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = "data"
-	}
-	if cfg.Storage.Type == "" {
-		cfg.Storage.Type = "sqlite"
-	}
-	if cfg.Storage.DSN == "" && cfg.Storage.Type == "sqlite" {
-		cfg.Storage.DSN = filepath.Join(cfg.DataDir, "cardsso.db")
-	}
-	if cfg.MasterKey.File == "" {
-		cfg.MasterKey.File = filepath.Join(cfg.DataDir, "master.key")
-	}
-	if cfg.Connector.Type == "" {
-		cfg.Connector.Type = "simulator"
-	}
-	t := &cfg.Tokens
-	t.AccessTokenLifetime = or(t.AccessTokenLifetime, 15*time.Minute)
-	t.IDTokenLifetime = or(t.IDTokenLifetime, 15*time.Minute)
-	t.RefreshTokenLifetime = or(t.RefreshTokenLifetime, 30*24*time.Hour)
-	t.AuthRequestLifetime = or(t.AuthRequestLifetime, 30*time.Minute)
-	t.CodeLifetime = or(t.CodeLifetime, 60*time.Second)
+	str(&cfg.Issuer, d.Issuer)
+	str(&cfg.Addr, d.Addr)
+	str(&cfg.DataDir, d.DataDir)
+	str(&cfg.MasterKey.File, filepath.Join(cfg.DataDir, "master.key"))
+	t, dt := &cfg.Tokens, d.Tokens
+	t.AccessTokenLifetime = or(t.AccessTokenLifetime, dt.AccessTokenLifetime)
+	t.IDTokenLifetime = or(t.IDTokenLifetime, dt.IDTokenLifetime)
+	t.RefreshTokenLifetime = or(t.RefreshTokenLifetime, dt.RefreshTokenLifetime)
+	t.AuthRequestLifetime = or(t.AuthRequestLifetime, dt.AuthRequestLifetime)
+	t.CodeLifetime = or(t.CodeLifetime, dt.CodeLifetime)
 	s := &cfg.Session
-	s.Lifetime = or(s.Lifetime, 12*time.Hour)
-	s.IdleTimeout = or(s.IdleTimeout, 2*time.Hour)
-	if s.CookieName == "" {
-		s.CookieName = "cardsso_session"
-	}
-	if cfg.Keys.Algorithm == "" {
-		cfg.Keys.Algorithm = "ES256"
-	}
-	cfg.Keys.RotationPeriod = or(cfg.Keys.RotationPeriod, 30*24*time.Hour)
-	cfg.Keys.RefreshInterval = or(cfg.Keys.RefreshInterval, time.Minute)
-	cfg.Checks.CardTTL = or(cfg.Checks.CardTTL, 24*time.Hour)
-	cfg.SAML.AssertionLifetime = or(cfg.SAML.AssertionLifetime, 5*time.Minute)
-	cfg.SAML.MetadataValidity = or(cfg.SAML.MetadataValidity, 365*24*time.Hour)
-	cfg.SAML.KeyRotationPeriod = or(cfg.SAML.KeyRotationPeriod, max(2*365*24*time.Hour, cfg.SAML.MetadataValidity))
-	cfg.Logout.BackchannelTimeout = or(cfg.Logout.BackchannelTimeout, 5*time.Second)
-	cfg.Logout.BackchannelBackoff = or(cfg.Logout.BackchannelBackoff, time.Second)
+	s.Lifetime = or(s.Lifetime, d.Session.Lifetime)
+	s.IdleTimeout = or(s.IdleTimeout, d.Session.IdleTimeout)
+	str(&s.CookieName, d.Session.CookieName)
+	str(&cfg.Keys.Algorithm, d.Keys.Algorithm)
+	cfg.Keys.RotationPeriod = or(cfg.Keys.RotationPeriod, d.Keys.RotationPeriod)
+	cfg.Keys.RefreshInterval = or(cfg.Keys.RefreshInterval, d.Keys.RefreshInterval)
+	cfg.Checks.CardTTL = or(cfg.Checks.CardTTL, d.Checks.CardTTL)
+	cfg.Lockout = lockoutDefaults(cfg.Lockout, d.Lockout)
+	cfg.SAML.AssertionLifetime = or(cfg.SAML.AssertionLifetime, d.SAML.AssertionLifetime)
+	cfg.SAML.MetadataValidity = or(cfg.SAML.MetadataValidity, d.SAML.MetadataValidity)
+	cfg.SAML.KeyRotationPeriod = or(cfg.SAML.KeyRotationPeriod, max(d.SAML.KeyRotationPeriod, cfg.SAML.MetadataValidity))
+	cfg.Logout.BackchannelTimeout = or(cfg.Logout.BackchannelTimeout, d.Logout.BackchannelTimeout)
+	cfg.Logout.BackchannelBackoff = or(cfg.Logout.BackchannelBackoff, d.Logout.BackchannelBackoff)
 	if cfg.Logout.BackchannelAttempts <= 0 {
-		cfg.Logout.BackchannelAttempts = 3
+		cfg.Logout.BackchannelAttempts = d.Logout.BackchannelAttempts
 	}
 	if cfg.Password == (PasswordConfig{}) {
-		d := password.Defaults()
-		cfg.Password = PasswordConfig{MemoryKiB: d.MemoryKiB, Time: d.Time, Threads: d.Threads}
+		cfg.Password = d.Password
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -73,6 +102,31 @@ func withDefaults(cfg Config) Config {
 		cfg.Now = time.Now
 	}
 	return cfg
+}
+
+// lockoutDefaults fills the zero fields of l from d.
+func lockoutDefaults(l, d LockoutConfig) LockoutConfig {
+	for _, p := range []struct{ v, def *int }{
+		{&l.PasswordFailures, &d.PasswordFailures}, {&l.PasswordPerIP, &d.PasswordPerIP},
+		{&l.PasswordDelayAfter, &d.PasswordDelayAfter}, {&l.RealNamePerNumber, &d.RealNamePerNumber},
+		{&l.RealNamePerIP, &d.RealNamePerIP}, {&l.CardPerAccount, &d.CardPerAccount}, {&l.CardPerIP, &d.CardPerIP},
+		{&l.FaceFailures, &d.FaceFailures}, {&l.FormBurst, &d.FormBurst},
+	} {
+		if *p.v == 0 {
+			*p.v = *p.def
+		}
+	}
+	for _, p := range []struct{ v, def *time.Duration }{
+		{&l.PasswordWindow, &d.PasswordWindow}, {&l.PasswordDelay, &d.PasswordDelay},
+		{&l.PasswordMaxDelay, &d.PasswordMaxDelay}, {&l.RealNameWindow, &d.RealNameWindow},
+		{&l.CardWindow, &d.CardWindow}, {&l.FaceWindow, &d.FaceWindow},
+	} {
+		*p.v = or(*p.v, *p.def)
+	}
+	if l.FormRate == 0 {
+		l.FormRate = d.FormRate
+	}
+	return l
 }
 
 func or(d, def time.Duration) time.Duration {
@@ -93,12 +147,6 @@ func (c Config) check() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return &InvalidError{Field: "issuer", Reason: fmt.Sprintf("%q is not an absolute http(s) URL", c.Issuer)}
 	}
-	if c.Storage.Type != "sqlite" && c.Storage.Type != "postgres" {
-		return &InvalidError{Field: "storage.type", Reason: fmt.Sprintf("unsupported %q", c.Storage.Type)}
-	}
-	if c.Connector.Type != "simulator" && c.Connector.Type != "cardplatform" {
-		return &InvalidError{Field: "connector.type", Reason: fmt.Sprintf("unsupported %q", c.Connector.Type)}
-	}
 	if c.SAML.KeyRotationPeriod < c.SAML.MetadataValidity {
 		return &InvalidError{Field: "saml.key_rotation_period", Reason: fmt.Sprintf("%s is shorter than saml.metadata_validity %s: an SP holding a copy of the metadata could meet a key it does not know", c.SAML.KeyRotationPeriod, c.SAML.MetadataValidity)}
 	}
@@ -109,4 +157,10 @@ func (c Config) check() error {
 		return &InvalidError{Field: "trusted_proxies", Reason: strings.TrimPrefix(err.Error(), clientip.ErrConfig.Error()+": ")}
 	}
 	return nil
+}
+
+// MinPassword is the weakest argon2id cost New accepts, each parameter on
+// its own: OWASP's minimum for argon2id (m = 19 MiB, t = 2, p = 1).
+func MinPassword() PasswordConfig {
+	return PasswordConfig{MemoryKiB: password.MinMemoryKiB, Time: password.MinTime, Threads: password.MinThreads}
 }

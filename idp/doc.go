@@ -1,7 +1,9 @@
-// Package idp provides a CardSSO node: New assembles configuration, storage,
-// the master key, connectors, signing keys, the OpenID Provider, the login
-// pages and the operability endpoints into one http.Handler; Admin is the
-// administrator's side (the CLI, later the admin API) over the same database.
+// Package idp provides a CardSSO node: New assembles configuration, the
+// store and the connector it is given opened (Store, connectors checks), the
+// master key, signing keys, the OpenID Provider, the login pages and the
+// operability endpoints into one http.Handler; Admin is the administrator's
+// side (the CLI, later the admin API) over the same database. It imports no
+// concrete store or connector: cmd/cardsso opens them from its registries.
 //
 // It is the only importer of the idp/* packages; cmd/cardsso only wires
 // configuration to it.

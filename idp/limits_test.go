@@ -356,7 +356,7 @@ func TestForwardedHeaderFromTrustedProxy(t *testing.T) {
 // TestBadTrustedProxyRefused: a node does not start with a trusted proxy
 // that is not a CIDR.
 func TestBadTrustedProxyRefused(t *testing.T) {
-	_, err := idp.New(t.Context(), idp.Config{DataDir: t.TempDir(), TrustedProxies: []string{"10.0.0.0/8", "10.0.0.0/40"}})
+	_, err := newServer(t.Context(), idp.Config{DataDir: t.TempDir(), TrustedProxies: []string{"10.0.0.0/8", "10.0.0.0/40"}}, nodeDeps{})
 	if err == nil || !strings.Contains(err.Error(), "trusted_proxies") || !strings.Contains(err.Error(), "10.0.0.0/40") {
 		t.Errorf("idp.New with a bad CIDR: %v; want an error naming trusted_proxies and the entry", err)
 	}

@@ -60,9 +60,8 @@ func startCluster(t *testing.T, count int, dsn string) (*balancer, []*node) {
 	lb := newBalancer(t, lbln)
 	var nodes []*node
 	for range count {
-		nodes = append(nodes, startNode(t, func(c *idp.Config) {
+		nodes = append(nodes, startNodeWith(t, nodeDeps{postgresDSN: dsn}, func(c *idp.Config) {
 			c.Issuer = lb.url
-			c.Storage = idp.StorageConfig{Type: "postgres", DSN: dsn}
 			c.MasterKey.Value = base64.StdEncoding.EncodeToString(key[:])
 		}))
 	}

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 
 	"github.com/cardsso/cardsso/idp/admin"
-	"github.com/cardsso/cardsso/idp/benchseed"
 	"github.com/cardsso/cardsso/idp/keys"
-	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // Purposes of keys derived from the master key (besides those named in
@@ -19,34 +16,6 @@ const (
 	purposeLinks    = "links"
 	purposePairwise = "pairwise-subject"
 )
-
-// openStore opens (and migrates) the configured database.
-func openStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
-	if cfg.Storage.Type == "sqlite" {
-		if err := os.MkdirAll(filepath.Dir(cfg.Storage.DSN), 0o700); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-		// The database holds personal data: create it readable by its owner
-		// only (SQLite gives its -wal and -shm files the same mode).
-		if f, err := os.OpenFile(cfg.Storage.DSN, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
-			_ = f.Close()
-		}
-	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{
-		Flavour:         cfg.Storage.Type,
-		DSN:             cfg.Storage.DSN,
-		MaxOpenConns:    cfg.Storage.MaxOpenConns,
-		MaxIdleConns:    cfg.Storage.MaxIdleConns,
-		ConnMaxLifetime: cfg.Storage.ConnMaxLifetime,
-		ConnMaxIdleTime: cfg.Storage.ConnMaxIdleTime,
-		QueryTimeout:    cfg.Storage.QueryTimeout,
-		Now:             cfg.Now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	return st, nil
-}
 
 // openMasterKey reads the master key from config or its file, generating the
 // file on first start with a loud warning.
@@ -75,7 +44,7 @@ func openMasterKey(cfg Config) (*keys.MasterKey, error) {
 
 // newKeyManager builds the signing key manager with a publication window
 // that covers every token a retired key may have signed.
-func newKeyManager(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) (*keys.Manager, error) {
+func newKeyManager(st keys.Store, mk *keys.MasterKey, cfg Config) (*keys.Manager, error) {
 	publish := max(cfg.Tokens.IDTokenLifetime, cfg.Tokens.AccessTokenLifetime) + 5*60*1e9
 	m, err := keys.NewManager(st, mk, keys.ManagerConfig{
 		Algorithm:      cfg.Keys.Algorithm,
@@ -95,51 +64,45 @@ func newKeyManager(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) (*keys.Ma
 // that the CLI reports both alike.
 type InvalidError = admin.InvalidError
 
-// OpenAdmin opens the database (running pending migrations), the master key
-// and the key managers, and returns the administrator's operations over
-// them.
-func OpenAdmin(ctx context.Context, cfg Config) (*admin.Admin, error) {
-	a, _, _, err := openAdmin(ctx, cfg)
-	return a, err
-}
-
-// OpenSeeder opens the database and the master key for benchmark seeding
-// (`cardsso seed`; idp/benchseed).
-func OpenSeeder(ctx context.Context, cfg Config) (*benchseed.Seeder, error) {
-	cfg = withDefaults(cfg)
-	a, st, mk, err := openAdmin(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return benchseed.New(benchseed.Target{
-		Store: st, Sealer: mk, Clients: a, Password: cfg.Password.params(), Now: cfg.Now,
-		Close: a.Close,
-	}), nil
-}
-
-func openAdmin(ctx context.Context, cfg Config) (*admin.Admin, *sqlstore.Store, *keys.MasterKey, error) {
+// OpenAdmin opens the administrator's side of a node on st, an opened and
+// migrated store (cmd/cardsso opens it from the storage section), with the
+// master key and key managers of cfg. Admin.Close closes st; on error st is
+// left open for the caller to close.
+func OpenAdmin(_ context.Context, cfg Config, st Store) (*admin.Admin, error) {
 	cfg = withDefaults(cfg)
 	if err := cfg.check(); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	mk, err := openMasterKey(cfg)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	km, err := newKeyManager(st, mk, cfg)
-	if err == nil {
-		var samlKeys *keys.Manager
-		if samlKeys, err = newSAMLKeyManager(st, mk, cfg); err == nil {
-			return admin.New(admin.Config{
-				Issuer: cfg.Issuer, Store: st, ClientSecrets: mk.MAC(keys.PurposeClientSecret),
-				OIDCKeys: km, SAMLKeys: samlKeys, Now: cfg.Now,
-			}), st, mk, nil
-		}
+	if err != nil {
+		return nil, err
 	}
-	_ = st.Close()
-	return nil, nil, nil, err
+	samlKeys, err := newSAMLKeyManager(st, mk, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return admin.New(admin.Config{
+		Issuer: cfg.Issuer, Store: st, ClientSecrets: mk.MAC(keys.PurposeClientSecret),
+		OIDCKeys: km, SAMLKeys: samlKeys, Now: cfg.Now,
+	}), nil
+}
+
+// OpenMasterKey reads the master key cfg names (master_key.value, or the
+// file, generated on first start with a warning), as New does.
+func OpenMasterKey(cfg Config) (*keys.MasterKey, error) {
+	return openMasterKey(withDefaults(cfg))
+}
+
+// NodeLogger is l as the node logs: each record carries the request id of
+// its context. Give it to what is opened for a node (the connector), so
+// that their lines name the request too; New uses it as it is.
+func NodeLogger(l *slog.Logger) *slog.Logger {
+	if _, ok := l.Handler().(logHandler); ok {
+		return l
+	}
+	return slog.New(logHandler{l.Handler()})
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/cardsso/cardsso/idp/keys"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage"
-	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // Purposes of keys derived from the master key for SAML.
@@ -24,7 +23,7 @@ const (
 // (RSA-SHA256 signatures, which SAML service providers widely expect), each
 // with a self-signed certificate, rotated every saml.key_rotation_period and
 // published (as retired) for an assertion's lifetime after.
-func newSAMLKeyManager(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) (*keys.Manager, error) {
+func newSAMLKeyManager(st keys.Store, mk *keys.MasterKey, cfg Config) (*keys.Manager, error) {
 	name := "CardSSO SAML signing"
 	if u, err := url.Parse(cfg.Issuer); err == nil && u.Hostname() != "" {
 		name += " " + u.Hostname()
@@ -54,12 +53,12 @@ func samlAliases(cfg Config) assurance.Aliases {
 
 // samlSessionStore is the store of the session manager: sessions ended at
 // /logout keep their SAML participants for the SAML logout chain.
-func samlSessionStore(st *sqlstore.Store, mk *keys.MasterKey, cfg Config) session.Store {
+func samlSessionStore(st Store, mk *keys.MasterKey, cfg Config) session.Store {
 	return cardsaml.KeepParticipants(st, st, mk.MAC(purposeSAMLLinks), cfg.Logger, cfg.Now)
 }
 
 // newSAMLProvider builds the SAML identity provider of a node.
-func newSAMLProvider(cfg Config, st *sqlstore.Store, mk *keys.MasterKey, samlKeys *keys.Manager, sessions *session.Manager, out *logout.Fanout) (*cardsaml.Provider, error) {
+func newSAMLProvider(cfg Config, st Store, mk *keys.MasterKey, samlKeys *keys.Manager, sessions *session.Manager, out *logout.Fanout) (*cardsaml.Provider, error) {
 	p, err := cardsaml.New(cardsaml.Config{
 		Issuer:              cfg.Issuer,
 		Store:               st,

@@ -114,9 +114,8 @@ func TestSAMLMetadata(t *testing.T) {
 // startNodeOn starts another node on n's database and master key.
 func startNodeOn(t *testing.T, n *node) *node {
 	t.Helper()
-	return startNode(t, func(c *idp.Config) {
+	return startNodeWith(t, n.deps, func(c *idp.Config) {
 		c.DataDir = n.cfg.DataDir
-		c.Storage = n.cfg.Storage
 		c.MasterKey = n.cfg.MasterKey
 	})
 }

@@ -8,10 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,8 +17,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cardsso/cardsso/connectors"
-	"github.com/cardsso/cardsso/connectors/cardplatform"
-	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/idp/internal/clientip"
 	"github.com/cardsso/cardsso/idp/internal/login"
 	"github.com/cardsso/cardsso/idp/internal/logout"
@@ -28,14 +24,13 @@ import (
 	cardsaml "github.com/cardsso/cardsso/idp/internal/saml"
 	"github.com/cardsso/cardsso/idp/internal/session"
 	"github.com/cardsso/cardsso/idp/keys"
-	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // Server is one CardSSO node.
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
-	store     *sqlstore.Store
+	store     Store
 	readiness readiness
 	patterns  []string // the routes registered (bodies.go)
 	keys      *keys.Manager
@@ -54,35 +49,29 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// New assembles a node from cfg: storage (migrated), master key, connectors,
-// signing keys, the OpenID Provider, login pages and operability endpoints.
-// On error nothing is left open.
-func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+// New assembles a node from cfg on st, an opened and migrated store, and
+// checks, the connector's identity checks (its card and face checks are
+// found by type assertion: connectors.CardChecker, connectors.FaceChecker):
+// master key, signing keys, the OpenID Provider, the SAML identity
+// provider, login pages and operability endpoints. The Server owns st
+// (Close closes it); on error st is left open for the caller to close.
+func New(ctx context.Context, cfg Config, st Store, checks connectors.RealNameChecker) (_ *Server, err error) {
+	if st == nil || checks == nil {
+		return nil, errors.New("idp: New needs a store and a connector")
+	}
 	cfg = withDefaults(cfg)
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	log := slog.New(logHandler{cfg.Logger.Handler()})
+	log := NodeLogger(cfg.Logger)
 	cfg.Logger = log
-	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), readiness: readiness{log: log}}
+	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), readiness: readiness{log: log}, store: st}
 
 	mk, err := openMasterKey(cfg)
 	if err != nil {
 		return nil, err
 	}
-	checks, err := newConnector(cfg, s.metrics.reg)
-	if err != nil {
-		return nil, err
-	}
-	s.store, err = openStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			_ = s.store.Close()
-		}
-	}()
+	chk := checkersOf(checks)
 	s.keys, err = newKeyManager(s.store, mk, cfg)
 	if err != nil {
 		return nil, err
@@ -159,7 +148,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	pages, err = login.New(login.Config{
 		Store: s.store, Sessions: sessions, SessionEnded: s.logout.SessionEnded, // SAML: the logout fan-out
 		Providers: map[string]login.Provider{login.ProtocolOIDC: s.provider, login.ProtocolSAML: s.saml},
-		RealName:  checks.realName, Card: checks.card, Face: checks.face, CardTTL: cfg.Checks.CardTTL,
+		RealName:  chk.realName, Card: chk.card, Face: chk.face, CardTTL: cfg.Checks.CardTTL,
 		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
 		Password: cfg.Password.params(), Secure: secure,
 		Observer: s.metrics, Logger: log, Now: cfg.Now,
@@ -187,7 +176,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.metricsHandler = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	var gather prometheus.Gatherer = s.metrics.reg
+	if cfg.ExtraMetrics != nil {
+		gather = prometheus.Gatherers{s.metrics.reg, cfg.ExtraMetrics}
+	}
+	s.metricsHandler = promhttp.HandlerFor(gather, promhttp.HandlerOpts{})
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metricsHandler)
 	} else {
@@ -226,41 +219,6 @@ func checkersOf(c connectors.RealNameChecker) checkers {
 	return out
 }
 
-// newConnector builds the configured identity-check connector; its metrics
-// go to reg.
-func newConnector(cfg Config, reg prometheus.Registerer) (checkers, error) {
-	switch cfg.Connector.Type {
-	case "simulator":
-		sim, err := simulator.New(simulator.Config{Fixture: cfg.Connector.Simulator.Fixture})
-		if err != nil {
-			return checkers{}, &InvalidError{Field: "connector.simulator.fixture", Reason: err.Error()}
-		}
-		return checkersOf(sim), nil
-	case "cardplatform":
-		c := cfg.Connector.CardPlatform
-		client, err := cardplatform.New(cardplatform.Config{
-			URL: c.URL, ClientID: c.ClientID, Secret: c.Secret, SecretFile: c.SecretFile,
-			Timeout: c.Timeout, Retries: c.Retries, RetryBackoff: c.RetryBackoff, Skew: c.Skew,
-			TLS:               cardplatform.TLSConfig{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile},
-			Breaker:           cardplatform.BreakerConfig{Failures: c.BreakerFailures, OpenFor: c.BreakerOpenFor, HalfOpenRequests: c.BreakerHalfOpenRequests},
-			InsecurePlainHTTP: c.InsecurePlainHTTP,
-			Now:               cfg.Now,
-			Registerer:        reg,
-			Logger:            cfg.Logger,
-		})
-		if err != nil {
-			var ce *cardplatform.ConfigError
-			if errors.As(err, &ce) {
-				return checkers{}, &InvalidError{Field: "connector.cardplatform." + yamlPath(ce.Field), Reason: ce.Reason}
-			}
-			return checkers{}, &InvalidError{Field: "connector.cardplatform", Reason: err.Error()}
-		}
-		return checkersOf(client), nil
-	default:
-		return checkers{}, &InvalidError{Field: "connector.type", Reason: fmt.Sprintf("unsupported %q", cfg.Connector.Type)}
-	}
-}
-
 // ready answers 200 while the database answers, 503 otherwise.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -295,7 +253,7 @@ type readiness struct {
 	now    func() time.Time // nil: time.Now
 }
 
-// writeHealth is what readiness asks of the store (*sqlstore.Store).
+// writeHealth is what readiness asks of the store.
 type writeHealth interface {
 	Ping(ctx context.Context) error
 	ProbeWrite(ctx context.Context) error
@@ -438,26 +396,4 @@ func (s *Server) Close() error {
 		err = s.store.Close()
 	})
 	return err
-}
-
-// yamlPath turns a Go field path (TLS.CertFile) into the config's YAML path
-// (tls.cert_file).
-func yamlPath(goPath string) string {
-	var b strings.Builder
-	for i, part := range strings.Split(goPath, ".") {
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		rs := []rune(part)
-		for j, r := range rs {
-			if unicode.IsUpper(r) {
-				if j > 0 && (unicode.IsLower(rs[j-1]) || (j+1 < len(rs) && unicode.IsLower(rs[j+1]))) {
-					b.WriteByte('_')
-				}
-				r = unicode.ToLower(r)
-			}
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

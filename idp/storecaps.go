@@ -2,13 +2,21 @@ package idp
 
 import (
 	"github.com/cardsso/cardsso/storage"
-	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
-// The store's capabilities beyond storage.Store that the protocol packages
-// use when present (fewer writes per request; docs/performance.md).
-var (
-	_ storage.TokenIssuer = (*sqlstore.Store)(nil)
-	_ storage.CodeSaver   = (*sqlstore.Store)(nil)
-	_ storage.Completer   = (*sqlstore.Store)(nil)
-)
+// Store is what a node asks of its database (cmd/cardsso passes a
+// *sqlstore.Store, opened from the configured flavour): the storage
+// contract, the capabilities the protocol packages use on the hot paths
+// (fewer writes per request; docs/performance.md), readiness (readyz),
+// migration and backup (docs/architecture.md, "The storage contract").
+// New and OpenAdmin take it opened and migrated; Close closes it.
+type Store interface {
+	storage.Store
+	storage.TokenIssuer
+	storage.CodeSaver
+	storage.Completer
+	storage.Health
+	storage.Migrator
+	storage.Backuper
+	Close() error
+}

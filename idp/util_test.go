@@ -1,5 +1,108 @@
 package idp_test
 
-import "encoding/base64"
+import (
+	"context"
+	"encoding/base64"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/connectors/cardplatform"
+	"github.com/cardsso/cardsso/connectors/simulator"
+	"github.com/cardsso/cardsso/idp"
+	"github.com/cardsso/cardsso/idp/admin"
+	"github.com/cardsso/cardsso/idp/benchseed"
+	"github.com/cardsso/cardsso/storage/sqlstore"
+)
 
 func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// nodeDeps are what cmd/cardsso opens for a node from its storage and
+// connector sections. The zero value is SQLite in DataDir/cardsso.db and the
+// embedded simulator.
+type nodeDeps struct {
+	postgresDSN  string               // set: PostgreSQL instead of SQLite
+	simulator    simulator.Config     // the simulator, when cardplatform is nil
+	cardplatform *cardplatform.Config // set: the networked connector
+}
+
+// openStore opens the store of d as cmd/cardsso does, on cfg's clock.
+func openStore(ctx context.Context, cfg idp.Config, d nodeDeps) (*sqlstore.Store, error) {
+	if d.postgresDSN != "" {
+		c := sqlstore.DefaultPostgresConfig()
+		c.DSN, c.Now = d.postgresDSN, cfg.Now
+		return c.Open(ctx)
+	}
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = idp.Defaults().DataDir
+	}
+	c := sqlstore.DefaultSQLiteConfig()
+	c.DSN, c.Now = filepath.Join(dir, "cardsso.db"), cfg.Now
+	return c.Open(ctx)
+}
+
+// openChecks opens the connector of d; the networked one's metrics go to
+// cfg.ExtraMetrics.
+func openChecks(cfg *idp.Config, d nodeDeps) (connectors.RealNameChecker, error) {
+	if d.cardplatform == nil {
+		return d.simulator.Open()
+	}
+	c := *d.cardplatform
+	reg := prometheus.NewRegistry()
+	c.Now, c.Registerer, cfg.ExtraMetrics = cfg.Now, reg, reg
+	if cfg.Logger != nil {
+		c.Logger = idp.NodeLogger(cfg.Logger)
+	}
+	return c.Open()
+}
+
+// newServer opens the store and the connector of d and assembles a node on
+// them, as `cardsso serve` does.
+func newServer(ctx context.Context, cfg idp.Config, d nodeDeps) (*idp.Server, error) {
+	checks, err := openChecks(&cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := idp.New(ctx, cfg, st, checks)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// openAdmin opens the administrator's side on the store of d, as the CLI
+// does.
+func openAdmin(ctx context.Context, cfg idp.Config, d nodeDeps) (*admin.Admin, error) {
+	st, err := openStore(ctx, cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	a, err := idp.OpenAdmin(ctx, cfg, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openSeeder opens benchmark seeding on the store of d, as `cardsso seed`
+// does.
+func openSeeder(ctx context.Context, cfg idp.Config, d nodeDeps) (*benchseed.Seeder, error) {
+	st, err := openStore(ctx, cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := benchseed.Open(ctx, cfg, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return sd, nil
+}

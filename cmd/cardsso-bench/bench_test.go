@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
 	"github.com/cardsso/cardsso/idp/benchseed"
+	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // TestWorkloads runs every workload briefly against a CardSSO node started
@@ -32,7 +34,11 @@ func TestWorkloads(t *testing.T) {
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := idp.New(ctx, cfg)
+	sim, err := simulator.Config{}.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := idp.New(ctx, cfg, openStore(t, dir), sim)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -45,7 +51,7 @@ func TestWorkloads(t *testing.T) {
 		_ = srv.Close()
 	})
 
-	a, err := idp.OpenAdmin(context.Background(), cfg)
+	a, err := idp.OpenAdmin(context.Background(), cfg, openStore(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +62,7 @@ func TestWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	var citizens bytes.Buffer
-	sd, err := idp.OpenSeeder(context.Background(), cfg)
+	sd, err := benchseed.Open(context.Background(), cfg, openStore(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,4 +164,16 @@ func TestParseFlags(t *testing.T) {
 	if _, err := o.workloadNames(); err == nil {
 		t.Error("workloadNames(nope) = nil; want an error")
 	}
+}
+
+// openStore opens the SQLite store in dir as `cardsso serve` does.
+func openStore(t *testing.T, dir string) *sqlstore.Store {
+	t.Helper()
+	c := sqlstore.DefaultSQLiteConfig()
+	c.DSN = filepath.Join(dir, "cardsso.db")
+	st, err := c.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

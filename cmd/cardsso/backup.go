@@ -27,7 +27,7 @@ PostgreSQL deployments back up with pg_dump; this command refuses them.`,
 	_ = cmd.MarkFlagRequired("to")
 	cmd.RunE = c.withAdmin(func(cmd *cobra.Command, args []string, a *admin.Admin) (err error) {
 		if err := a.Backup(cmd.Context(), to); err != nil {
-			return err
+			return err // PostgreSQL: an *InvalidError pointing to pg_dump
 		}
 		_, err = fmt.Fprintf(c.stdout, "backed up to %s\n", to)
 		return err

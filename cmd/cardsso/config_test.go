@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardsso/cardsso/connectors/cardplatform"
+	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/policies/assurance"
+	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // env is a fake environment for loadConfig.
@@ -31,7 +34,29 @@ func writeFile(t *testing.T, name, content string) string {
 // withoutSources drops the bookkeeping so configs compare by value.
 func withoutSources(c fileConfig) fileConfig {
 	c.sources = nil
+	c.Storage.node = nil
 	return c
+}
+
+// sqlite is the sqlite flavour's configuration of c (the default).
+func sqlite(c *fileConfig) *sqlstore.SQLiteConfig { return c.Storage.Flavour.(*sqlstore.SQLiteConfig) }
+
+// postgres makes c's storage postgres with dsn and the query timeout given.
+func postgres(c *fileConfig, dsn string, queryTimeout time.Duration) *sqlstore.PostgresConfig {
+	_ = c.Storage.choose("postgres")
+	pg := c.Storage.Flavour.(*sqlstore.PostgresConfig)
+	pg.DSN, pg.QueryTimeout = dsn, queryTimeout
+	return pg
+}
+
+// cp is the cardplatform connector's configuration of c.
+func cp(c *fileConfig) *cardplatform.Config {
+	return c.Connector.Configs["cardplatform"].(*cardplatform.Config)
+}
+
+// storageDSN is the storage.dsn c opens.
+func storageDSN(c *fileConfig) string {
+	return reflect.ValueOf(c.storeConfig()).Elem().FieldByName("DSN").String()
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -52,9 +77,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Addr:           "127.0.0.1:8080",
 		DataDir:        "./data",
 		TrustedProxies: []string{}, ClientIPHeader: "X-Forwarded-For",
-		Storage:   idp.StorageConfig{Type: "sqlite", DSN: filepath.Join("data", "cardsso.db"), QueryTimeout: 5 * time.Second},
 		MasterKey: idp.MasterKeyConfig{File: filepath.Join("data", "master.key")},
-		Connector: idp.ConnectorConfig{Type: "simulator"},
 		Tokens: idp.TokenConfig{
 			AccessTokenLifetime:  15 * time.Minute,
 			IDTokenLifetime:      15 * time.Minute,
@@ -77,6 +100,13 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("idpConfig(defaults) =\n%+v\nwant\n%+v", got, want)
+	}
+	wantStore := sqlstore.SQLiteConfig{DSN: filepath.Join("data", "cardsso.db"), QueryTimeout: 5 * time.Second}
+	if c.Storage.Type != "sqlite" || !reflect.DeepEqual(c.storeConfig(), &wantStore) {
+		t.Errorf("storage = %s %+v; want sqlite %+v", c.Storage.Type, c.storeConfig(), wantStore)
+	}
+	if c.Connector.Type != "simulator" || !reflect.DeepEqual(c.Connector.Configs["simulator"], &simulator.Config{}) {
+		t.Errorf("connector = %s %+v; want the embedded simulator", c.Connector.Type, c.Connector.Configs["simulator"])
 	}
 }
 
@@ -103,19 +133,38 @@ func TestSampleConfigIsDefaults(t *testing.T) {
 	}
 }
 
-// yamlPaths lists the YAML paths of every leaf value of t.
+// yamlPaths lists the YAML paths of every leaf value of t; for the storage
+// and connector sections, type and the leaves of every registered
+// flavour's and connector's configuration.
 func yamlPaths(t reflect.Type, prefix string) []string {
 	var paths []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
-		if tag == "" || !f.IsExported() {
+		if tag == "" || tag == "-" || !f.IsExported() {
 			continue
 		}
 		p := joinPath(prefix, tag)
-		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+		switch {
+		case f.Type == reflect.TypeOf(storageSection{}):
+			seen := map[string]bool{}
+			paths = append(paths, p+".type")
+			for _, newConfig := range storages() {
+				for _, q := range yamlPaths(reflect.TypeOf(newConfig()).Elem(), p) {
+					if !seen[q] {
+						seen[q] = true
+						paths = append(paths, q)
+					}
+				}
+			}
+		case f.Type == reflect.TypeOf(connectorSection{}):
+			paths = append(paths, p+".type")
+			for name, ct := range connectorTypes() {
+				paths = append(paths, yamlPaths(reflect.TypeOf(ct.config()).Elem(), p+"."+name)...)
+			}
+		case f.Type.Kind() == reflect.Struct && f.Type != durationType:
 			paths = append(paths, yamlPaths(f.Type, p)...)
-		} else {
+		default:
 			paths = append(paths, p)
 		}
 	}
@@ -132,9 +181,8 @@ func TestSettingsCoverEveryKey(t *testing.T) {
 		switch {
 		case s.Path == "master_key.value":
 			want = "CARDSSO_MASTER_KEY"
-		case s.Path == "connector.simulator.fixture":
-			want = "CARDSSO_SIMULATOR_FIXTURE"
-		case strings.HasPrefix(s.Path, "connector.cardplatform."):
+		case strings.HasPrefix(s.Path, "connector.") && s.Path != "connector.type":
+			// CARDSSO_<TYPE>_<KEY>: CARDSSO_SIMULATOR_FIXTURE, CARDSSO_CARDPLATFORM_TLS_CA_FILE
 			want = "CARDSSO_" + strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(s.Path, "connector."), ".", "_"))
 		}
 		if s.Env != want {
@@ -192,7 +240,7 @@ log:
 			want.Issuer = "https://file.example.gov.cn"
 			want.Addr = "127.0.0.1:7000"
 			want.DataDir = "/var/lib/file"
-			want.Storage = storageConfig{Type: "postgres", DSN: "postgres://file@db/cardsso", MaxOpenConns: 20, QueryTimeout: 5 * time.Second}
+			postgres(&want, "postgres://file@db/cardsso", 5*time.Second).MaxOpenConns = 20
 			want.Tokens.CodeLifetime = 30 * time.Second
 			want.Keys.Algorithm = "RS256"
 			want.Log.Level = "debug"
@@ -211,7 +259,7 @@ log:
 			"CARDSSO_LOG_LEVEL":            "", // empty: unset
 		},
 		check: func(t *testing.T, c fileConfig) {
-			if c.Issuer != "https://env.example.gov.cn" || c.Storage.DSN != "postgres://env@db/cardsso" ||
+			if c.Issuer != "https://env.example.gov.cn" || storageDSN(&c) != "postgres://env@db/cardsso" ||
 				c.Tokens.CodeLifetime != 45*time.Second || c.Keys.Algorithm != "EdDSA" || c.Password.Threads != 4 {
 				t.Errorf("config = %+v; want the environment's values", c)
 			}
@@ -267,18 +315,18 @@ func TestIDPConfigPaths(t *testing.T) {
 	c.DataDir = "/srv/cardsso"
 	c.MasterKey.File = "/etc/cardsso/master.key"
 	got := c.idpConfig(nil)
-	if got.Storage.DSN != "/srv/cardsso/cardsso.db" {
-		t.Errorf("Storage.DSN = %q; want /srv/cardsso/cardsso.db", got.Storage.DSN)
+	if dsn := storageDSN(&c); dsn != "/srv/cardsso/cardsso.db" {
+		t.Errorf("storage.dsn = %q; want /srv/cardsso/cardsso.db", dsn)
 	}
 	if got.MasterKey.File != "/etc/cardsso/master.key" {
 		t.Errorf("MasterKey.File = %q; want the configured file", got.MasterKey.File)
 	}
 
-	c.Storage = storageConfig{Type: "postgres", DSN: "postgres://db/cardsso"}
-	c.MasterKey = masterKeyConfig{Value: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}
+	postgres(&c, "postgres://db/cardsso", time.Second)
+	c.MasterKey = idp.MasterKeyConfig{Value: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}
 	got = c.idpConfig(nil)
-	if got.Storage.DSN != "postgres://db/cardsso" {
-		t.Errorf("postgres Storage.DSN = %q; want the configured URL", got.Storage.DSN)
+	if dsn := storageDSN(&c); dsn != "postgres://db/cardsso" {
+		t.Errorf("postgres storage.dsn = %q; want the configured URL", dsn)
 	}
 	if got.MasterKey.File != "" || got.MasterKey.Value != c.MasterKey.Value {
 		t.Errorf("MasterKey = %+v; want only the configured value", got.MasterKey)
@@ -295,7 +343,7 @@ func TestLoadConfigFileErrors(t *testing.T) {
 		{"unknown cardplatform key", "connector:\n  cardplatform:\n    tls:\n      ca: x\n", "config: connector.cardplatform.tls.ca: unknown key (want ca_file, cert_file or key_file)"},
 		{"bool garbage", "connector:\n  cardplatform:\n    insecure_plain_http: maybe\n", `config: connector.cardplatform.insecure_plain_http: want true or false, got "maybe"`},
 		{"retries garbage", "connector:\n  cardplatform:\n    retries: twice\n", `config: connector.cardplatform.retries: want a whole number, got "twice"`},
-		{"unknown deep key", "connector:\n  simulator:\n    fixtures: x\n", "config: connector.simulator.fixtures: unknown key (want fixture)"},
+		{"unknown deep key", "connector:\n  simulator:\n    fixtures: x\n", "config: connector.simulator.fixtures: unknown key (want fixture, photo_dir or face_threshold)"},
 		{"line number", "issuer: http://localhost:8080\n\nkeys:\n  algo: ES256\n", ".yaml:4)"},
 		{"duration without unit", "tokens:\n  code_lifetime: 60\n", `config: tokens.code_lifetime: invalid duration "60"`},
 		{"duration garbage", "session:\n  lifetime: forever\n", `config: session.lifetime: invalid duration "forever"`},
@@ -346,16 +394,26 @@ func TestLoadConfigEnvErrors(t *testing.T) {
 	}{
 		{env{"CARDSSO_TOKENS_CODE_LIFETIME": "60"}, `config: tokens.code_lifetime: invalid duration "60" (want a Go duration such as "90s", "15m" or "720h") (from CARDSSO_TOKENS_CODE_LIFETIME)`},
 		{env{"CARDSSO_PASSWORD_THREADS": "256"}, `config: password.threads: want a whole number from 0 to 255, got "256" (from CARDSSO_PASSWORD_THREADS)`},
-		{env{"CARDSSO_STORAGE_MAX_OPEN_CONNS": "-1"}, `config: storage.max_open_conns: want a whole number`},
+		{env{"CARDSSO_STORAGE_MAX_OPEN_CONNS": "-1"}, `config: storage.max_open_conns: must not be negative, got -1 (from CARDSSO_STORAGE_MAX_OPEN_CONNS)`},
+		{env{"CARDSSO_STORAGE_MAX_OPEN_CONNS": "many"}, `config: storage.max_open_conns: want a whole number, got "many" (from CARDSSO_STORAGE_MAX_OPEN_CONNS)`},
 		{env{"CARDSSO_STORAGE_CONN_MAX_IDLE_TIME": "5"}, `config: storage.conn_max_idle_time: invalid duration "5"`},
 		{env{"CARDSSO_CHECKS_CARD_TTL": "1d"}, `config: checks.card_ttl: invalid duration "1d" (want a Go duration such as "90s", "15m" or "720h") (from CARDSSO_CHECKS_CARD_TTL)`},
 		{env{"CARDSSO_CARDPLATFORM_RETRIES": "two"}, `config: connector.cardplatform.retries: want a whole number, got "two" (from CARDSSO_CARDPLATFORM_RETRIES)`},
-		{env{"CARDSSO_CARDPLATFORM_BREAKER_FAILURES": "-1"}, `config: connector.cardplatform.breaker.failures: want a whole number from 0 to 2147483647, got "-1"`},
+		{env{"CARDSSO_CONNECTOR_TYPE": "cardplatform", "CARDSSO_CARDPLATFORM_URL": "https://cardplatform.example", "CARDSSO_CARDPLATFORM_CLIENT_ID": "cardsso",
+			"CARDSSO_CARDPLATFORM_SECRET": strings.Repeat("s", 32), "CARDSSO_CARDPLATFORM_BREAKER_FAILURES": "-1"},
+			`config: connector.cardplatform.breaker.failures: must not be negative, got -1 (from CARDSSO_CARDPLATFORM_BREAKER_FAILURES)`},
+		{env{"CARDSSO_SIMULATOR_FACE_THRESHOLD": "high"}, `config: connector.simulator.face_threshold: want a number, got "high" (from CARDSSO_SIMULATOR_FACE_THRESHOLD)`},
+		{env{"CARDSSO_SIMULATOR_FACE_THRESHOLD": "1.5"}, `config: connector.simulator.face_threshold: face threshold 1.5 is not above 0 and at most 1 (0 for the default, `},
 		{env{"CARDSSO_CARDPLATFORM_INSECURE_PLAIN_HTTP": "yes"}, `config: connector.cardplatform.insecure_plain_http: want true or false, got "yes" (from CARDSSO_CARDPLATFORM_INSECURE_PLAIN_HTTP)`},
 		{env{"CARDSSO_CARDPLATFORM_TIMEOUT": "5"}, `config: connector.cardplatform.timeout: invalid duration "5"`},
 	}
 	for _, tt := range tests {
-		_, err := loadConfig("", tt.env.lookup, nil)
+		// A value that does not parse stops loadConfig; one out of range,
+		// Validate (the component's own).
+		c, err := loadConfig("", tt.env.lookup, nil)
+		if err == nil {
+			err = c.Validate()
+		}
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("loadConfig(env %v) = %v; want %q", tt.env, err, tt.want)
 		}
@@ -387,68 +445,64 @@ func TestValidate(t *testing.T) {
 		{"addr port too big", func(c *fileConfig) { c.Addr = "127.0.0.1:70000" }, "config: addr: invalid port \"70000\""},
 		{"empty data_dir", func(c *fileConfig) { c.DataDir = "" }, "config: data_dir: must not be empty"},
 
-		{"postgres", func(c *fileConfig) {
-			c.Storage = storageConfig{Type: "postgres", DSN: "postgres://db/x", QueryTimeout: time.Second}
-		}, ""},
-		{"query timeout zero", func(c *fileConfig) { c.Storage.QueryTimeout = 0 }, "config: storage.query_timeout: must be between 100ms and 5m, got 0s"},
-		{"query timeout long", func(c *fileConfig) { c.Storage.QueryTimeout = time.Hour }, "config: storage.query_timeout: must be between 100ms and 5m, got 1h0m0s"},
-		{"postgres without dsn", func(c *fileConfig) { c.Storage.Type = "postgres" }, "config: storage.dsn: required when storage.type is postgres"},
-		{"storage type", func(c *fileConfig) { c.Storage.Type = "mysql" }, "config: storage.type: unsupported \"mysql\" (want sqlite or postgres)"},
-		{"max_open_conns", func(c *fileConfig) { c.Storage.MaxOpenConns = -1 }, "config: storage.max_open_conns: must not be negative"},
-		{"max_open_conns 1 on sqlite", func(c *fileConfig) { c.Storage.MaxOpenConns = 1 }, "config: storage.max_open_conns: 1 is too few for sqlite"},
-		{"max_open_conns 1 on postgres", func(c *fileConfig) {
-			c.Storage = storageConfig{Type: "postgres", DSN: "postgres://db/x", MaxOpenConns: 1, QueryTimeout: time.Second}
-		}, ""},
-		{"max_idle_conns", func(c *fileConfig) { c.Storage.MaxIdleConns = -1 }, "config: storage.max_idle_conns: must not be negative"},
-		{"conn_max_lifetime", func(c *fileConfig) { c.Storage.ConnMaxLifetime = -time.Second }, "config: storage.conn_max_lifetime: must not be negative"},
-		{"conn_max_idle_time", func(c *fileConfig) { c.Storage.ConnMaxIdleTime = -time.Second }, "config: storage.conn_max_idle_time: must not be negative, got -1s"},
-		{"conn_max_idle_time set", func(c *fileConfig) { c.Storage.ConnMaxIdleTime = 5 * time.Minute }, ""},
+		{"postgres", func(c *fileConfig) { postgres(c, "postgres://db/x", time.Second) }, ""},
+		{"query timeout zero", func(c *fileConfig) { sqlite(c).QueryTimeout = 0 }, "config: storage.query_timeout: must be between 100ms and 5m, got 0s"},
+		{"query timeout long", func(c *fileConfig) { sqlite(c).QueryTimeout = time.Hour }, "config: storage.query_timeout: must be between 100ms and 5m, got 1h0m0s"},
+		{"postgres without dsn", func(c *fileConfig) { _ = c.Storage.choose("postgres") }, "config: storage.dsn: required when storage.type is postgres"},
+		{"storage type", func(c *fileConfig) { _ = c.Storage.choose("mysql") }, "config: storage.type: unsupported \"mysql\" (want postgres or sqlite)"},
+		{"max_open_conns", func(c *fileConfig) { sqlite(c).MaxOpenConns = -1 }, "config: storage.max_open_conns: must not be negative"},
+		{"max_open_conns 1 on sqlite", func(c *fileConfig) { sqlite(c).MaxOpenConns = 1 }, "config: storage.max_open_conns: 1 is too few for sqlite"},
+		{"max_open_conns 1 on postgres", func(c *fileConfig) { postgres(c, "postgres://db/x", time.Second).MaxOpenConns = 1 }, ""},
+		{"max_idle_conns", func(c *fileConfig) { sqlite(c).MaxIdleConns = -1 }, "config: storage.max_idle_conns: must not be negative"},
+		{"conn_max_lifetime", func(c *fileConfig) { sqlite(c).ConnMaxLifetime = -time.Second }, "config: storage.conn_max_lifetime: must not be negative"},
+		{"conn_max_idle_time", func(c *fileConfig) { sqlite(c).ConnMaxIdleTime = -time.Second }, "config: storage.conn_max_idle_time: must not be negative, got -1s"},
+		{"conn_max_idle_time set", func(c *fileConfig) { sqlite(c).ConnMaxIdleTime = 5 * time.Minute }, ""},
 
 		{"master key value", func(c *fileConfig) { c.MasterKey.Value = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" }, ""},
 		{"master key too short", func(c *fileConfig) { c.MasterKey.Value = "c2VjcmV0" }, "config: master_key.value: want base64 of exactly 32 bytes"},
 		{"master key not base64", func(c *fileConfig) { c.MasterKey.Value = "not base64!" }, "config: master_key.value: want base64 of exactly 32 bytes"},
 
-		{"connector type", func(c *fileConfig) { c.Connector.Type = "ldap" }, "config: connector.type: unsupported \"ldap\" (want simulator or cardplatform)"},
+		{"connector type", func(c *fileConfig) { c.Connector.Type = "ldap" }, "config: connector.type: unsupported \"ldap\" (want cardplatform or simulator)"},
 		{"cardplatform", cardPlatform(nil), ""},
-		{"cardplatform block ignored by the simulator", func(c *fileConfig) { c.Connector.CardPlatform.Retries = -5 }, ""},
-		{"cardplatform secret_file", cardPlatform(func(cp *cardPlatformConfig) { cp.Secret, cp.SecretFile = "", "/run/secrets/cardplatform" }), ""},
-		{"cardplatform every key", cardPlatform(func(cp *cardPlatformConfig) {
+		{"cardplatform block ignored by the simulator", func(c *fileConfig) { cp(c).Retries = -5 }, ""},
+		{"cardplatform secret_file", cardPlatform(func(cp *cardplatform.Config) { cp.Secret, cp.SecretFile = "", "/run/secrets/cardplatform" }), ""},
+		{"cardplatform every key", cardPlatform(func(cp *cardplatform.Config) {
 			cp.URL = "https://cardplatform.example:8443/api/"
 			cp.Timeout, cp.Retries, cp.RetryBackoff, cp.Skew = 3*time.Second, 10, time.Second, time.Minute
-			cp.TLS = cardPlatformTLS{CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem"}
-			cp.Breaker = cardPlatformBreaker{Failures: 3, OpenFor: time.Minute, HalfOpenRequests: 1000}
+			cp.TLS = cardplatform.TLSConfig{CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem"}
+			cp.Breaker = cardplatform.BreakerConfig{Failures: 3, OpenFor: time.Minute, HalfOpenRequests: 1000}
 		}), ""},
-		{"cardplatform no retries", cardPlatform(func(cp *cardPlatformConfig) { cp.Retries = -1 }), ""},
-		{"cardplatform http allowed", cardPlatform(func(cp *cardPlatformConfig) { cp.URL, cp.InsecurePlainHTTP = "http://127.0.0.1:8080", true }), ""},
-		{"cardplatform url missing", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "" }), "config: connector.cardplatform.url: required when connector.type is cardplatform"},
-		{"cardplatform url relative", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "/v1" }), `config: connector.cardplatform.url: "/v1" is not an absolute URL`},
-		{"cardplatform url without host", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "https:cardplatform" }), `config: connector.cardplatform.url: "https:cardplatform" is not an absolute URL`},
-		{"cardplatform url ftp", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "ftp://cardplatform.example" }), `config: connector.cardplatform.url: scheme "ftp" not allowed (want https)`},
-		{"cardplatform url http", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "http://cardplatform.example" }), `config: connector.cardplatform.url: must use https, got "http://cardplatform.example" (plain http needs connector.cardplatform.insecure_plain_http: true`},
-		{"cardplatform url query", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "https://cardplatform.example?x=1" }), "config: connector.cardplatform.url: must not have a query or a fragment"},
-		{"cardplatform url fragment", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "https://cardplatform.example#x" }), "config: connector.cardplatform.url: must not have a query or a fragment"},
-		{"cardplatform url user", cardPlatform(func(cp *cardPlatformConfig) { cp.URL = "https://u:p@cardplatform.example" }), "config: connector.cardplatform.url: must not have user info"},
-		{"cardplatform client_id missing", cardPlatform(func(cp *cardPlatformConfig) { cp.ClientID = "" }), "config: connector.cardplatform.client_id: required when connector.type is cardplatform"},
-		{"cardplatform client_id space", cardPlatform(func(cp *cardPlatformConfig) { cp.ClientID = "card sso" }), "config: connector.cardplatform.client_id: want 1 to 128 printable ASCII characters without spaces"},
-		{"cardplatform client_id long", cardPlatform(func(cp *cardPlatformConfig) { cp.ClientID = strings.Repeat("c", 129) }), "config: connector.cardplatform.client_id: want 1 to 128"},
-		{"cardplatform no secret", cardPlatform(func(cp *cardPlatformConfig) { cp.Secret = "" }), "config: connector.cardplatform.secret: required when connector.type is cardplatform (set secret or secret_file)"},
-		{"cardplatform both secrets", cardPlatform(func(cp *cardPlatformConfig) { cp.SecretFile = "/run/secrets/cardplatform" }), "config: connector.cardplatform.secret: set secret or secret_file, not both"},
-		{"cardplatform short secret", cardPlatform(func(cp *cardPlatformConfig) { cp.Secret = strings.Repeat("s", 31) }), "config: connector.cardplatform.secret: at least 32 bytes"},
-		{"cardplatform 32-byte secret", cardPlatform(func(cp *cardPlatformConfig) { cp.Secret = strings.Repeat("s", 32) }), ""},
-		{"cardplatform timeout", cardPlatform(func(cp *cardPlatformConfig) { cp.Timeout = -time.Second }), "config: connector.cardplatform.timeout: must not be negative, got -1s"},
-		{"cardplatform retries -2", cardPlatform(func(cp *cardPlatformConfig) { cp.Retries = -2 }), "config: connector.cardplatform.retries: want -1 (no retries), 0 (the default, 2) or 1 to 10, got -2"},
-		{"cardplatform retries 11", cardPlatform(func(cp *cardPlatformConfig) { cp.Retries = 11 }), "config: connector.cardplatform.retries: at most 10, got 11"},
-		{"cardplatform retry_backoff", cardPlatform(func(cp *cardPlatformConfig) { cp.RetryBackoff = -time.Millisecond }), "config: connector.cardplatform.retry_backoff: must not be negative"},
-		{"cardplatform skew", cardPlatform(func(cp *cardPlatformConfig) { cp.Skew = -time.Minute }), "config: connector.cardplatform.skew: must not be negative"},
-		{"cardplatform cert without key", cardPlatform(func(cp *cardPlatformConfig) { cp.TLS.CertFile = "c.pem" }), "config: connector.cardplatform.tls.key_file: required with tls.cert_file (set both or neither)"},
-		{"cardplatform key without cert", cardPlatform(func(cp *cardPlatformConfig) { cp.TLS.KeyFile = "k.pem" }), "config: connector.cardplatform.tls.cert_file: required with tls.key_file (set both or neither)"},
-		{"cardplatform tls over http", cardPlatform(func(cp *cardPlatformConfig) {
+		{"cardplatform no retries", cardPlatform(func(cp *cardplatform.Config) { cp.Retries = -1 }), ""},
+		{"cardplatform http allowed", cardPlatform(func(cp *cardplatform.Config) { cp.URL, cp.InsecurePlainHTTP = "http://127.0.0.1:8080", true }), ""},
+		{"cardplatform url missing", cardPlatform(func(cp *cardplatform.Config) { cp.URL = "" }), "config: connector.cardplatform.url: is required (an https URL such as https://cardplatform.example:8443)"},
+		{"cardplatform url relative", cardPlatform(func(cp *cardplatform.Config) { cp.URL = "/v1" }), `config: connector.cardplatform.url: "/v1" is not an absolute URL`},
+		{"cardplatform url without host", cardPlatform(func(cp *cardplatform.Config) { cp.URL = "https:cardplatform" }), `config: connector.cardplatform.url: "https:cardplatform" is not an absolute URL`},
+		{"cardplatform url ftp", cardPlatform(func(cp *cardplatform.Config) { cp.URL = "ftp://cardplatform.example" }), `config: connector.cardplatform.url: scheme "ftp" not allowed (want https)`},
+		{"cardplatform url http", cardPlatform(func(cp *cardplatform.Config) { cp.URL = "http://cardplatform.example" }), `config: connector.cardplatform.url: must use https, got "http://cardplatform.example" (plain http needs insecure_plain_http: true`},
+		{"cardplatform url query", cardPlatform(func(cp *cardplatform.Config) { cp.URL = "https://cardplatform.example?x=1" }), "config: connector.cardplatform.url: must not have a query or a fragment"},
+		{"cardplatform url fragment", cardPlatform(func(cp *cardplatform.Config) { cp.URL = "https://cardplatform.example#x" }), "config: connector.cardplatform.url: must not have a query or a fragment"},
+		{"cardplatform url user", cardPlatform(func(cp *cardplatform.Config) { cp.URL = "https://u:p@cardplatform.example" }), "config: connector.cardplatform.url: must not have user info"},
+		{"cardplatform client_id missing", cardPlatform(func(cp *cardplatform.Config) { cp.ClientID = "" }), "config: connector.cardplatform.client_id: is required"},
+		{"cardplatform client_id space", cardPlatform(func(cp *cardplatform.Config) { cp.ClientID = "card sso" }), "config: connector.cardplatform.client_id: want 1 to 128 printable ASCII characters without spaces"},
+		{"cardplatform client_id long", cardPlatform(func(cp *cardplatform.Config) { cp.ClientID = strings.Repeat("c", 129) }), "config: connector.cardplatform.client_id: want 1 to 128"},
+		{"cardplatform no secret", cardPlatform(func(cp *cardplatform.Config) { cp.Secret = "" }), "config: connector.cardplatform.secret: is required (set secret or secret_file)"},
+		{"cardplatform both secrets", cardPlatform(func(cp *cardplatform.Config) { cp.SecretFile = "/run/secrets/cardplatform" }), "config: connector.cardplatform.secret: set secret or secret_file, not both"},
+		{"cardplatform short secret", cardPlatform(func(cp *cardplatform.Config) { cp.Secret = strings.Repeat("s", 31) }), "config: connector.cardplatform.secret: at least 32 bytes"},
+		{"cardplatform 32-byte secret", cardPlatform(func(cp *cardplatform.Config) { cp.Secret = strings.Repeat("s", 32) }), ""},
+		{"cardplatform timeout", cardPlatform(func(cp *cardplatform.Config) { cp.Timeout = -time.Second }), "config: connector.cardplatform.timeout: must not be negative, got -1s"},
+		{"cardplatform retries -2", cardPlatform(func(cp *cardplatform.Config) { cp.Retries = -2 }), "config: connector.cardplatform.retries: want -1 (no retries), 0 (the default, 2) or 1 to 10, got -2"},
+		{"cardplatform retries 11", cardPlatform(func(cp *cardplatform.Config) { cp.Retries = 11 }), "config: connector.cardplatform.retries: at most 10, got 11"},
+		{"cardplatform retry_backoff", cardPlatform(func(cp *cardplatform.Config) { cp.RetryBackoff = -time.Millisecond }), "config: connector.cardplatform.retry_backoff: must not be negative"},
+		{"cardplatform skew", cardPlatform(func(cp *cardplatform.Config) { cp.Skew = -time.Minute }), "config: connector.cardplatform.skew: must not be negative"},
+		{"cardplatform cert without key", cardPlatform(func(cp *cardplatform.Config) { cp.TLS.CertFile = "c.pem" }), "config: connector.cardplatform.tls.key_file: required with tls.cert_file (set both or neither)"},
+		{"cardplatform key without cert", cardPlatform(func(cp *cardplatform.Config) { cp.TLS.KeyFile = "k.pem" }), "config: connector.cardplatform.tls.cert_file: required with tls.key_file (set both or neither)"},
+		{"cardplatform tls over http", cardPlatform(func(cp *cardplatform.Config) {
 			cp.URL, cp.InsecurePlainHTTP, cp.TLS.CAFile = "http://127.0.0.1:8080", true, "ca.pem"
 		}), "config: connector.cardplatform.tls: set, but url is plain http"},
-		{"cardplatform breaker failures", cardPlatform(func(cp *cardPlatformConfig) { cp.Breaker.Failures = -1 }), "config: connector.cardplatform.breaker.failures: must not be negative, got -1"},
-		{"cardplatform breaker open_for", cardPlatform(func(cp *cardPlatformConfig) { cp.Breaker.OpenFor = -time.Second }), "config: connector.cardplatform.breaker.open_for: must not be negative"},
-		{"cardplatform breaker half_open_requests", cardPlatform(func(cp *cardPlatformConfig) { cp.Breaker.HalfOpenRequests = -1 }), "config: connector.cardplatform.breaker.half_open_requests: want 0 (the default, 1) to 1000, got -1"},
-		{"cardplatform breaker half_open_requests big", cardPlatform(func(cp *cardPlatformConfig) { cp.Breaker.HalfOpenRequests = 1001 }), "config: connector.cardplatform.breaker.half_open_requests: want 0 (the default, 1) to 1000, got 1001"},
+		{"cardplatform breaker failures", cardPlatform(func(cp *cardplatform.Config) { cp.Breaker.Failures = -1 }), "config: connector.cardplatform.breaker.failures: must not be negative, got -1"},
+		{"cardplatform breaker open_for", cardPlatform(func(cp *cardplatform.Config) { cp.Breaker.OpenFor = -time.Second }), "config: connector.cardplatform.breaker.open_for: must not be negative"},
+		{"cardplatform breaker half_open_requests", cardPlatform(func(cp *cardplatform.Config) { cp.Breaker.HalfOpenRequests = -1 }), "config: connector.cardplatform.breaker.half_open_requests: want 0 (the default, 1) to 1000, got -1"},
+		{"cardplatform breaker half_open_requests big", cardPlatform(func(cp *cardplatform.Config) { cp.Breaker.HalfOpenRequests = 1001 }), "config: connector.cardplatform.breaker.half_open_requests: want 0 (the default, 1) to 1000, got 1001"},
 
 		{"access_token_lifetime", func(c *fileConfig) { c.Tokens.AccessTokenLifetime = 0 }, "config: tokens.access_token_lifetime: must be a positive duration, got 0s"},
 		{"id_token_lifetime", func(c *fileConfig) { c.Tokens.IDTokenLifetime = -time.Minute }, "config: tokens.id_token_lifetime: must be a positive duration"},
@@ -468,7 +522,7 @@ func TestValidate(t *testing.T) {
 		{"rotation_period", func(c *fileConfig) { c.Keys.RotationPeriod = 0 }, "config: keys.rotation_period: must be a positive duration"},
 		{"refresh_interval", func(c *fileConfig) { c.Keys.RefreshInterval = 0 }, "config: keys.refresh_interval: must be a positive duration"},
 
-		{"stronger password cost", func(c *fileConfig) { c.Password = passwordConfig{MemoryKiB: 65536, Time: 3, Threads: 4} }, ""},
+		{"stronger password cost", func(c *fileConfig) { c.Password = idp.PasswordConfig{MemoryKiB: 65536, Time: 3, Threads: 4} }, ""},
 		{"memory_kib", func(c *fileConfig) { c.Password.MemoryKiB = 19455 }, "config: password.memory_kib: 19455 is weaker than the minimum 19456"},
 		{"time", func(c *fileConfig) { c.Password.Time = 1 }, "config: password.time: 1 is weaker than the minimum 2"},
 		{"threads", func(c *fileConfig) { c.Password.Threads = 0 }, "config: password.threads: 0 is weaker than the minimum 1"},
@@ -539,16 +593,16 @@ func TestMasterKeyNeverEchoed(t *testing.T) {
 
 // cardPlatform returns a TestValidate modifier: the cardplatform connector
 // with a valid minimal block, then changed by f.
-func cardPlatform(f func(cp *cardPlatformConfig)) func(c *fileConfig) {
+func cardPlatform(f func(cp *cardplatform.Config)) func(c *fileConfig) {
 	return func(c *fileConfig) {
 		c.Connector.Type = "cardplatform"
-		c.Connector.CardPlatform = cardPlatformConfig{
+		*cp(c) = cardplatform.Config{
 			URL:      "https://cardplatform.example:8443",
 			ClientID: "cardsso",
 			Secret:   "0123456789abcdef0123456789abcdef",
 		}
 		if f != nil {
-			f(&c.Connector.CardPlatform)
+			f(cp(c))
 		}
 	}
 }
@@ -574,8 +628,8 @@ func TestCardPlatformSecretNeverEchoed(t *testing.T) {
 	}
 
 	// A password in the URL is not echoed either.
-	c.Connector.CardPlatform.Secret = strings.Repeat(secret, 2)
-	c.Connector.CardPlatform.URL = "http://cardsso:hunter2hunter2@cardplatform.example"
+	cp(&c).Secret = strings.Repeat(secret, 2)
+	cp(&c).URL = "http://cardsso:hunter2hunter2@cardplatform.example"
 	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("Validate() = %v; want an error without the URL's password", err)
 	}
@@ -607,17 +661,17 @@ func TestCardPlatformFromEnv(t *testing.T) {
 		t.Fatalf("Validate() = %v; want nil", err)
 	}
 	got := c.idpConfig(nil)
-	want := idp.CardPlatformConfig{
+	want := cardplatform.Config{
 		URL: "http://127.0.0.1:8443", ClientID: "cardsso-env", SecretFile: "/run/secrets/cardplatform",
 		Timeout: 3 * time.Second, Retries: -1, RetryBackoff: 250 * time.Millisecond, Skew: time.Minute,
-		BreakerFailures: 7, BreakerOpenFor: 45 * time.Second, BreakerHalfOpenRequests: 2,
+		Breaker:           cardplatform.BreakerConfig{Failures: 7, OpenFor: 45 * time.Second, HalfOpenRequests: 2},
 		InsecurePlainHTTP: true,
 	}
-	if got.Connector.Type != "cardplatform" || got.Connector.CardPlatform != want {
-		t.Errorf("idpConfig().Connector = %+v; want type cardplatform and %+v", got.Connector, want)
+	if c.Connector.Type != "cardplatform" || !reflect.DeepEqual(*cp(&c), want) {
+		t.Errorf("connector = %s %+v; want type cardplatform and %+v", c.Connector.Type, *cp(&c), want)
 	}
-	if got.Storage.ConnMaxIdleTime != 5*time.Minute {
-		t.Errorf("Storage.ConnMaxIdleTime = %s; want 5m", got.Storage.ConnMaxIdleTime)
+	if d := sqlite(&c).ConnMaxIdleTime; d != 5*time.Minute {
+		t.Errorf("storage.conn_max_idle_time = %s; want 5m", d)
 	}
 	if got.Checks.CardTTL != 6*time.Hour {
 		t.Errorf("Checks.CardTTL = %s; want 6h", got.Checks.CardTTL)
@@ -631,8 +685,8 @@ func TestCardPlatformFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cp := c.idpConfig(nil).Connector.CardPlatform; cp.CAFile != "ca.pem" || cp.CertFile != "client.pem" || cp.KeyFile != "client-key.pem" {
-		t.Errorf("TLS files = %q, %q, %q; want the environment's", cp.CAFile, cp.CertFile, cp.KeyFile)
+	if tls := cp(&c).TLS; tls.CAFile != "ca.pem" || tls.CertFile != "client.pem" || tls.KeyFile != "client-key.pem" {
+		t.Errorf("TLS files = %q, %q, %q; want the environment's", tls.CAFile, tls.CertFile, tls.KeyFile)
 	}
 }
 
@@ -649,7 +703,7 @@ func TestCardPlatformSample(t *testing.T) {
 	}
 	want := defaultConfig()
 	want.Connector.Type = "cardplatform"
-	want.Connector.CardPlatform = cardPlatformConfig{
+	*cp(&want) = cardplatform.Config{
 		URL:          "https://127.0.0.1:8443",
 		ClientID:     "cardsso-demo",
 		Secret:       "cardsso-demo-secret-not-for-production-0123",
@@ -657,23 +711,12 @@ func TestCardPlatformSample(t *testing.T) {
 		Retries:      2,
 		RetryBackoff: 100 * time.Millisecond,
 		Skew:         5 * time.Minute,
-		TLS:          cardPlatformTLS{CAFile: "./data/cardplatform/ca.pem"},
-		Breaker:      cardPlatformBreaker{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1},
+		TLS:          cardplatform.TLSConfig{CAFile: "./data/cardplatform/ca.pem"},
+		Breaker:      cardplatform.BreakerConfig{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1},
 	}
 	if got := withoutSources(c); !reflect.DeepEqual(got, withoutSources(want)) {
 		t.Errorf("%s =\n%+v\nwant\n%+v", sample, got, want)
 	}
-	got := c.idpConfig(nil).Connector
-	wantIDP := idp.ConnectorConfig{Type: "cardplatform", CardPlatform: idp.CardPlatformConfig{
-		URL: "https://127.0.0.1:8443", ClientID: "cardsso-demo", Secret: "cardsso-demo-secret-not-for-production-0123",
-		Timeout: 5 * time.Second, Retries: 2, RetryBackoff: 100 * time.Millisecond, Skew: 5 * time.Minute,
-		CAFile:          "./data/cardplatform/ca.pem",
-		BreakerFailures: 5, BreakerOpenFor: 30 * time.Second, BreakerHalfOpenRequests: 1,
-	}}
-	if !reflect.DeepEqual(got, wantIDP) {
-		t.Errorf("idpConfig().Connector = %+v; want %+v", got, wantIDP)
-	}
-
 	data, err := os.ReadFile(sample)
 	if err != nil {
 		t.Fatal(err)

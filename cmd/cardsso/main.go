@@ -186,36 +186,37 @@ func (c *cli) config(cmd *cobra.Command, overrides ...flagSetting) (fileConfig, 
 	return fc, fc.Validate()
 }
 
-// idpConfig loads the configuration and turns it into an idp.Config with a
-// logger writing to stderr.
-func (c *cli) idpConfig(cmd *cobra.Command, overrides ...flagSetting) (idp.Config, error) {
-	fc, err := c.config(cmd, overrides...)
-	if err != nil {
-		return idp.Config{}, err
-	}
-	return fc.idpConfig(fc.newLogger(c.stderr)), nil
-}
-
-// openAdmin opens the node's database for an administrative command.
+// openAdmin opens the node's database for an administrative command: the
+// store of the storage section, and the admin side of idp on it.
 func (c *cli) openAdmin(cmd *cobra.Command) (*admin.Admin, error) {
-	cfg, err := c.idpConfig(cmd)
+	fc, err := c.config(cmd)
 	if err != nil {
 		return nil, err
 	}
-	a, err := idp.OpenAdmin(cmd.Context(), cfg)
+	st, err := fc.openStore(cmd.Context())
 	if err != nil {
+		return nil, startError("open database", err)
+	}
+	a, err := idp.OpenAdmin(cmd.Context(), fc.idpConfig(fc.newLogger(c.stderr)), st)
+	if err != nil {
+		_ = st.Close()
 		return nil, startError("open database", err)
 	}
 	return a, nil
 }
 
 // startError reports why a node or an admin session could not start: a
-// configuration idp refused (an *idp.InvalidError naming the YAML path) is a
-// configuration error, anything else a runtime failure.
+// configuration idp or a component refused (an *idp.InvalidError or a
+// *configError naming the YAML path) is a configuration error, anything
+// else a runtime failure.
 func startError(what string, err error) error {
 	var ie *idp.InvalidError
-	if errors.As(err, &ie) {
+	var ce *configError
+	switch {
+	case errors.As(err, &ie):
 		return &configError{Path: ie.Field, Reason: ie.Reason}
+	case errors.As(err, &ce):
+		return ce // a component's configuration (openStore, openChecks)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -65,12 +65,17 @@ Never seed a production database.`,
 			}()
 			spec.Citizens = out
 		}
-		cfg, err := c.idpConfig(cmd)
+		fc, err := c.config(cmd)
 		if err != nil {
 			return err
 		}
-		sd, err := idp.OpenSeeder(cmd.Context(), cfg)
+		st, err := fc.openStore(cmd.Context())
 		if err != nil {
+			return startError("open database", err)
+		}
+		sd, err := benchseed.Open(cmd.Context(), fc.idpConfig(fc.newLogger(c.stderr)), st)
+		if err != nil {
+			_ = st.Close()
 			return startError("open database", err)
 		}
 		defer closeAdmin(sd, &err)

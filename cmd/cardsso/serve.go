@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/cardsso/cardsso/idp"
@@ -24,7 +25,13 @@ Pending database migrations run first.
 With no configuration it runs on SQLite in <data-dir>/cardsso.db with the card
 simulator, listens on 127.0.0.1:8080 with issuer http://localhost:8080, and
 generates a master key into <data-dir>/master.key (production must supply its
-own). SIGINT or SIGTERM shuts it down gracefully.`,
+own). SIGINT or SIGTERM shuts it down gracefully.
+
+Configuration: defaults < the YAML file (--config or $CARDSSO_CONFIG) <
+environment < flags. Every key, its environment variable and its default
+(the README's configuration reference explains each):
+
+` + settingsHelp(),
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen `address` (host:port)")
@@ -52,16 +59,30 @@ own). SIGINT or SIGTERM shuts it down gracefully.`,
 			}
 			defer stop()
 		}
-		return serve(cmd, fc.idpConfig(logger), logger)
+		return serve(cmd, &fc, logger)
 	})
 	return cmd
 }
 
-func serve(cmd *cobra.Command, cfg idp.Config, logger *slog.Logger) (err error) {
+// serve opens the configured connector and store and runs a node on them
+// until the command's context ends.
+func serve(cmd *cobra.Command, fc *fileConfig, logger *slog.Logger) (err error) {
 	ctx := cmd.Context()
+	cfg := fc.idpConfig(logger)
 	tuneGC(cfg, logger)
-	srv, err := idp.New(ctx, cfg)
+	connectorMetrics := prometheus.NewRegistry()
+	checks, err := fc.openChecks(idp.NodeLogger(logger), connectorMetrics)
 	if err != nil {
+		return err
+	}
+	cfg.ExtraMetrics = connectorMetrics
+	st, err := fc.openStore(ctx)
+	if err != nil {
+		return startError("start", err)
+	}
+	srv, err := idp.New(ctx, cfg, st, checks)
+	if err != nil {
+		_ = st.Close()
 		return startError("start", err)
 	}
 	defer func() {

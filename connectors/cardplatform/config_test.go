@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,53 @@ func TestMetrics(t *testing.T) {
 	}
 	if got := metricValue(t, reg, "cardsso_cardplatform_call_duration_seconds", map[string]string{"check": "realname"}); got != 3 {
 		t.Errorf("call_duration_seconds{realname} count = %v; want 3", got)
+	}
+}
+
+// ConfigKey names each field by its key in the configuration file, so that
+// cmd/cardsso can say connector.cardplatform.<key>.
+func TestConfigKey(t *testing.T) {
+	for field, want := range map[string]string{
+		"TLS.CertFile":             "tls.cert_file",
+		"URL":                      "url",
+		"ClientID":                 "client_id",
+		"Breaker.HalfOpenRequests": "breaker.half_open_requests",
+		"InsecurePlainHTTP":        "insecure_plain_http",
+		"SecretFile":               "secret_file",
+		"Registerer":               "Registerer", // no YAML key
+	} {
+		if got := (&cardplatform.ConfigError{Field: field}).ConfigKey(); got != want {
+			t.Errorf("ConfigError{Field: %q}.ConfigKey() = %q; want %q", field, got, want)
+		}
+	}
+}
+
+// Validate refuses what New refuses without reading a file, and names the
+// field; New reads the files only after it.
+func TestValidateNamesTheField(t *testing.T) {
+	valid := cardplatform.Config{URL: "https://platform.example:8443", ClientID: "cardsso", SecretFile: "/nonexistent/secret"}
+	if err := valid.Validate(); err != nil {
+		t.Fatalf("Validate() = %v; want nil (the secret file is read by New, not by Validate)", err)
+	}
+	for _, tt := range []struct {
+		name string
+		mod  func(*cardplatform.Config)
+		key  string
+	}{
+		{"retries -2", func(c *cardplatform.Config) { c.Retries = -2 }, "retries"},
+		{"half open", func(c *cardplatform.Config) { c.Breaker.HalfOpenRequests = cardplatform.MaxHalfOpenRequests + 1 }, "breaker.half_open_requests"},
+		{"cert without key", func(c *cardplatform.Config) { c.TLS.CertFile = "c.pem" }, "tls.key_file"},
+		{"user info", func(c *cardplatform.Config) { c.URL = "https://u:hunter2@platform.example" }, "url"},
+	} {
+		c := valid
+		tt.mod(&c)
+		err := c.Validate()
+		ce, ok := errors.AsType[*cardplatform.ConfigError](err)
+		if !ok || ce.ConfigKey() != tt.key {
+			t.Errorf("%s: Validate() = %v; want a *ConfigError for %s", tt.name, err, tt.key)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: Validate() = %v; it echoes the URL's password", tt.name, err)
+		}
 	}
 }

@@ -48,12 +48,12 @@ var (
 // and its card photos are read and decoded; a holder that is not valid, or
 // whose photo cannot be read or decoded, gives a *FixtureError.
 func New(cfg Config) (*Simulator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	threshold := cfg.FaceThreshold
 	if threshold == 0 {
 		threshold = DefaultFaceThreshold
-	}
-	if !(threshold > 0 && threshold <= 1) { // also refuses NaN
-		return nil, fmt.Errorf("simulator: face threshold %v is not above 0 and at most 1", cfg.FaceThreshold)
 	}
 	photos, where := embeddedPhotos(), embeddedPhotosName
 	if cfg.PhotoDir != "" {

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
+	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // TestDemo runs the demo SP against a CardSSO node as the README does:
@@ -27,7 +29,17 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := idp.Config{Issuer: "http://" + ln.Addr().String(), DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}
-	node, err := idp.New(ctx, cfg)
+	store := sqlstore.DefaultSQLiteConfig()
+	store.DSN = filepath.Join(cfg.DataDir, "cardsso.db")
+	st, err := store.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := simulator.Config{}.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := idp.New(ctx, cfg, st, sim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +64,11 @@ func TestDemo(t *testing.T) {
 		t.Errorf("a restart made another certificate (%v)", err)
 	}
 
-	adm, err := idp.OpenAdmin(ctx, cfg)
+	adminStore, err := store.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := idp.OpenAdmin(ctx, cfg, adminStore)
 	if err != nil {
 		t.Fatal(err)
 	}

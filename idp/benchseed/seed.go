@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cardsso/cardsso/connectors/citizenid"
+	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
 	"github.com/cardsso/cardsso/idp/internal/password"
 	"github.com/cardsso/cardsso/storage"
@@ -292,4 +293,33 @@ func (sd *Seeder) clients(ctx context.Context, spec Spec, res *Result) error {
 		res.Clients++
 	}
 	return nil
+}
+
+// Seedable is a node's store that also takes rows in bulk
+// (storage/sqlstore).
+type Seedable interface {
+	idp.Store
+	storage.BulkCreator
+}
+
+// Open opens seeding on st, a node's opened and migrated store, with cfg's
+// master key and password cost; Seeder.Close closes st. On error st is
+// left open for the caller to close.
+func Open(ctx context.Context, cfg idp.Config, st Seedable) (*Seeder, error) {
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a, err := idp.OpenAdmin(ctx, cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	pw := cfg.Password
+	if pw == (idp.PasswordConfig{}) {
+		pw = idp.Defaults().Password
+	}
+	return New(Target{
+		Store: st, Sealer: mk, Clients: a, Now: cfg.Now, Close: a.Close,
+		Password: password.Params{MemoryKiB: pw.MemoryKiB, Time: pw.Time, Threads: pw.Threads},
+	}), nil
 }
