@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/cardsso/cardsso/idp/internal/clientip"
+	"github.com/cardsso/cardsso/idp/internal/login"
 	"github.com/cardsso/cardsso/idp/internal/password"
 	"github.com/cardsso/cardsso/policies/assurance"
 )
 
 // Defaults is the node's configuration when nothing is set: the one table
 // of the node's defaults (cmd/cardsso starts from it; New fills every zero
-// field of its Config from it). The lockout limits are those
-// idp/internal/login applies to zero fields.
+// field of its Config from it). The lockout limits come from
+// idp/internal/login's table.
 func Defaults() Config {
 	pw := password.Defaults()
 	return Config{
@@ -37,14 +38,7 @@ func Defaults() Config {
 		Keys:     KeyConfig{Algorithm: "ES256", RotationPeriod: 30 * 24 * time.Hour, RefreshInterval: time.Minute},
 		Password: PasswordConfig{MemoryKiB: pw.MemoryKiB, Time: pw.Time, Threads: pw.Threads},
 		Checks:   ChecksConfig{CardTTL: 24 * time.Hour},
-		Lockout: LockoutConfig{
-			PasswordFailures: 5, PasswordPerIP: 30, PasswordWindow: 15 * time.Minute,
-			PasswordDelayAfter: 2, PasswordDelay: 500 * time.Millisecond, PasswordMaxDelay: 4 * time.Second,
-			RealNamePerNumber: 5, RealNamePerIP: 20, RealNameWindow: time.Hour,
-			CardPerAccount: 5, CardPerIP: 20, CardWindow: time.Hour,
-			FaceFailures: 5, FaceWindow: time.Hour,
-			FormRate: 5, FormBurst: 20,
-		},
+		Lockout:  defaultLockout(),
 		SAML: SAMLConfig{
 			AssertionLifetime: 5 * time.Minute,
 			MetadataValidity:  365 * 24 * time.Hour,
@@ -52,6 +46,19 @@ func Defaults() Config {
 			ACRAliases:        assurance.EIDAS(),
 		},
 		Logout: LogoutConfig{BackchannelTimeout: 5 * time.Second, BackchannelAttempts: 3, BackchannelBackoff: time.Second},
+	}
+}
+
+// defaultLockout is idp/internal/login's table of limits.
+func defaultLockout() LockoutConfig {
+	l := login.DefaultLockout()
+	return LockoutConfig{
+		PasswordFailures: l.PasswordFailures, PasswordPerIP: l.PasswordPerIP, PasswordWindow: l.PasswordWindow,
+		PasswordDelayAfter: l.PasswordDelayAfter, PasswordDelay: l.PasswordDelay, PasswordMaxDelay: l.PasswordMaxDelay,
+		RealNamePerNumber: l.RealNamePerNumber, RealNamePerIP: l.RealNamePerIP, RealNameWindow: l.RealNameWindow,
+		CardPerAccount: l.CardPerAccount, CardPerIP: l.CardPerIP, CardWindow: l.CardWindow,
+		FaceFailures: login.DefaultFaceFailures, FaceWindow: login.DefaultFaceWindow,
+		FormRate: float64(l.FormRate), FormBurst: l.FormBurst,
 	}
 }
 

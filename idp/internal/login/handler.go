@@ -180,10 +180,10 @@ func New(cfg Config) (*Handler, error) {
 		cfg.FaceChallengeTTL = 2 * time.Minute
 	}
 	if cfg.FaceMaxFailures == 0 {
-		cfg.FaceMaxFailures = 5
+		cfg.FaceMaxFailures = DefaultFaceFailures
 	}
 	if cfg.FaceWindow == 0 {
-		cfg.FaceWindow = time.Hour
+		cfg.FaceWindow = DefaultFaceWindow
 	}
 	cfg.Lockout = cfg.Lockout.withDefaults()
 	cfg.Reclaim = cfg.Reclaim.withDefaults()

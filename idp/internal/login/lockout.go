@@ -67,7 +67,28 @@ type LockoutConfig struct {
 	FormBurst int
 }
 
+// DefaultLockout is the table of the default limits (idp.Defaults reads
+// it; a zero field of a LockoutConfig takes its value here).
+func DefaultLockout() LockoutConfig {
+	return LockoutConfig{
+		PasswordFailures: 5, PasswordWindow: 15 * time.Minute,
+		PasswordDelayAfter: 2, PasswordDelay: 500 * time.Millisecond, PasswordMaxDelay: 4 * time.Second,
+		RealNamePerNumber: 5, RealNamePerIP: 20, RealNameWindow: time.Hour,
+		PasswordPerIP:  30,
+		CardPerAccount: 5, CardPerIP: 20, CardWindow: time.Hour,
+		FormRate: 5, FormBurst: 20,
+	}
+}
+
+// The default face check limit: DefaultFaceFailures failed checks per
+// account within DefaultFaceWindow.
+const (
+	DefaultFaceFailures = 5
+	DefaultFaceWindow   = time.Hour
+)
+
 func (c LockoutConfig) withDefaults() LockoutConfig {
+	d := DefaultLockout()
 	def := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -78,22 +99,22 @@ func (c LockoutConfig) withDefaults() LockoutConfig {
 			*v = d
 		}
 	}
-	def(&c.PasswordFailures, 5)
-	defd(&c.PasswordWindow, 15*time.Minute)
-	def(&c.PasswordDelayAfter, 2)
-	defd(&c.PasswordDelay, 500*time.Millisecond)
-	defd(&c.PasswordMaxDelay, 4*time.Second)
-	def(&c.RealNamePerNumber, 5)
-	def(&c.RealNamePerIP, 20)
-	defd(&c.RealNameWindow, time.Hour)
-	def(&c.PasswordPerIP, 30)
-	def(&c.CardPerAccount, 5)
-	def(&c.CardPerIP, 20)
-	defd(&c.CardWindow, time.Hour)
+	def(&c.PasswordFailures, d.PasswordFailures)
+	defd(&c.PasswordWindow, d.PasswordWindow)
+	def(&c.PasswordDelayAfter, d.PasswordDelayAfter)
+	defd(&c.PasswordDelay, d.PasswordDelay)
+	defd(&c.PasswordMaxDelay, d.PasswordMaxDelay)
+	def(&c.RealNamePerNumber, d.RealNamePerNumber)
+	def(&c.RealNamePerIP, d.RealNamePerIP)
+	defd(&c.RealNameWindow, d.RealNameWindow)
+	def(&c.PasswordPerIP, d.PasswordPerIP)
+	def(&c.CardPerAccount, d.CardPerAccount)
+	def(&c.CardPerIP, d.CardPerIP)
+	defd(&c.CardWindow, d.CardWindow)
 	if c.FormRate == 0 {
-		c.FormRate = 5
+		c.FormRate = d.FormRate
 	}
-	def(&c.FormBurst, 20)
+	def(&c.FormBurst, d.FormBurst)
 	return c
 }
 
