@@ -183,6 +183,7 @@ func TestReadMessage(t *testing.T) {
 		{"redirect", get(url.Values{"SAMLRequest": {deflate64(doc)}, "RelayState": {"r"}}), nil},
 		{"post", post(url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(doc)}}), nil},
 		{"post with line breaks", post(url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(doc)[:20] + "\r\n" + base64.StdEncoding.EncodeToString(doc)[20:]}}), nil},
+		{"post with spaces and tabs", post(url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(doc)[:20] + " \t " + base64.StdEncoding.EncodeToString(doc)[20:]}}), nil},
 		{"response", post(url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(doc)}}), nil},
 		{"relay state 81 bytes", get(url.Values{"SAMLRequest": {deflate64(doc)}, "RelayState": {strings.Repeat("r", 81)}}), ErrRelayState},
 		{"deflate bomb", get(url.Values{"SAMLRequest": {bomb}}), ErrTooLarge},
