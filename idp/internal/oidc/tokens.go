@@ -91,6 +91,9 @@ func (s *Storage) claimError(ctx context.Context, err error, grantID, what, gone
 	case errors.Is(err, storage.ErrNotFound):
 		return oidc.ErrInvalidGrant().WithDescription("%s %s", what, gone)
 	default:
+		if errors.Is(err, storage.ErrUnavailable) {
+			noteFault(ctx, err) // a full disk at the commit: 503 temporarily_unavailable, not 500
+		}
 		return oidc.ErrServerError().WithParent(err)
 	}
 }

@@ -91,50 +91,10 @@ var entityIDSpace = regexp.MustCompile(`\s`)
 // metadata are trusted as listed, saml-metadata-2.0-os §2.4.1.1).
 func ParseMetadata(data []byte, now time.Time) (SPMetadata, error) {
 	var md SPMetadata
-	if len(data) == 0 {
-		return md, metadataErr("", "empty")
-	}
-	if len(data) > MaxMetadataSize {
-		return md, metadataErr("", "%d bytes, more than the %d accepted", len(data), MaxMetadataSize)
-	}
-	if err := CheckXML(data); err != nil {
-		var ie *InputError
-		switch {
-		case errors.Is(err, ErrDoctype):
-			return md, metadataErr("", "a DOCTYPE or entity declaration is not accepted")
-		case errors.As(err, &ie) && ie.Detail != "":
-			return md, metadataErr("", "not well-formed XML (%s)", ie.Detail)
-		}
-		return md, metadataErr("", "not well-formed XML (%v)", err)
-	}
-	var root struct{ XMLName xml.Name }
-	if err := xml.Unmarshal(data, &root); err != nil {
-		return md, metadataErr("", "%v", err)
-	}
-	const mdNS = "urn:oasis:names:tc:SAML:2.0:metadata"
-	if root.XMLName.Space != mdNS || root.XMLName.Local != "EntityDescriptor" {
-		if root.XMLName.Local == "EntitiesDescriptor" {
-			return md, metadataErr("", "an EntitiesDescriptor (federation metadata) holds many entities; register one EntityDescriptor")
-		}
-		return md, metadataErr("", "root element is {%s}%s; want an md:EntityDescriptor", root.XMLName.Space, root.XMLName.Local)
-	}
-	// Every endpoint Location as written, first: crewjam/saml blanks
-	// those of bindings it does not know and refuses the non-http(s) ones
-	// of those it knows without saying which.
-	names, locations, err := rawEndpoints(data)
+	ed, err := metadataDocument(data)
 	if err != nil {
 		return md, err
 	}
-	for i, loc := range locations {
-		if err := checkLocation(loc); err != nil {
-			return md, metadataErr(names[i], "%v", err)
-		}
-	}
-	ed := &crewjam.EntityDescriptor{}
-	if err := xml.Unmarshal(data, ed); err != nil {
-		return md, metadataErr("", "%v", err)
-	}
-
 	id := strings.TrimSpace(ed.EntityID)
 	switch {
 	case id == "":
@@ -180,22 +140,83 @@ func ParseMetadata(data []byte, now time.Time) (SPMetadata, error) {
 		}
 	}
 
+	if err := readKeys(sp, &md); err != nil {
+		return md, err
+	}
+	md.Name = displayName(ed)
+	md.Descriptor = ed
+	return md, nil
+}
+
+// metadataDocument is the first half of ParseMetadata: the size, the guard's
+// XML check, the root element, every endpoint Location as written, then
+// crewjam/saml's reading of the document.
+func metadataDocument(data []byte) (*crewjam.EntityDescriptor, error) {
+	if len(data) == 0 {
+		return nil, metadataErr("", "empty")
+	}
+	if len(data) > MaxMetadataSize {
+		return nil, metadataErr("", "%d bytes, more than the %d accepted", len(data), MaxMetadataSize)
+	}
+	if err := CheckXML(data); err != nil {
+		var ie *InputError
+		switch {
+		case errors.Is(err, ErrDoctype):
+			return nil, metadataErr("", "a DOCTYPE or entity declaration is not accepted")
+		case errors.As(err, &ie) && ie.Detail != "":
+			return nil, metadataErr("", "not well-formed XML (%s)", ie.Detail)
+		}
+		return nil, metadataErr("", "not well-formed XML (%v)", err)
+	}
+	var root struct{ XMLName xml.Name }
+	if err := xml.Unmarshal(data, &root); err != nil {
+		return nil, metadataErr("", "%v", err)
+	}
+	const mdNS = "urn:oasis:names:tc:SAML:2.0:metadata"
+	if root.XMLName.Space != mdNS || root.XMLName.Local != "EntityDescriptor" {
+		if root.XMLName.Local == "EntitiesDescriptor" {
+			return nil, metadataErr("", "an EntitiesDescriptor (federation metadata) holds many entities; register one EntityDescriptor")
+		}
+		return nil, metadataErr("", "root element is {%s}%s; want an md:EntityDescriptor", root.XMLName.Space, root.XMLName.Local)
+	}
+	// Every endpoint Location as written, first: crewjam/saml blanks
+	// those of bindings it does not know and refuses the non-http(s) ones
+	// of those it knows without saying which.
+	names, locations, err := rawEndpoints(data)
+	if err != nil {
+		return nil, err
+	}
+	for i, loc := range locations {
+		if err := checkLocation(loc); err != nil {
+			return nil, metadataErr(names[i], "%v", err)
+		}
+	}
+	ed := &crewjam.EntityDescriptor{}
+	if err := xml.Unmarshal(data, ed); err != nil {
+		return nil, metadataErr("", "%v", err)
+	}
+	return ed, nil
+}
+
+// readKeys is the last part of ParseMetadata: the KeyDescriptors of sp
+// (use, certificates, RSA for encryption) and AuthnRequestsSigned.
+func readKeys(sp *crewjam.SPSSODescriptor, md *SPMetadata) error {
 	var signing bool
 	for i, kd := range sp.KeyDescriptors {
 		part := fmt.Sprintf("KeyDescriptor[%d]", i+1)
 		switch kd.Use {
 		case "", "signing", "encryption":
 		default:
-			return md, metadataErr(part+" use", "%q (want signing or encryption)", kd.Use)
+			return metadataErr(part+" use", "%q (want signing or encryption)", kd.Use)
 		}
 		for j, c := range kd.KeyInfo.X509Data.X509Certificates {
 			cert, err := parseCertificate(c.Data)
 			if err != nil {
-				return md, metadataErr(fmt.Sprintf("%s X509Certificate[%d]", part, j+1), "%v", err)
+				return metadataErr(fmt.Sprintf("%s X509Certificate[%d]", part, j+1), "%v", err)
 			}
 			if kd.Use != "signing" {
 				if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
-					return md, metadataErr(fmt.Sprintf("%s X509Certificate[%d]", part, j+1), "an encryption key must be RSA, not %T", cert.PublicKey)
+					return metadataErr(fmt.Sprintf("%s X509Certificate[%d]", part, j+1), "an encryption key must be RSA, not %T", cert.PublicKey)
 				}
 				md.Encrypts = true
 			}
@@ -207,12 +228,10 @@ func ParseMetadata(data []byte, now time.Time) (SPMetadata, error) {
 	if sp.AuthnRequestsSigned != nil && *sp.AuthnRequestsSigned {
 		md.SignsRequests = true
 		if !signing {
-			return md, metadataErr("SPSSODescriptor AuthnRequestsSigned", "is true but there is no signing certificate")
+			return metadataErr("SPSSODescriptor AuthnRequestsSigned", "is true but there is no signing certificate")
 		}
 	}
-	md.Name = displayName(ed)
-	md.Descriptor = ed
-	return md, nil
+	return nil
 }
 
 // parseCertificate decodes base64 DER (white space allowed) as X.509.
