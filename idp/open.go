@@ -66,15 +66,14 @@ type InvalidError = admin.InvalidError
 
 // OpenAdmin opens the administrator's side of a node on st, an opened and
 // migrated store (cmd/cardsso opens it from the storage section), with the
-// master key and key managers of cfg. Admin.Close closes st; on error st is
-// left open for the caller to close.
-func OpenAdmin(_ context.Context, cfg Config, st Store) (*admin.Admin, error) {
+// master key mk and the key managers of cfg. Admin.Close closes st; on
+// error st is left open for the caller to close.
+func OpenAdmin(_ context.Context, cfg Config, st Store, mk *keys.MasterKey) (*admin.Admin, error) {
+	if st == nil || mk == nil {
+		return nil, errors.New("idp: OpenAdmin needs a store and the master key")
+	}
 	cfg = withDefaults(cfg)
 	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	mk, err := openMasterKey(cfg)
-	if err != nil {
 		return nil, err
 	}
 	km, err := newKeyManager(st, mk, cfg)

@@ -49,15 +49,29 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// New assembles a node from cfg on st, an opened and migrated store, and
-// checks, the connector's identity checks (its card and face checks are
-// found by type assertion: connectors.CardChecker, connectors.FaceChecker):
-// master key, signing keys, the OpenID Provider, the SAML identity
-// provider, login pages and operability endpoints. The Server owns st
-// (Close closes it); on error st is left open for the caller to close.
-func New(ctx context.Context, cfg Config, st Store, checks connectors.RealNameChecker) (_ *Server, err error) {
-	if st == nil || checks == nil {
-		return nil, errors.New("idp: New needs a store and a connector")
+// Parts are the opened components a node is assembled from; cmd/cardsso
+// opens them from the configuration (docs/architecture.md, "The parts").
+type Parts struct {
+	// Store is the database, opened and migrated. The Server owns it from
+	// a successful New on (Close closes it); on error it is left open for
+	// the caller to close.
+	Store Store
+	// Checks are the connector's identity checks; its card and face checks
+	// are found by type assertion (connectors.CardChecker,
+	// connectors.FaceChecker).
+	Checks connectors.RealNameChecker
+	// MasterKey is the key source: it seals personal data and private keys
+	// and derives every other secret of the node (OpenMasterKey reads it
+	// as master_key.* says).
+	MasterKey *keys.MasterKey
+}
+
+// New assembles a node from cfg and the opened parts: signing keys, the
+// OpenID Provider, the SAML identity provider, the logout fan-out, the
+// login pages and the operability endpoints.
+func New(ctx context.Context, cfg Config, p Parts) (_ *Server, err error) {
+	if p.Store == nil || p.Checks == nil || p.MasterKey == nil {
+		return nil, errors.New("idp: New needs a store, a connector and the master key")
 	}
 	cfg = withDefaults(cfg)
 	if err := cfg.check(); err != nil {
@@ -65,39 +79,67 @@ func New(ctx context.Context, cfg Config, st Store, checks connectors.RealNameCh
 	}
 	log := NodeLogger(cfg.Logger)
 	cfg.Logger = log
-	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), readiness: readiness{log: log}, store: st}
-
-	mk, err := openMasterKey(cfg)
-	if err != nil {
+	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), readiness: readiness{log: log}, store: p.Store}
+	mk := p.MasterKey
+	if err := s.initKeys(ctx, mk); err != nil {
 		return nil, err
 	}
-	chk := checkersOf(checks)
-	s.keys, err = newKeyManager(s.store, mk, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.keys.Init(ctx); err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-
-	// --- SAML: signing keys (use saml) ---
-	s.samlKeys, err = newSAMLKeyManager(s.store, mk, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.samlKeys.Init(ctx); err != nil {
-		return nil, fmt.Errorf("saml signing keys: %w", err)
-	}
-	// --- end SAML ---
-
 	issuer, _ := url.Parse(cfg.Issuer)
 	secure := issuer.Scheme == "https"
 	sessions := session.New(samlSessionStore(s.store, mk, cfg), session.Config{
 		CookieName: cfg.Session.CookieName, Secure: secure,
 		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: cfg.Now,
 	})
-
 	var pages *login.Handler // the provider's storage hands logout to the pages
+	oidcStore, err := s.newOIDC(mk, func(redirect, hint string) string { return pages.LogoutURL(redirect, hint) })
+	if err != nil {
+		return nil, err
+	}
+	s.logout = logout.New(logout.Config{
+		Clients: s.store, Tokens: oidcStore, Issuer: cfg.Issuer, Logger: log,
+		Timeout: cfg.Logout.BackchannelTimeout, Attempts: cfg.Logout.BackchannelAttempts, Backoff: cfg.Logout.BackchannelBackoff,
+	})
+	defer func() {
+		if err != nil {
+			s.logout.Close()
+		}
+	}()
+	if s.saml, err = newSAMLProvider(cfg, s.store, mk, s.samlKeys, sessions, s.logout); err != nil {
+		return nil, err
+	}
+	if pages, err = s.newPages(mk, sessions, checkersOf(p.Checks), oidcStore, secure); err != nil {
+		return nil, err
+	}
+	s.provider.AnswerFromSessions(pages) // a live SSO session answers /authorize at once
+	s.saml.AnswerFromSessions(pages)     // … and an AuthnRequest
+	if s.handler, err = s.routes(pages); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// initKeys loads (creating on first start) the signing keys of both uses:
+// OIDC tokens and SAML.
+func (s *Server) initKeys(ctx context.Context, mk *keys.MasterKey) (err error) {
+	if s.keys, err = newKeyManager(s.store, mk, s.cfg); err != nil {
+		return err
+	}
+	if err := s.keys.Init(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if s.samlKeys, err = newSAMLKeyManager(s.store, mk, s.cfg); err != nil {
+		return err
+	}
+	if err := s.samlKeys.Init(ctx); err != nil {
+		return fmt.Errorf("saml signing keys: %w", err)
+	}
+	return nil
+}
+
+// newOIDC builds the OpenID Provider (s.provider) over its storage
+// adapter, which it returns; logoutURL is the logout page's signed link.
+func (s *Server) newOIDC(mk *keys.MasterKey, logoutURL func(redirect, hint string) string) (*cardoidc.Storage, error) {
+	cfg := s.cfg
 	oidcStore := cardoidc.NewStorage(cardoidc.StorageConfig{
 		Store:         s.store,
 		Keys:          s.keys,
@@ -108,7 +150,7 @@ func New(ctx context.Context, cfg Config, st Store, checks connectors.RealNameCh
 			if r.UserID != "" {
 				hint = r.ClientID + " " + r.UserID
 			}
-			return pages.LogoutURL(r.RedirectURI, hint), nil
+			return logoutURL(r.RedirectURI, hint), nil
 		},
 		PairwiseKey:          mk.Derive(purposePairwise, 32),
 		Numbers:              mk,
@@ -120,56 +162,52 @@ func New(ctx context.Context, cfg Config, st Store, checks connectors.RealNameCh
 		AuthRequestLifetime:  cfg.Tokens.AuthRequestLifetime,
 		CodeLifetime:         cfg.Tokens.CodeLifetime,
 		Now:                  cfg.Now,
-		Logger:               log,
+		Logger:               s.log,
 	})
 	var cryptoKey [32]byte
 	copy(cryptoKey[:], mk.Derive(keys.PurposeOIDCCrypto, 32))
+	var err error
 	s.provider, err = cardoidc.NewProvider(cardoidc.ProviderConfig{
 		Issuer: cfg.Issuer, CryptoKey: cryptoKey, Storage: oidcStore,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("openid provider: %w", err)
 	}
-	// --- SAML identity provider and the logout fan-out to both protocols ---
-	s.logout = logout.New(logout.Config{
-		Clients: s.store, Tokens: oidcStore, Issuer: cfg.Issuer, Logger: log,
-		Timeout: cfg.Logout.BackchannelTimeout, Attempts: cfg.Logout.BackchannelAttempts, Backoff: cfg.Logout.BackchannelBackoff,
-	})
-	defer func() {
-		if err != nil {
-			s.logout.Close()
-		}
-	}()
-	s.saml, err = newSAMLProvider(cfg, s.store, mk, s.samlKeys, sessions, s.logout)
-	if err != nil {
-		return nil, err
-	}
-	// --- end SAML ---
-	pages, err = login.New(login.Config{
+	return oidcStore, nil
+}
+
+// newPages builds the login pages over both protocol front ends.
+func (s *Server) newPages(mk *keys.MasterKey, sessions *session.Manager, chk checkers, oidcStore *cardoidc.Storage, secure bool) (*login.Handler, error) {
+	cfg := s.cfg
+	l := cfg.Lockout
+	pages, err := login.New(login.Config{
 		Store: s.store, Sessions: sessions, SessionEnded: s.logout.SessionEnded, // SAML: the logout fan-out
 		Providers: map[string]login.Provider{login.ProtocolOIDC: s.provider, login.ProtocolSAML: s.saml},
 		RealName:  chk.realName, Card: chk.card, Face: chk.face, CardTTL: cfg.Checks.CardTTL,
 		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
 		Password: cfg.Password.params(), Secure: secure,
-		Observer: s.metrics, Logger: log, Now: cfg.Now,
+		Observer: s.metrics, Logger: s.log, Now: cfg.Now,
 		HintMatches: oidcStore.HintMatches,
 		Lockout: login.LockoutConfig{
-			PasswordFailures: cfg.Lockout.PasswordFailures, PasswordWindow: cfg.Lockout.PasswordWindow,
-			PasswordPerIP:      cfg.Lockout.PasswordPerIP,
-			PasswordDelayAfter: cfg.Lockout.PasswordDelayAfter, PasswordDelay: cfg.Lockout.PasswordDelay,
-			PasswordMaxDelay: cfg.Lockout.PasswordMaxDelay, RealNamePerNumber: cfg.Lockout.RealNamePerNumber,
-			RealNamePerIP: cfg.Lockout.RealNamePerIP, RealNameWindow: cfg.Lockout.RealNameWindow,
-			CardPerAccount: cfg.Lockout.CardPerAccount, CardPerIP: cfg.Lockout.CardPerIP, CardWindow: cfg.Lockout.CardWindow,
-			FormRate: rate.Limit(cfg.Lockout.FormRate), FormBurst: cfg.Lockout.FormBurst,
+			PasswordFailures: l.PasswordFailures, PasswordWindow: l.PasswordWindow, PasswordPerIP: l.PasswordPerIP,
+			PasswordDelayAfter: l.PasswordDelayAfter, PasswordDelay: l.PasswordDelay, PasswordMaxDelay: l.PasswordMaxDelay,
+			RealNamePerNumber: l.RealNamePerNumber, RealNamePerIP: l.RealNamePerIP, RealNameWindow: l.RealNameWindow,
+			CardPerAccount: l.CardPerAccount, CardPerIP: l.CardPerIP, CardWindow: l.CardWindow,
+			FormRate: rate.Limit(l.FormRate), FormBurst: l.FormBurst,
 		},
-		FaceMaxFailures: cfg.Lockout.FaceFailures, FaceWindow: cfg.Lockout.FaceWindow,
+		FaceMaxFailures: l.FaceFailures, FaceWindow: l.FaceWindow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("login pages: %w", err)
 	}
-	s.provider.AnswerFromSessions(pages) // a live SSO session answers /authorize at once
-	s.saml.AnswerFromSessions(pages)     // … and an AuthnRequest
+	return pages, nil
+}
 
+// routes is the node's handler: the operability endpoints, the login
+// pages, SAML and OpenID Connect, behind the body caps, the client address
+// and the request log.
+func (s *Server) routes(pages *login.Handler) (http.Handler, error) {
+	cfg := s.cfg
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -200,8 +238,7 @@ func New(ctx context.Context, cfg Config, st Store, checks connectors.RealNameCh
 	if err != nil {
 		return nil, err
 	}
-	s.handler = capBodies(clients.Handler(s.observe(mux))) // observe must hand mux its own request (routeOf reads r.Pattern)
-	return s, nil
+	return capBodies(clients.Handler(s.observe(mux))), nil // observe must hand mux its own request (routeOf reads r.Pattern)
 }
 
 // checkers are the identity checks of the configured connector; card and

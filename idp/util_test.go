@@ -69,7 +69,12 @@ func newServer(ctx context.Context, cfg idp.Config, d nodeDeps) (*idp.Server, er
 	if err != nil {
 		return nil, err
 	}
-	srv, err := idp.New(ctx, cfg, st, checks)
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	srv, err := idp.New(ctx, cfg, idp.Parts{Store: st, Checks: checks, MasterKey: mk})
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -84,7 +89,12 @@ func openAdmin(ctx context.Context, cfg idp.Config, d nodeDeps) (*admin.Admin, e
 	if err != nil {
 		return nil, err
 	}
-	a, err := idp.OpenAdmin(ctx, cfg, st)
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	a, err := idp.OpenAdmin(ctx, cfg, st, mk)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -99,7 +109,12 @@ func openSeeder(ctx context.Context, cfg idp.Config, d nodeDeps) (*benchseed.See
 	if err != nil {
 		return nil, err
 	}
-	sd, err := benchseed.Open(ctx, cfg, st)
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	sd, err := benchseed.Open(ctx, cfg, st, mk)
 	if err != nil {
 		_ = st.Close()
 		return nil, err

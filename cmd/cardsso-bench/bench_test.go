@@ -38,7 +38,11 @@ func TestWorkloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := idp.New(ctx, cfg, openStore(t, dir), sim)
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := idp.New(ctx, cfg, idp.Parts{Store: openStore(t, dir), Checks: sim, MasterKey: mk})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -51,7 +55,7 @@ func TestWorkloads(t *testing.T) {
 		_ = srv.Close()
 	})
 
-	a, err := idp.OpenAdmin(context.Background(), cfg, openStore(t, dir))
+	a, err := idp.OpenAdmin(context.Background(), cfg, openStore(t, dir), mk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +66,7 @@ func TestWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	var citizens bytes.Buffer
-	sd, err := benchseed.Open(context.Background(), cfg, openStore(t, dir))
+	sd, err := benchseed.Open(context.Background(), cfg, openStore(t, dir), mk)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
 // Command cardsso is the one CardSSO binary: it runs a node (serve), migrates
-// its database (migrate) and administers it (clients, keys).
+// its database (migrate), administers it (clients, sps, keys, backup) and
+// seeds it for benchmarks (seed).
 //
 // It only wires: configuration comes from defaults, a YAML file, CARDSSO_*
 // environment variables and flags, in that order of precedence. The node's
@@ -11,9 +12,9 @@
 //
 //	defaults ─▶ --config FILE (YAML, decode.go) ─▶ CARDSSO_* env ─▶ flags ─▶ Validate (validate.go)
 //	                                                                          │
-//	   storages[storage.type].Open ─▶ store     connectors[connector.type] ─▶ checks
+//	   idp.OpenMasterKey ─▶ mk   storages[storage.type].Open ─▶ store   connectors[connector.type] ─▶ checks
 //	                                                                          │
-//	          serve: idp.New(cfg, store, checks) + Serve │ others: idp.OpenAdmin(cfg, store)
+//	   serve: idp.New(cfg, idp.Parts{store, checks, mk}) + Serve │ others: idp.OpenAdmin(cfg, store, mk)
 //
 // Exit codes: 0 success, 1 runtime failure, 2 bad configuration, flag or usage;
 // every error is one line on stderr that names the field or flag at fault.

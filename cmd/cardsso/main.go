@@ -15,6 +15,8 @@ import (
 
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
+	"github.com/cardsso/cardsso/idp/keys"
+	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
 // Exit codes.
@@ -189,20 +191,35 @@ func (c *cli) config(cmd *cobra.Command, overrides ...flagSetting) (fileConfig, 
 // openAdmin opens the node's database for an administrative command: the
 // store of the storage section, and the admin side of idp on it.
 func (c *cli) openAdmin(cmd *cobra.Command) (*admin.Admin, error) {
-	fc, err := c.config(cmd)
+	cfg, st, mk, err := c.openStore(cmd)
 	if err != nil {
 		return nil, err
 	}
-	st, err := fc.openStore(cmd.Context())
-	if err != nil {
-		return nil, startError("open database", err)
-	}
-	a, err := idp.OpenAdmin(cmd.Context(), fc.idpConfig(fc.newLogger(c.stderr)), st)
+	a, err := idp.OpenAdmin(cmd.Context(), cfg, st, mk)
 	if err != nil {
 		_ = st.Close()
 		return nil, startError("open database", err)
 	}
 	return a, nil
+}
+
+// openStore loads the configuration and opens the master key and the store
+// of the storage section, for a command that works on the database.
+func (c *cli) openStore(cmd *cobra.Command) (idp.Config, *sqlstore.Store, *keys.MasterKey, error) {
+	fc, err := c.config(cmd)
+	if err != nil {
+		return idp.Config{}, nil, nil, err
+	}
+	cfg := fc.idpConfig(fc.newLogger(c.stderr))
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		return idp.Config{}, nil, nil, startError("open database", err)
+	}
+	st, err := fc.openStore(cmd.Context())
+	if err != nil {
+		return idp.Config{}, nil, nil, startError("open database", err)
+	}
+	return cfg, st, mk, nil
 }
 
 // startError reports why a node or an admin session could not start: a

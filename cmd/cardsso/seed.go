@@ -65,15 +65,11 @@ Never seed a production database.`,
 			}()
 			spec.Citizens = out
 		}
-		fc, err := c.config(cmd)
+		cfg, st, mk, err := c.openStore(cmd)
 		if err != nil {
 			return err
 		}
-		st, err := fc.openStore(cmd.Context())
-		if err != nil {
-			return startError("open database", err)
-		}
-		sd, err := benchseed.Open(cmd.Context(), fc.idpConfig(fc.newLogger(c.stderr)), st)
+		sd, err := benchseed.Open(cmd.Context(), cfg, st, mk)
 		if err != nil {
 			_ = st.Close()
 			return startError("open database", err)

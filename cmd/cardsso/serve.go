@@ -64,12 +64,16 @@ environment < flags. Every key, its environment variable and its default
 	return cmd
 }
 
-// serve opens the configured connector and store and runs a node on them
-// until the command's context ends.
+// serve opens the master key, the configured connector and store and runs
+// a node on them until the command's context ends.
 func serve(cmd *cobra.Command, fc *fileConfig, logger *slog.Logger) (err error) {
 	ctx := cmd.Context()
 	cfg := fc.idpConfig(logger)
 	tuneGC(cfg, logger)
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		return startError("start", err)
+	}
 	connectorMetrics := prometheus.NewRegistry()
 	checks, err := fc.openChecks(idp.NodeLogger(logger), connectorMetrics)
 	if err != nil {
@@ -80,7 +84,7 @@ func serve(cmd *cobra.Command, fc *fileConfig, logger *slog.Logger) (err error) 
 	if err != nil {
 		return startError("start", err)
 	}
-	srv, err := idp.New(ctx, cfg, st, checks)
+	srv, err := idp.New(ctx, cfg, idp.Parts{Store: st, Checks: checks, MasterKey: mk})
 	if err != nil {
 		_ = st.Close()
 		return startError("start", err)

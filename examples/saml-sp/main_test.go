@@ -39,7 +39,11 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node, err := idp.New(ctx, cfg, st, sim)
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := idp.New(ctx, cfg, idp.Parts{Store: st, Checks: sim, MasterKey: mk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +72,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm, err := idp.OpenAdmin(ctx, cfg, adminStore)
+	adm, err := idp.OpenAdmin(ctx, cfg, adminStore, mk)
 	if err != nil {
 		t.Fatal(err)
 	}

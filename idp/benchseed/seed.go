@@ -19,6 +19,7 @@ import (
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
 	"github.com/cardsso/cardsso/idp/internal/password"
+	"github.com/cardsso/cardsso/idp/keys"
 	"github.com/cardsso/cardsso/storage"
 )
 
@@ -302,15 +303,11 @@ type Seedable interface {
 	storage.BulkCreator
 }
 
-// Open opens seeding on st, a node's opened and migrated store, with cfg's
-// master key and password cost; Seeder.Close closes st. On error st is
+// Open opens seeding on st, a node's opened and migrated store, with the
+// master key mk and cfg's password cost; Seeder.Close closes st. On error st is
 // left open for the caller to close.
-func Open(ctx context.Context, cfg idp.Config, st Seedable) (*Seeder, error) {
-	mk, err := idp.OpenMasterKey(cfg)
-	if err != nil {
-		return nil, err
-	}
-	a, err := idp.OpenAdmin(ctx, cfg, st)
+func Open(ctx context.Context, cfg idp.Config, st Seedable, mk *keys.MasterKey) (*Seeder, error) {
+	a, err := idp.OpenAdmin(ctx, cfg, st, mk)
 	if err != nil {
 		return nil, err
 	}
