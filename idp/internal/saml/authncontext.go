@@ -124,7 +124,7 @@ func (c contexts) namer(rac *crewjam.RequestedAuthnContext) func(assurance.Level
 // assert chooses the class to assert for an authentication at level
 // reached, answering rac in its own vocabulary:
 //   - exact: the strongest requested class whose level the authentication
-//     reached (a level includes the ones below it, DESIGN.md §3);
+//     reached (a level includes the ones below it, docs/architecture.md, "Assurance levels");
 //   - minimum, better: the level reached;
 //   - maximum: the level reached, capped at the strongest requested class.
 //
