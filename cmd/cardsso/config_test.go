@@ -343,7 +343,7 @@ func TestLoadConfigFileErrors(t *testing.T) {
 		{"unknown cardplatform key", "connector:\n  cardplatform:\n    tls:\n      ca: x\n", "config: connector.cardplatform.tls.ca: unknown key (want ca_file, cert_file or key_file)"},
 		{"bool garbage", "connector:\n  cardplatform:\n    insecure_plain_http: maybe\n", `config: connector.cardplatform.insecure_plain_http: want true or false, got "maybe"`},
 		{"retries garbage", "connector:\n  cardplatform:\n    retries: twice\n", `config: connector.cardplatform.retries: want a whole number, got "twice"`},
-		{"unknown deep key", "connector:\n  simulator:\n    fixtures: x\n", "config: connector.simulator.fixtures: unknown key (want fixture, photo_dir or face_threshold)"},
+		{"unknown deep key", "connector:\n  simulator:\n    fixtures: x\n", "config: connector.simulator.fixtures: unknown key (want fixture, photo_dir, face_threshold or app_base_url)"},
 		{"line number", "issuer: http://localhost:8080\n\nkeys:\n  algo: ES256\n", ".yaml:4)"},
 		{"duration without unit", "tokens:\n  code_lifetime: 60\n", `config: tokens.code_lifetime: invalid duration "60"`},
 		{"duration garbage", "session:\n  lifetime: forever\n", `config: session.lifetime: invalid duration "forever"`},
