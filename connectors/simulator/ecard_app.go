@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -125,7 +124,7 @@ func (s *Simulator) serveBind(w http.ResponseWriter, r *http.Request) {
 		appError(w, http.StatusServiceUnavailable, ecardapp.ErrUnavailable, "no more bindings can be made now")
 		return
 	}
-	appJSON(w, http.StatusCreated, ecardapp.BindResponse{BindingID: b.ID, BoundAt: b.BoundAt.UTC().Truncate(time.Second)})
+	appJSON(w, http.StatusCreated, ecardapp.BindResponse{BindingID: b.ID, BoundAt: b.BoundAt.UTC()})
 }
 
 // validDeviceName: 1 to MaxDeviceName characters of valid UTF-8, none a

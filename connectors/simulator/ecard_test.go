@@ -294,6 +294,31 @@ func TestAppRequestLimits(t *testing.T) {
 	}
 }
 
+func TestAppWrongMethod(t *testing.T) {
+	env := newECard(t, true)
+	tk := env.ticket(t)
+	for _, tt := range []struct{ method, url string }{
+		{http.MethodGet, env.base + ecardapp.PathBindings},
+		{http.MethodPut, tk.Payload},
+		{http.MethodGet, tk.Payload + "/confirm"},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), tt.method, tt.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := env.app.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e ecardapp.Error
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || err != nil || e.Code != ecardapp.ErrBadRequest {
+			t.Errorf("%s %s = %d %+v, %v; want 404 with a JSON bad_request", tt.method, tt.url, resp.StatusCode, e, err)
+		}
+	}
+}
+
 func TestBindRefusals(t *testing.T) {
 	env := newECard(t, true)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
