@@ -114,3 +114,26 @@ type BulkCreator interface {
 	BulkCreateAccounts(ctx context.Context, as []Account) error
 	BulkCreateSessions(ctx context.Context, ss []Session) error
 }
+
+// CounterVerification is the record of one counter verification of an
+// e-card code (POST /ecard/verify): which staff app asked, when, and what
+// came of it. It holds the holder's number masked, never in full.
+type CounterVerification struct {
+	ID           string // random, unique; the verification_id answered
+	ClientID     string // the staff app (empty when no valid token named one)
+	At           time.Time
+	Outcome      string // "valid", or the error code answered (e.g. "used_code")
+	NumberMasked string // first 3 + last 4; empty unless the code was the holder's
+	BindingID    string // the app binding whose code it was, when known
+}
+
+// CounterLog records counter verifications (the e-card's counter
+// verification record, docs/ecard.md).
+type CounterLog interface {
+	// RecordCounterVerification stores v; an id recorded before gives
+	// ErrAlreadyExists. An empty id or outcome is refused.
+	RecordCounterVerification(ctx context.Context, v CounterVerification) error
+	// ListCounterVerifications lists the verifications, newest first: of
+	// clientID, or of every client when clientID is empty.
+	ListCounterVerifications(ctx context.Context, clientID string) ([]CounterVerification, error)
+}

@@ -198,7 +198,7 @@ func (spec ClientSpec) check() error {
 	}
 	for _, c := range spec.AllowedClaims {
 		if !release.Restricted(c) {
-			return &InvalidError{Field: "allow-claim", Reason: fmt.Sprintf("%q is not a restricted claim (known: %s)", c, release.ScopeSSN)}
+			return &InvalidError{Field: "allow-claim", Reason: fmt.Sprintf("%q is not a restricted claim (known: %s)", c, strings.Join(release.RestrictedScopes(), ", "))}
 		}
 	}
 	if spec.SectorIdentifierURI != "" {

@@ -7,10 +7,22 @@ const (
 	ScopeProfile = "profile"
 	ScopeCard    = "cardsso.card"
 	ScopeSSN     = "cardsso.ssn"
+	// ScopeLicense is the citizen's electronic card licence, a signed
+	// document (GET /ecard/license), not claims.
+	ScopeLicense = "cardsso.license"
+	// ScopeCounter lets a staff app (client credentials) verify the
+	// counter codes citizens show (POST /ecard/verify).
+	ScopeCounter = "cardsso.counter"
 )
 
+// restricted are the scopes a client must be registered for.
+var restricted = []string{ScopeSSN, ScopeLicense, ScopeCounter}
+
 // Restricted reports whether a scope needs an explicit allow-list entry.
-func Restricted(scope string) bool { return scope == ScopeSSN }
+func Restricted(scope string) bool { return slices.Contains(restricted, scope) }
+
+// RestrictedScopes lists the restricted scopes (for messages).
+func RestrictedScopes() []string { return slices.Clone(restricted) }
 
 // Allowed reports whether a client with this allow-list may be given one of
 // CardSSO's own scopes. Unknown scopes are not allowed.
@@ -18,8 +30,8 @@ func Allowed(scope string, allowList []string) bool {
 	switch scope {
 	case ScopeCard:
 		return true
-	case ScopeSSN:
-		return slices.Contains(allowList, ScopeSSN)
+	case ScopeSSN, ScopeLicense, ScopeCounter:
+		return slices.Contains(allowList, scope)
 	}
 	return false
 }

@@ -32,3 +32,14 @@ func TestAllowedAndClaims(t *testing.T) {
 		t.Errorf("Claims(cardsso.card) = %v", got)
 	}
 }
+
+func TestECardScopesRestricted(t *testing.T) {
+	for _, sc := range []string{ScopeLicense, ScopeCounter} {
+		if !Restricted(sc) || Allowed(sc, nil) || Allowed(sc, []string{ScopeSSN}) || !Allowed(sc, []string{sc}) {
+			t.Errorf("%s is not restricted to the clients whose allow-list names it", sc)
+		}
+		if got := Granted([]string{"openid", sc}, nil); !slices.Equal(got, []string{"openid"}) {
+			t.Errorf("Granted([openid %s], nil) = %v; want [openid]", sc, got)
+		}
+	}
+}

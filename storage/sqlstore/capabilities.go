@@ -12,4 +12,5 @@ var (
 	_ storage.Migrator    = (*Store)(nil)
 	_ storage.Backuper    = (*Store)(nil)
 	_ storage.BulkCreator = (*Store)(nil)
+	_ storage.CounterLog  = (*Store)(nil)
 )

@@ -16,7 +16,7 @@ import (
 )
 
 // latestVersion is the number of the newest file in migrations/sqlite.
-const latestVersion = 7
+const latestVersion = 8
 
 func open(t testing.TB, cfg sqlstore.Config) *sqlstore.Store {
 	t.Helper()

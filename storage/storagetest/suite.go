@@ -67,6 +67,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Migrator", capability(testMigrator)},
 		{"Backuper", capability(testBackuper)},
 		{"BulkCreator", capability(testBulkCreator)},
+		{"CounterLog", capability(testCounterLog)},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
