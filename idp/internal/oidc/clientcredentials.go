@@ -14,6 +14,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/cardsso/cardsso/policies/release"
 )
 
 // The client credentials grant (RFC 6749 §4.4) for confidential clients
@@ -33,7 +35,9 @@ import (
 // keyed hash in constant time), the claims and the answer appended by hand,
 // and the JWS made with a signer kept per key (crypto.go). The token is the
 // one op.CreateJWT made: header {"alg","kid","typ":"JWT"}, claims iss, sub,
-// aud, exp, iat, nbf, client_id and jti ("cc:…"); the answer has
+// aud, exp, iat, nbf, client_id, jti ("cc:…") and scope when scopes were
+// granted (a restricted one, cardsso.counter, only to a client allowed it:
+// policies/release); the answer has
 // access_token, token_type Bearer, expires_in and the kept scopes, with
 // Cache-Control: no-store (RFC 6749 §5.1), which the library left out.
 
@@ -69,13 +73,19 @@ func (s *Storage) ClientCredentials(ctx context.Context, clientID, secret string
 
 // personalScopes are scopes about a citizen, which a client acting on its
 // own behalf cannot have.
-var personalScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess, "cardsso.card", "cardsso.ssn"}
+var personalScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess,
+	release.ScopeCard, release.ScopeSSN, release.ScopeLicense}
 
 // ClientCredentialsTokenRequest keeps the requested scopes that are not
-// about a citizen.
-func (s *Storage) ClientCredentialsTokenRequest(_ context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
+// about a citizen and, of the restricted ones, those the client is allowed
+// (release.Granted).
+func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
 	kept := slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return slices.Contains(personalScopes, sc) })
-	return &ccRequest{clientID: clientID, scopes: kept}, nil
+	var allow []string
+	if c, err := s.Client(ctx, clientID); err == nil {
+		allow = c.AllowedClaims
+	}
+	return &ccRequest{clientID: clientID, scopes: release.Granted(kept, allow)}, nil
 }
 
 type tokenEndpoint struct {
@@ -174,7 +184,7 @@ func (e *tokenEndpoint) clientCredentials(w http.ResponseWriter, r *http.Request
 	id, exp := s.newCCToken()
 	buf := answerBuffers.Get().(*[]byte)
 	defer answerBuffers.Put(buf)
-	claims := appendCCClaims((*buf)[:0], e.p.op.IssuerFromRequest(r), clientID, id, now, exp)
+	claims := appendCCClaims((*buf)[:0], e.p.op.IssuerFromRequest(r), clientID, id, scopes, now, exp)
 	token, err := signer.sign(key, claims)
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, string(oidc.ServerError), "")
@@ -198,8 +208,9 @@ func (e *tokenEndpoint) clientCredentials(w http.ResponseWriter, r *http.Request
 }
 
 // appendCCClaims appends the claims of a client credentials access token,
-// in the order of oidc.AccessTokenClaims.
-func appendCCClaims(b []byte, issuer, clientID, jti string, now, exp time.Time) []byte {
+// in the order of oidc.AccessTokenClaims, then scope (when there are
+// scopes, space-separated: RFC 9068 §2.2.3).
+func appendCCClaims(b []byte, issuer, clientID, jti string, scopes []string, now, exp time.Time) []byte {
 	b = append(b, `{"iss":`...)
 	b = appendJSONString(b, issuer)
 	b = append(b, `,"sub":`...)
@@ -216,6 +227,10 @@ func appendCCClaims(b []byte, issuer, clientID, jti string, now, exp time.Time) 
 	b = appendJSONString(b, clientID)
 	b = append(b, `,"jti":`...)
 	b = appendJSONString(b, jti)
+	if len(scopes) > 0 {
+		b = append(b, `,"scope":`...)
+		b = appendJSONString(b, strings.Join(scopes, " "))
+	}
 	return append(b, '}')
 }
 

@@ -177,7 +177,7 @@ func BenchmarkCCToken(b *testing.B) {
 			}
 			now := s.now()
 			id, exp := s.newCCToken()
-			buf = appendCCClaims(buf[:0], testIssuer, "portal", id, now, exp)
+			buf = appendCCClaims(buf[:0], testIssuer, "portal", id, nil, now, exp)
 			if _, err := sig.sign(key, buf); err != nil {
 				b.Fatal(err)
 			}

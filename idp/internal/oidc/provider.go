@@ -57,7 +57,7 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 		GrantTypeRefreshToken: true,
 		SupportedUILocales:    []language.Tag{language.SimplifiedChinese, language.English},
 		SupportedScopes: []string{
-			oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess, release.ScopeCard, release.ScopeSSN,
+			oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess, release.ScopeCard, release.ScopeSSN, release.ScopeLicense,
 		},
 		SupportedClaims: []string{
 			"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp",

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -115,9 +116,14 @@ func (s *Storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSess
 	return s.cfg.LogoutURL(ctx, r)
 }
 
-// GetPrivateClaimsFromScopes adds nothing to JWT access tokens (ours are opaque).
-func (s *Storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
-	return nil, nil
+// GetPrivateClaimsFromScopes adds the granted scopes to JWT access tokens
+// (client credentials; the others are opaque), as the token endpoint's
+// own path does (appendCCClaims): APIs such as POST /ecard/verify read them.
+func (s *Storage) GetPrivateClaimsFromScopes(_ context.Context, _, _ string, scopes []string) (map[string]any, error) {
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	return map[string]any{"scope": strings.Join(scopes, " ")}, nil
 }
 
 // GetKeyByIDAndClientID: the JWT profile grant is not offered.
