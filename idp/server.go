@@ -18,6 +18,7 @@ import (
 
 	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/idp/internal/clientip"
+	"github.com/cardsso/cardsso/idp/internal/ecard"
 	"github.com/cardsso/cardsso/idp/internal/login"
 	"github.com/cardsso/cardsso/idp/internal/logout"
 	cardoidc "github.com/cardsso/cardsso/idp/internal/oidc"
@@ -45,6 +46,7 @@ type Server struct {
 	saml     *cardsaml.Provider
 	samlKeys *keys.Manager
 	logout   *logout.Fanout
+	ecard    *ecard.Handler // nil: the connector has no e-card (ecard.go)
 
 	closeOnce sync.Once
 }
@@ -112,6 +114,7 @@ func New(ctx context.Context, cfg Config, p Parts) (_ *Server, err error) {
 	}
 	s.provider.AnswerFromSessions(pages) // a live SSO session answers /authorize at once
 	s.saml.AnswerFromSessions(pages)     // … and an AuthnRequest
+	s.ecard = s.newECard(mk, p.Checks)
 	if s.handler, err = s.routes(pages, p.Checks); err != nil {
 		return nil, err
 	}
@@ -235,6 +238,9 @@ func (s *Server) routes(pages *login.Handler, checks connectors.RealNameChecker)
 	mux.Handle("GET "+s.provider.KeysPath(), s.provider.JWKS())
 	if app, ok := checks.(appAPI); ok { // the simulator: the e-card app's side of the platform
 		routes{mux, &s.patterns}.Handle(AppAPIPath+"/", http.StripPrefix(AppAPIPath, app.AppHandler()))
+	}
+	if s.ecard != nil { // the e-card APIs: /ecard/verify, /ecard/license …
+		s.ecard.Register(routes{mux, &s.patterns})
 	}
 	mux.Handle("/", s.provider.Handler())
 	clients, err := clientip.New(cfg.TrustedProxies, cfg.ClientIPHeader) // checked in cfg.check
