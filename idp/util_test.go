@@ -23,9 +23,10 @@ func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.De
 // connector sections. The zero value is SQLite in DataDir/cardsso.db and the
 // embedded simulator.
 type nodeDeps struct {
-	postgresDSN  string               // set: PostgreSQL instead of SQLite
-	simulator    simulator.Config     // the simulator, when cardplatform is nil
-	cardplatform *cardplatform.Config // set: the networked connector
+	postgresDSN  string                     // set: PostgreSQL instead of SQLite
+	simulator    simulator.Config           // the simulator, when cardplatform is nil
+	cardplatform *cardplatform.Config       // set: the networked connector
+	connector    connectors.RealNameChecker // set: this opened connector instead of either
 }
 
 // openStore opens the store of d as cmd/cardsso does, on cfg's clock.
@@ -47,6 +48,9 @@ func openStore(ctx context.Context, cfg idp.Config, d nodeDeps) (*sqlstore.Store
 // openChecks opens the connector of d; the networked one's metrics go to
 // cfg.ExtraMetrics.
 func openChecks(cfg *idp.Config, d nodeDeps) (connectors.RealNameChecker, error) {
+	if d.connector != nil {
+		return d.connector, nil
+	}
 	if d.cardplatform == nil {
 		sim := d.simulator
 		if sim.AppBaseURL == "" { // as cmd/cardsso does: the app API below the issuer
