@@ -339,7 +339,19 @@ func TestECardLicence(t *testing.T) {
 	if cl, _ := check.body["claims"].(map[string]any); cl["name"] != zhangSan {
 		t.Errorf("verified claims %v; want 张三's", check.body["claims"])
 	}
+	// What `cardsso license verify` does without --issuer: the published
+	// keys from the database.
+	published, err := n.admin(t).PublishedKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc, err := idp.VerifyLicence(jws, published, n.issuer); err != nil || lc.Name != zhangSan {
+		t.Errorf("VerifyLicence with the database's keys = %+v, %v; want 张三's claims", lc, err)
+	}
 	tampered := changeByte(jws)
+	if _, err := idp.VerifyLicence(tampered, published, n.issuer); err == nil {
+		t.Error("VerifyLicence of a licence with a byte changed = nil; want an error")
+	}
 	bad := call(t, http.MethodPost, n.issuer+"/ecard/license/verify", "", "application/jose", tampered)
 	if bad.status != http.StatusOK || bad.body["valid"] != false || bad.body["reason"] == "" {
 		t.Errorf("verify a licence with a byte changed = %d %s; want valid false with a reason", bad.status, bad.raw)

@@ -126,6 +126,7 @@ Exit codes: 0 success, 1 failure, 2 bad configuration, flag or usage.`,
 		c.newClientsCmd(),
 		c.newSPsCmd(),
 		c.newKeysCmd(),
+		c.newLicenseCmd(),
 		c.newSeedCmd(),
 		c.newBackupCmd(),
 	)

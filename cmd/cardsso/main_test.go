@@ -126,6 +126,7 @@ func TestCommandContract(t *testing.T) {
 		"clients update":        {"refresh-reuse-grace", "json"},
 		"keys list":             {"json", "use"},
 		"keys rotate":           {"json", "use"},
+		"license verify":        {"issuer"},
 		"sps add":               {"metadata", "id", "name", "min-acr", "attributes", "nameid", "idp-initiated", "relay-state", "json"},
 		"sps update":            {"idp-initiated", "relay-state", "clear-relay-states", "json"},
 		"sps list":              {"json"},
