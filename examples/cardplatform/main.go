@@ -134,7 +134,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
-	h, err := server.NewHandler(server.Config{Clients: clients, Checker: sim, Skew: o.skew, Logger: log})
+	ecard, app := ecardOf(sim)
+	h, err := server.NewHandler(server.Config{Clients: clients, Checker: sim, ECard: ecard, App: app, Skew: o.skew, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -149,8 +150,19 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	}
 	srv := newServer(h, tc, log)
 	log.Info("card service platform listening", "url", "https://"+ln.Addr().String(), "clients", strings.Join(sortedIDs(clients), ","),
-		"mutual_tls", o.clientCA != "", "holders", len(sim.Holders()))
+		"mutual_tls", o.clientCA != "", "holders", len(sim.Holders()), "ecard", ecard != nil, "app_api", app != nil)
 	return serve(ctx, srv, ln, ready, log)
+}
+
+// ecardOf returns the e-card of the simulator and its app API, each nil
+// when the simulator does not offer it (found by type assertion).
+func ecardOf(sim any) (server.ECard, http.Handler) {
+	ecard, _ := sim.(server.ECard)
+	var app http.Handler
+	if a, ok := sim.(interface{ AppHandler() http.Handler }); ok {
+		app = a.AppHandler()
+	}
+	return ecard, app
 }
 
 // newLogger logs to w in format, text or json.
