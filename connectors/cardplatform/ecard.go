@@ -68,6 +68,8 @@ func (c *Client) CreateLoginTicket(ctx context.Context, req connectors.TicketReq
 				return "", errors.New("answer has no expires_at")
 			case r.ExpiresAt.After(c.s.now().Add(maxTicketLifetime)):
 				return "", errors.New("expires_at is further than the ticket lifetime")
+			case !r.ExpiresAt.After(c.s.now().Add(-c.s.skew)):
+				return "", errors.New("expires_at has passed")
 			case !validPayload(r.Payload):
 				return "", fmt.Errorf("payload is not an absolute http(s) URL of at most %d bytes", maxPayloadBytes)
 			}

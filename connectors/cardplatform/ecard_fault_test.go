@@ -212,6 +212,7 @@ func TestECardBadAnswers(t *testing.T) {
 		{"ticket: short id", cardplatform.CheckTicket, `{"ticket_id":"short","expires_at":"` + later + `",` + payload + `}`},
 		{"ticket: id with a slash", cardplatform.CheckTicket, `{"ticket_id":"../../0123456789abcdef","expires_at":"` + later + `",` + payload + `}`},
 		{"ticket: no expiry", cardplatform.CheckTicket, `{"ticket_id":"` + testTicketID + `",` + payload + `}`},
+		{"ticket: expired", cardplatform.CheckTicket, `{"ticket_id":"` + testTicketID + `","expires_at":"` + time.Now().Add(-time.Hour).Format(time.RFC3339) + `",` + payload + `}`},
 		{"ticket: expiry too far", cardplatform.CheckTicket, `{"ticket_id":"` + testTicketID + `","expires_at":"` + far + `",` + payload + `}`},
 		{"ticket: payload not a URL", cardplatform.CheckTicket, `{"ticket_id":"` + testTicketID + `","expires_at":"` + later + `","payload":"javascript:alert(1)"}`},
 		{"ticket: payload too long", cardplatform.CheckTicket, `{"ticket_id":"` + testTicketID + `","expires_at":"` + later + `","payload":"https://p.example/` + strings.Repeat("a", 2048) + `"}`},
