@@ -85,10 +85,12 @@ func (c *Client) CreateLoginTicket(ctx context.Context, req connectors.TicketReq
 
 // LoginTicketStatus implements connectors.LoginTickets with POST
 // /v1/ecard/tickets/status (idempotent: sent again after a fault). A
-// confirmed ticket must name a valid number, a binding and a time.
+// confirmed ticket must name a valid number, a binding and a time. An id
+// that is not a ticket id (16 to 128 characters [A-Za-z0-9_-]) is an
+// unknown ticket, TicketExpired, without asking the platform.
 func (c *Client) LoginTicketStatus(ctx context.Context, id string) (connectors.TicketStatus, error) {
 	if !validTicketID(id) {
-		return connectors.TicketStatus{}, fmt.Errorf("cardplatform: %s: the ticket id is not 16 to 128 characters [A-Za-z0-9_-]", CheckTicketStatus)
+		return connectors.TicketStatus{State: connectors.TicketExpired}, nil
 	}
 	var res connectors.TicketStatus
 	err := c.call(ctx, callSpec{
@@ -131,10 +133,11 @@ func (c *Client) LoginTicketStatus(ctx context.Context, id string) (connectors.T
 // /v1/ecard/counter/verify. It is idempotent for the caller (a code the
 // platform verified before is "used", which a retry after a lost answer
 // may also give). A valid code must name a valid number, a name and a
-// binding.
+// binding. An empty code, or one over connectors.MaxCounterCode bytes, is
+// CounterInvalid without asking the platform.
 func (c *Client) VerifyCounterCode(ctx context.Context, code string) (connectors.CounterResult, error) {
 	if code == "" || len(code) > connectors.MaxCounterCode {
-		return connectors.CounterResult{}, fmt.Errorf("cardplatform: %s: the code must be 1 to %d bytes", CheckCounter, connectors.MaxCounterCode)
+		return connectors.CounterResult{Outcome: connectors.CounterInvalid}, nil
 	}
 	var res connectors.CounterResult
 	err := c.call(ctx, callSpec{

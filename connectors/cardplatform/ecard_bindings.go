@@ -86,11 +86,12 @@ func bindingOf(w wire.Binding, owner citizenid.Number) (connectors.Binding, erro
 // RevokeBinding implements connectors.BindingAdmin with POST
 // /v1/ecard/bindings/revoke. It is idempotent (revoking a revoked binding
 // is not an error), so it is sent again after a fault. An answer of found
-// false gives an error wrapping connectors.ErrBindingNotFound; other
-// errors are as for CheckRealName.
+// false, and an id that is not a binding id (1 to 128 characters
+// [A-Za-z0-9_-]; the platform is not asked), give an error wrapping
+// connectors.ErrBindingNotFound; other errors are as for CheckRealName.
 func (c *Client) RevokeBinding(ctx context.Context, id string, owner *citizenid.Number) error {
 	if !validBindingID(id) {
-		return fmt.Errorf("cardplatform: %s: the binding id is not 1 to 128 characters [A-Za-z0-9_-]", CheckRevoke)
+		return fmt.Errorf("cardplatform: %s: %w", CheckRevoke, connectors.ErrBindingNotFound)
 	}
 	req := wire.RevokeRequest{ID: id}
 	var ownerNumber citizenid.Number

@@ -255,8 +255,9 @@ func TestECardCounterOutcomes(t *testing.T) {
 	}
 }
 
-// TestECardArgumentsChecked: arguments outside the contract are refused
-// before anything is sent.
+// TestECardArgumentsChecked: arguments outside the contract are refused,
+// or answered as the contract says (an unknown ticket, an invalid code, no
+// such binding), before anything is sent.
 func TestECardArgumentsChecked(t *testing.T) {
 	f := startFake(t, func(int64, *http.Request) fakeAnswer { return fakeAnswer{status: http.StatusOK, body: `{}`} })
 	c := newClient(t, f.config())
@@ -266,13 +267,23 @@ func TestECardArgumentsChecked(t *testing.T) {
 	errs := map[string]error{}
 	_, errs["portal empty"] = c.CreateLoginTicket(ctx, connectors.TicketRequest{})
 	_, errs["portal too long"] = c.CreateLoginTicket(ctx, connectors.TicketRequest{Portal: long[:connectors.MaxPortalName+1]})
-	_, errs["ticket id short"] = c.LoginTicketStatus(ctx, "short")
-	_, errs["ticket id bad"] = c.LoginTicketStatus(ctx, "tkt/0123456789abcdef")
-	_, errs["code empty"] = c.VerifyCounterCode(ctx, "")
-	_, errs["code too long"] = c.VerifyCounterCode(ctx, long)
+	for _, id := range []string{"", "short", "tkt/0123456789abcdef", strings.Repeat("t", 129)} {
+		if st, err := c.LoginTicketStatus(ctx, id); err != nil || st != (connectors.TicketStatus{State: connectors.TicketExpired}) {
+			t.Errorf("LoginTicketStatus(%q) = %+v, %v; want expired, nil", id, st, err)
+		}
+	}
+	for _, code := range []string{"", long} {
+		if r, err := c.VerifyCounterCode(ctx, code); err != nil || r != (connectors.CounterResult{Outcome: connectors.CounterInvalid}) {
+			t.Errorf("VerifyCounterCode(%.20q) = %+v, %v; want invalid, nil", code, r, err)
+		}
+	}
+	for _, id := range []string{"", "b/1", strings.Repeat("b", 129)} {
+		if err := c.RevokeBinding(ctx, id, nil); !errors.Is(err, connectors.ErrBindingNotFound) {
+			t.Errorf("RevokeBinding(%q) = %v; want ErrBindingNotFound", id, err)
+		}
+	}
 	_, _, errs["licence no number"] = c.Licence(ctx, zero)
 	_, errs["bindings zero number"] = c.Bindings(ctx, &zero)
-	errs["revoke bad id"] = c.RevokeBinding(ctx, "", nil)
 	errs["revoke zero owner"] = c.RevokeBinding(ctx, testBinding, &zero)
 	for name, err := range errs {
 		if err == nil || errors.Is(err, connectors.ErrUnavailable) {

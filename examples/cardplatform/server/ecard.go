@@ -77,7 +77,8 @@ func (h *Handler) ticketStatus(x *exchange, body []byte) {
 		return
 	}
 	if req.TicketID == "" || len(req.TicketID) > 128 {
-		h.refuse(x, http.StatusBadRequest, wire.CodeBadRequest, "ticket_id must be 1 to 128 characters")
+		// No ticket has that id: an unknown ticket is expired.
+		h.answer(x, string(connectors.TicketExpired), wire.TicketStatusResponse{State: string(connectors.TicketExpired)})
 		return
 	}
 	st, err := h.ecard.LoginTicketStatus(x.r.Context(), req.TicketID)
@@ -99,7 +100,7 @@ func (h *Handler) verifyCounter(x *exchange, body []byte) {
 		return
 	}
 	if req.Code == "" || len(req.Code) > connectors.MaxCounterCode {
-		h.refuse(x, http.StatusBadRequest, wire.CodeBadRequest, "code must be 1 to 2048 bytes")
+		h.answer(x, string(connectors.CounterInvalid), wire.CounterResponse{Outcome: string(connectors.CounterInvalid)})
 		return
 	}
 	res, err := h.ecard.VerifyCounterCode(x.r.Context(), req.Code)
