@@ -78,7 +78,9 @@ func (c *Client) platformMessage(spec callSpec, body []byte) error {
 	}
 	msg := "(no code)"
 	if errorCode.MatchString(e.Error) {
-		msg = e.Error
+		// A code is letters and digits: it can still be a number
+		// (FuzzPlatformAnswers found one).
+		msg = clean(e.Error, 64, spec)
 	}
 	if m := clean(e.Message, maxServerMessageRunes, spec); m != "" {
 		msg += ": " + m
