@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg Config, p Parts) (_ *Server, err error) {
 	}
 	s.provider.AnswerFromSessions(pages) // a live SSO session answers /authorize at once
 	s.saml.AnswerFromSessions(pages)     // … and an AuthnRequest
-	if s.handler, err = s.routes(pages); err != nil {
+	if s.handler, err = s.routes(pages, p.Checks); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -206,7 +206,7 @@ func (s *Server) newPages(mk *keys.MasterKey, sessions *session.Manager, chk che
 // routes is the node's handler: the operability endpoints, the login
 // pages, SAML and OpenID Connect, behind the body caps, the client address
 // and the request log.
-func (s *Server) routes(pages *login.Handler) (http.Handler, error) {
+func (s *Server) routes(pages *login.Handler, checks connectors.RealNameChecker) (http.Handler, error) {
 	cfg := s.cfg
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -233,6 +233,9 @@ func (s *Server) routes(pages *login.Handler) (http.Handler, error) {
 	s.saml.Register(routes{mux, &s.patterns}) // SAML: /saml/metadata, /saml/sso, /saml/slo, /saml/idp-initiated …
 	mux.Handle("GET /.well-known/openid-configuration", s.provider.Discovery())
 	mux.Handle("GET "+s.provider.KeysPath(), s.provider.JWKS())
+	if app, ok := checks.(appAPI); ok { // the simulator: the e-card app's side of the platform
+		routes{mux, &s.patterns}.Handle(AppAPIPath+"/", http.StripPrefix(AppAPIPath, app.AppHandler()))
+	}
 	mux.Handle("/", s.provider.Handler())
 	clients, err := clientip.New(cfg.TrustedProxies, cfg.ClientIPHeader) // checked in cfg.check
 	if err != nil {
@@ -240,6 +243,15 @@ func (s *Server) routes(pages *login.Handler) (http.Handler, error) {
 	}
 	return capBodies(clients.Handler(s.observe(mux))), nil // observe must hand mux its own request (routeOf reads r.Pattern)
 }
+
+// AppAPIPath is where a node serves the e-card app API of a connector that
+// has one in process (the simulator: connectors/ecardapp), so that
+// `cardsso serve` alone can demo the e-card with examples/ecard-app. A
+// networked card platform serves its own.
+const AppAPIPath = "/ecard-sim"
+
+// appAPI is a connector that serves the e-card app API itself.
+type appAPI interface{ AppHandler() http.Handler }
 
 // checkers are the identity checks of the configured connector; card and
 // face are nil when it does not offer them.

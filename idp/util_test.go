@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,7 +48,14 @@ func openStore(ctx context.Context, cfg idp.Config, d nodeDeps) (*sqlstore.Store
 // cfg.ExtraMetrics.
 func openChecks(cfg *idp.Config, d nodeDeps) (connectors.RealNameChecker, error) {
 	if d.cardplatform == nil {
-		return d.simulator.Open()
+		sim := d.simulator
+		if sim.AppBaseURL == "" { // as cmd/cardsso does: the app API below the issuer
+			sim.AppBaseURL = strings.TrimSuffix(cfg.Issuer, "/") + idp.AppAPIPath
+		}
+		if sim.Now == nil {
+			sim.Now = cfg.Now
+		}
+		return sim.Open()
 	}
 	c := *d.cardplatform
 	reg := prometheus.NewRegistry()

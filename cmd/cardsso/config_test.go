@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/simulator"
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/policies/assurance"
 	"github.com/cardsso/cardsso/storage/sqlstore"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // env is a fake environment for loadConfig.
@@ -343,7 +347,7 @@ func TestLoadConfigFileErrors(t *testing.T) {
 		{"unknown cardplatform key", "connector:\n  cardplatform:\n    tls:\n      ca: x\n", "config: connector.cardplatform.tls.ca: unknown key (want ca_file, cert_file or key_file)"},
 		{"bool garbage", "connector:\n  cardplatform:\n    insecure_plain_http: maybe\n", `config: connector.cardplatform.insecure_plain_http: want true or false, got "maybe"`},
 		{"retries garbage", "connector:\n  cardplatform:\n    retries: twice\n", `config: connector.cardplatform.retries: want a whole number, got "twice"`},
-		{"unknown deep key", "connector:\n  simulator:\n    fixtures: x\n", "config: connector.simulator.fixtures: unknown key (want fixture, photo_dir or face_threshold)"},
+		{"unknown deep key", "connector:\n  simulator:\n    fixtures: x\n", "config: connector.simulator.fixtures: unknown key (want fixture, photo_dir, face_threshold or app_base_url)"},
 		{"line number", "issuer: http://localhost:8080\n\nkeys:\n  algo: ES256\n", ".yaml:4)"},
 		{"duration without unit", "tokens:\n  code_lifetime: 60\n", `config: tokens.code_lifetime: invalid duration "60"`},
 		{"duration garbage", "session:\n  lifetime: forever\n", `config: session.lifetime: invalid duration "forever"`},
@@ -762,5 +766,39 @@ func TestPostgresDSNSelectsPostgres(t *testing.T) {
 	}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "storage.dsn") {
 		t.Errorf("sqlite with a PostgreSQL URL: Validate() = %v; want an error naming storage.dsn", err)
+	}
+}
+
+// TestSimulatorAppAPIBelowIssuer: the simulator's e-card app API is where
+// the node serves it (<issuer>/ecard-sim) unless app_base_url says
+// otherwise, so that the QR codes a node shows point at itself.
+func TestSimulatorAppAPIBelowIssuer(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"CARDSSO_ISSUER": "https://sso.example.gov.cn"}, "https://sso.example.gov.cn/ecard-sim/v1/tickets/"},
+		{map[string]string{"CARDSSO_ISSUER": "https://sso.example.gov.cn", "CARDSSO_SIMULATOR_APP_BASE_URL": "https://app.example.gov.cn/api"}, "https://app.example.gov.cn/api/v1/tickets/"},
+	} {
+		lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+		fc, err := loadConfig("", lookup, nil)
+		if err == nil {
+			err = fc.Validate()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks, err := fc.openChecks(slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets, ok := checks.(connectors.LoginTickets)
+		if !ok {
+			t.Fatal("the simulator offers no login tickets")
+		}
+		ticket, err := tickets.CreateLoginTicket(context.Background(), connectors.TicketRequest{Portal: "Demo", ClientID: "demo"})
+		if err != nil || !strings.HasPrefix(ticket.Payload, tc.want) {
+			t.Errorf("%v: payload %q, %v; want it below %s", tc.env, ticket.Payload, err, tc.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,9 @@ type openOptions struct {
 	logger  *slog.Logger
 	metrics prometheus.Registerer
 	now     func() time.Time
+	// issuer is the node's issuer URL: the simulator's e-card app API is
+	// served below it (idp.AppAPIPath) unless app_base_url says otherwise.
+	issuer string
 }
 
 // connectorType is one implementation of the identity checks: its
@@ -70,8 +74,12 @@ func connectorTypes() map[string]connectorType {
 	return map[string]connectorType{
 		"simulator": {
 			config: func() connectorConfig { return &simulator.Config{} },
-			open: func(c connectorConfig, _ openOptions) (connectors.RealNameChecker, error) {
-				return c.(*simulator.Config).Open()
+			open: func(c connectorConfig, o openOptions) (connectors.RealNameChecker, error) {
+				cfg := *c.(*simulator.Config)
+				if cfg.AppBaseURL == "" && o.issuer != "" {
+					cfg.AppBaseURL = strings.TrimSuffix(o.issuer, "/") + idp.AppAPIPath
+				}
+				return cfg.Open()
 			},
 		},
 		"cardplatform": {
@@ -210,7 +218,7 @@ func (c *fileConfig) storeConfig() storageConfig {
 // logs to logger. Call it on a validated config.
 func (c *fileConfig) openChecks(logger *slog.Logger, reg prometheus.Registerer) (connectors.RealNameChecker, error) {
 	ct := connectorTypes()[c.Connector.Type]
-	checks, err := ct.open(c.Connector.Configs[c.Connector.Type], openOptions{logger: logger, metrics: reg, now: time.Now})
+	checks, err := ct.open(c.Connector.Configs[c.Connector.Type], openOptions{logger: logger, metrics: reg, now: time.Now, issuer: c.Issuer})
 	if err != nil {
 		return nil, c.componentError("connector."+c.Connector.Type, err)
 	}

@@ -1,7 +1,9 @@
 // Package connectorstest provides the conformance suite that every
 // implementation of the connectors check interfaces must pass, run against
 // the demo card holders of the README ("Demo card holders"): TestRealName, TestCard and TestFace,
-// one per check, and Run for an implementation of all three.
+// one per check, and Run for an implementation of all three; and TestECard,
+// the e-card suite, which plays the phone app through an AppDriver (HTTPApp
+// speaks the app API of connectors/ecardapp at a base URL).
 //
 // An implementation's tests build a checker that knows the demo holders (the
 // simulator's default fixture, or a card platform serving it) and call the

@@ -1,9 +1,12 @@
 package simulator
 
-import "fmt"
+import (
+	"fmt"
+	"net/url"
+)
 
 // ConfigError reports a Config field that is not valid. Key is the field's
-// YAML key (fixture, photo_dir, face_threshold).
+// YAML key (fixture, photo_dir, face_threshold, app_base_url).
 type ConfigError struct {
 	Key    string
 	Reason string
@@ -19,11 +22,18 @@ func (e *ConfigError) ConfigKey() string { return e.Key }
 func (e *ConfigError) ConfigReason() string { return e.Reason }
 
 // Validate checks cfg without reading any file: FaceThreshold above 0 and at
-// most 1, or zero for DefaultFaceThreshold. The fixture and the photos are
-// checked by Open.
+// most 1, or zero for DefaultFaceThreshold; AppBaseURL empty or an absolute
+// http or https URL with no query or fragment. The fixture and the photos
+// are checked by Open.
 func (cfg Config) Validate() error {
 	if t := cfg.FaceThreshold; t != 0 && !(t > 0 && t <= 1) { // also refuses NaN
 		return &ConfigError{Key: "face_threshold", Reason: fmt.Sprintf("face threshold %v is not above 0 and at most 1 (0 for the default, %v)", t, DefaultFaceThreshold)}
+	}
+	if u := cfg.AppBaseURL; u != "" {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" || p.Fragment != "" || p.User != nil {
+			return &ConfigError{Key: "app_base_url", Reason: fmt.Sprintf("%q is not an absolute http or https URL without user, query or fragment", u)}
+		}
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 // Package simulator provides an in-process card service platform that answers
 // the three identity checks (real-name, real-card, real-person) from a fixture
-// of card holders; it is CardSSO's embedded default connector, so a fresh
-// install works without a real platform.
+// of card holders, and simulates the electronic social security card (login
+// tickets, counter codes, licences, app bindings); it is CardSSO's embedded
+// default connector, so a fresh install works without a real platform.
 //
 // New(Config{}) loads the embedded fixture.yaml and the embedded card photos;
 // Config.Fixture (or Load) names another fixture file in the same format, and
@@ -77,7 +78,40 @@
 // live photo that is too large, not PNG or JPEG, out of the size limits or not
 // decodable (wraps connectors.ErrInvalidPhoto). A number without a card photo,
 // an unknown number and a uniform photo are Passed false, with no error. The
-// simulator never returns connectors.ErrUnavailable.
+// checks never return connectors.ErrUnavailable.
 //
-// A Simulator is immutable once built and safe for concurrent use.
+// # The e-card
+//
+// A Simulator implements connectors.LoginTickets, connectors.CounterVerifier,
+// connectors.LicenceFetcher and connectors.BindingAdmin, and AppHandler serves
+// the app API of connectors/ecardapp that a phone app (examples/ecard-app)
+// speaks; CardSSO mounts it at Config.AppBaseURL (DefaultAppBaseURL, the
+// default issuer + /ecard-sim, when empty) only when the simulator is the
+// connector:
+//
+//	app ── POST /v1/bindings {name, number, card, device, P-256 JWK}
+//	       real-name + real-card match, card normal ──→ binding id (= kid)
+//	CardSSO ── CreateLoginTicket ──→ id, payload <AppBaseURL>/v1/tickets/<id>
+//	app ── GET payload (portal) ── POST payload/confirm, JWS {ticket, jti, iat, exp}
+//	CardSSO ── LoginTicketStatus ──→ confirmed: number, binding, time
+//	staff ── scanned counter code (JWS {use: counter, ...}) ── VerifyCounterCode
+//
+// Tickets live connectors.TicketLifetime and are confirmed or refused once,
+// by a live binding; each JWS is single-use by its jti, remembered until its
+// exp + ecardapp.Skew. Expired tickets (kept one more TicketLifetime, so
+// that a late confirmation can still be collected) and jtis are pruned as
+// new ones arrive, and the state is capped (MaxLiveTickets, MaxBindings,
+// MaxSeenJTIs): beyond a cap the call fails with an error wrapping
+// connectors.ErrUnavailable and the app API answers 503. Licence data is
+// derived from the fixture holder (see Simulator.Licence): the fixture has
+// no licence fields.
+//
+// The e-card state is in memory, in one process: bindings and tickets are
+// lost on restart, and several CardSSO nodes do not share them (a ticket
+// created on one node cannot be confirmed on another). A deployment with
+// several nodes uses the cardplatform connector and a real platform (or
+// examples/cardplatform).
+//
+// The fixture of a Simulator is immutable once built; its e-card state sits
+// behind a mutex. A Simulator is safe for concurrent use.
 package simulator

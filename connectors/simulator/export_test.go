@@ -18,3 +18,11 @@ func Similarity(a, b []byte) (float64, error) {
 	}
 	return similarity(pa, pb), nil
 }
+
+// ECardSizes returns how many login tickets and jtis the e-card state
+// holds, for the tests of its pruning.
+func (s *Simulator) ECardSizes() (tickets, jtis int) {
+	s.ecard.mu.Lock()
+	defer s.ecard.mu.Unlock()
+	return len(s.ecard.tickets), len(s.ecard.jtis)
+}

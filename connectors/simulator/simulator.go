@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/citizenid"
@@ -26,15 +27,27 @@ type Config struct {
 	// DefaultFaceThreshold. Lowering it lets more photos of other people
 	// pass; see the package documentation for the scores of the demo photos.
 	FaceThreshold float64 `yaml:"face_threshold"`
+	// AppBaseURL is the absolute URL under which the e-card app API
+	// (AppHandler) is mounted; login ticket payloads are URLs below it.
+	// Empty means DefaultAppBaseURL.
+	AppBaseURL string `yaml:"app_base_url"`
+	// Now is the clock of the e-card (ticket and JWS lifetimes); nil means
+	// time.Now. For tests.
+	Now func() time.Time `yaml:"-"`
 }
 
 // Simulator is an in-process card service platform answering from a
-// fixture of card holders. It is immutable and safe for concurrent use.
+// fixture of card holders. Its fixture is immutable; its e-card state (app
+// bindings, login tickets, seen jtis) lives in memory behind a mutex. It is
+// safe for concurrent use.
 type Simulator struct {
 	holders       []Holder
 	prints        []*faceprint             // the card photos' faceprints, nil without a photo; parallel to holders
 	byNumber      map[citizenid.Number]int // index into holders
 	faceThreshold float64
+	appBase       string           // Config.AppBaseURL without a trailing slash
+	now           func() time.Time // Config.Now or time.Now
+	ecard         *ecardState
 }
 
 var (
@@ -76,6 +89,15 @@ func New(cfg Config) (*Simulator, error) {
 		prints:        prints,
 		byNumber:      make(map[citizenid.Number]int, len(holders)),
 		faceThreshold: threshold,
+		appBase:       strings.TrimRight(cfg.AppBaseURL, "/"),
+		now:           cfg.Now,
+		ecard:         newECardState(),
+	}
+	if s.appBase == "" {
+		s.appBase = DefaultAppBaseURL
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	for i, h := range holders {
 		s.byNumber[h.Number] = i
