@@ -149,7 +149,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		return err
 	}
 	appBase := appBaseURL(o.appBaseURL, ln.Addr())
-	sim, err := simulator.New(simulator.Config{Fixture: o.fixture, PhotoDir: o.photoDir, FaceThreshold: o.faceThreshold})
+	sim, err := simulator.New(simulator.Config{Fixture: o.fixture, PhotoDir: o.photoDir, FaceThreshold: o.faceThreshold, AppBaseURL: appBase})
 	if err != nil {
 		ln.Close()
 		return err
