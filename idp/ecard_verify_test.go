@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -20,6 +24,7 @@ import (
 	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/citizenid"
 	"github.com/cardsso/cardsso/connectors/simulator"
+	"github.com/cardsso/cardsso/examples/cardplatform/server"
 	"github.com/cardsso/cardsso/examples/ecard-app/app"
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
@@ -396,4 +401,59 @@ func changeByte(jws string) string {
 		b[i] = 'A'
 	}
 	return string(b)
+}
+
+// TestECardCounterOverTheNetwork: with the networked connector
+// (examples/cardplatform's server over TLS, serving the e-card and its app
+// API), a counter client verifies 张三's code; with the platform down the
+// answer is 503 temporarily_unavailable, and the record has the success
+// and the fault, nothing else.
+func TestECardCounterOverTheNetwork(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := server.NewHandler(server.Config{Clients: map[string]string{"cardsso": platformSecret}, Checker: sim, ECard: sim, App: sim.AppHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	p := &platform{url: ts.URL, caFile: filepath.Join(t.TempDir(), "ca.pem")}
+	if err := os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := startNodeWith(t, p.deps())
+	secret := registerClient(t, n, admin.ClientSpec{ID: "desk", RedirectURIs: []string{"http://127.0.0.1:9814/cb"}, AllowedClaims: []string{"cardsso.counter"}})
+	tok := ccToken(t, n, "desk", secret, "cardsso.counter")
+	phone, err := app.Bind(context.Background(), ts.Client(), ts.URL+"/app",
+		app.Holder{Name: zhangSan, Number: zhangSanSSN, CardNumber: "A00000001", DeviceName: "test phone"})
+	if err != nil {
+		t.Fatalf("bind through the platform: %v", err)
+	}
+	code, _ := phone.CounterCode()
+	if a := verifyCode(t, n, tok.AccessToken, code); a.status != http.StatusOK || a.body["name"] != zhangSan || a.body["card_status"] != "normal" {
+		t.Errorf("verify over the network = %d %s; want 200 naming 张三, card normal", a.status, a.raw)
+	}
+	down.Store(true)
+	code, _ = phone.CounterCode()
+	a := verifyCode(t, n, tok.AccessToken, code)
+	down.Store(false)
+	if a.status != http.StatusServiceUnavailable || a.body["error"] != "temporarily_unavailable" || a.header.Get("Retry-After") == "" {
+		t.Errorf("platform down = %d %s; want 503 temporarily_unavailable with Retry-After", a.status, a.raw)
+	}
+	rows := map[string]int{}
+	for _, v := range counterLog(t, n) {
+		rows[v.Outcome]++
+	}
+	if want := map[string]int{"valid": 1, "temporarily_unavailable": 1}; !reflect.DeepEqual(rows, want) {
+		t.Errorf("recorded outcomes %v; want %v", rows, want)
+	}
 }
