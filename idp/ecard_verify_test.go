@@ -288,13 +288,13 @@ func licenceAt(t *testing.T, n *node, token string) ecardAnswer {
 func TestECardLicence(t *testing.T) {
 	n, sim := startECardNode(t)
 	ctx := context.Background()
-	const red, red2 = "http://127.0.0.1:9812/cb", "http://127.0.0.1:9813/cb"
+	const red, red2, red3 = "http://127.0.0.1:9812/cb", "http://127.0.0.1:9813/cb", "http://127.0.0.1:9815/cb"
 	r := newRP(t, n, "licence-portal", registerClient(t, n, admin.ClientSpec{ID: "licence-portal", RedirectURIs: []string{red},
 		AllowedClaims: []string{"cardsso.license"}}), red)
 	other := newRP(t, n, "other-portal", registerClient(t, n, admin.ClientSpec{ID: "other-portal", RedirectURIs: []string{red2}}), red2)
 	r.conf.Scopes = append(r.conf.Scopes, "cardsso.license")
 	other.conf.Scopes = append(other.conf.Scopes, "cardsso.license")
-	br := newBrowser(t, red, red2)
+	br := newBrowser(t, red, red2, red3)
 	v := oauth2.GenerateVerifier()
 	tok, idc := exchange(t, r, register(t, br, n, r.authorize(br, "s", "n", v), zhangSan, zhangSanSSN, goodPass), v, "s")
 
@@ -377,6 +377,15 @@ func TestECardLicence(t *testing.T) {
 			!strings.Contains(a.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
 			t.Errorf("%s: %d %s; want 403 insufficient_scope", name, a.status, a.raw)
 		}
+	}
+	// A third-party portal allowed the licence asks the citizen's consent,
+	// and the consent page names the licence.
+	third := newRP(t, n, "third-portal", registerThirdParty(t, n, admin.ClientSpec{ID: "third-portal", RedirectURIs: []string{red3},
+		AllowedClaims: []string{"cardsso.license"}}), red3)
+	third.conf.Scopes = []string{"openid", "cardsso.license"}
+	ask := third.authorize(br, "c", "n", oauth2.GenerateVerifier())
+	if ask.url.Path != "/login/consent" || !strings.Contains(ask.body, "电子证照") && !strings.Contains(ask.body, "electronic licence") {
+		t.Errorf("consent for cardsso.license: %d at %s; want the consent page naming the licence:\n%s", ask.status, ask.url, ask.body)
 	}
 	if a := licenceAt(t, n, ""); a.status != http.StatusUnauthorized || a.body["error"] != "invalid_token" {
 		t.Errorf("no token: %d %s; want 401 invalid_token", a.status, a.raw)
