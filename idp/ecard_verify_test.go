@@ -378,6 +378,18 @@ func TestECardLicence(t *testing.T) {
 			t.Errorf("%s: %d %s; want 403 insufficient_scope", name, a.status, a.raw)
 		}
 	}
+	// A portal allowed cardsso.ssn too, and granted it, gets the full number.
+	const red4 = "http://127.0.0.1:9816/cb"
+	full := newRP(t, n, "full-portal", registerClient(t, n, admin.ClientSpec{ID: "full-portal", RedirectURIs: []string{red4},
+		AllowedClaims: []string{"cardsso.license", "cardsso.ssn"}}), red4)
+	full.conf.Scopes = []string{"openid", "cardsso.license", "cardsso.ssn"}
+	br.stopAt = append(br.stopAt, red4)
+	v = oauth2.GenerateVerifier()
+	fullTok, _ := exchange(t, full, full.authorize(br, "f", "n", v), v, "f")
+	if lc, err := idp.VerifyLicence(licenceAt(t, n, fullTok.AccessToken).raw, published, n.issuer); err != nil || lc.SSN != zhangSanSSN || lc.SSNMasked != "" {
+		t.Errorf("licence of a portal granted cardsso.ssn = %+v, %v; want the full number only", lc, err)
+	}
+
 	// A third-party portal allowed the licence asks the citizen's consent,
 	// and the consent page names the licence.
 	third := newRP(t, n, "third-portal", registerThirdParty(t, n, admin.ClientSpec{ID: "third-portal", RedirectURIs: []string{red3},
