@@ -91,6 +91,10 @@ func (h *Handler) ecardRequest(w http.ResponseWriter, r *http.Request) (storage.
 		h.message(w, r, http.StatusNotFound, "err.title", "ecard.none", LoginURL(req.ID))
 		return req, state{}, false
 	}
+	if req.Done { // answered already: no new ticket for it
+		h.Expired(w, r)
+		return req, state{}, false
+	}
 	st, err := decodeState(req.LoginState)
 	if err != nil {
 		h.internal(w, r, "decode login state", err)
@@ -103,16 +107,16 @@ func (h *Handler) ecardRequest(w http.ResponseWriter, r *http.Request) (storage.
 	return req, st, true
 }
 
-// getECard shows the request's live ticket, making one when it has none,
-// when the one it has expired, or when the citizen asks for a new one
-// (?new=1, the "try again" link).
+// getECard shows the request's ticket, making one when it has none or when
+// the citizen asks for a new one (?new=1, the "try again" link); a ticket
+// it has is asked about first (the meta refresh lands here), so that an
+// expired one says so.
 func (h *Handler) getECard(w http.ResponseWriter, r *http.Request) {
 	req, st, ok := h.ecardRequest(w, r)
 	if !ok {
 		return
 	}
-	now := h.cfg.Now()
-	if st.ECard == nil || st.ECard.ID == "" || st.ECard.Used || !now.Before(st.ECard.ExpiresAt) || r.URL.Query().Get("new") == "1" {
+	if st.ECard == nil || st.ECard.ID == "" || st.ECard.Used || r.URL.Query().Get("new") == "1" {
 		tk, err := h.newTicket(r.Context(), req)
 		if err != nil {
 			h.ecardFailed(w, r, req, "create ticket", err)
@@ -320,7 +324,10 @@ func (h *Handler) ecardConfirmed(w http.ResponseWriter, r *http.Request, req sto
 	})
 	switch {
 	case errors.Is(err, errECardGone):
-		h.next(w, r, req.ID) // the other request logged the citizen in (or a new ticket replaced this one)
+		// Another request used the ticket first (or a new ticket replaced
+		// it): this one logs nobody in.
+		h.cfg.Observer.Login("ecard", "used")
+		h.message(w, r, http.StatusConflict, "err.title", "ecard.used", "")
 		return
 	case err != nil:
 		h.internal(w, r, "record e-card login", err)
