@@ -408,3 +408,54 @@ func TestECardLoginRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestECardAccountBindings: the account page lists the citizen's app
+// bindings and revokes their own (the app can no longer confirm a login);
+// another citizen's binding id is refused and stays live.
+func TestECardAccountBindings(t *testing.T) {
+	e := startECard(t)
+	ctx := context.Background()
+	zhao, err := app.Bind(ctx, nil, e.n.issuer+idp.AppAPIPath,
+		app.Holder{Name: "赵六", Number: "510104200002290046", CardNumber: "A00000004", DeviceName: "zhao phone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := newBrowser(t, e.rp.conf.RedirectURL)
+	p := e.ecardPage(t, br, e.rp.authorize(br, "st", "nonce", oauth2.GenerateVerifier()))
+	e.confirm(t, p, true)
+	codeFrom(t, e.scanned(t, br, p), e.rp.conf.RedirectURL, "st")
+
+	acct := br.get(e.n.issuer + "/account")
+	if acct.status != http.StatusOK || !strings.Contains(acct.body, "s phone") || strings.Contains(acct.body, "zhao phone") {
+		t.Fatalf("the account page (%d) does not list exactly 张三's binding:\n%s", acct.status, acct.body)
+	}
+	f := formFor(t, acct, "/account/ecard/revoke")
+	if f.fields.Get("binding") != e.app.BindingID {
+		t.Fatalf("revoke form names binding %q; want %q", f.fields.Get("binding"), e.app.BindingID)
+	}
+	other := br.submit(e.n.issuer, f, map[string]string{"binding": zhao.BindingID})
+	if other.status != http.StatusNotFound {
+		t.Errorf("revoking another citizen's binding: %d; want 404", other.status)
+	}
+	number, _ := citizenid.Parse("510104200002290046")
+	if bs, err := e.conn.Bindings(ctx, &number); err != nil || len(bs) != 1 || !bs[0].RevokedAt.IsZero() {
+		t.Errorf("赵六's bindings after the refused revoke: %+v, %v; want one, live", bs, err)
+	}
+	if got := br.submit(e.n.issuer, f, nil); got.status != http.StatusOK || !strings.Contains(got.body, "binding is revoked") {
+		t.Fatalf("revoking the own binding: %d\n%s", got.status, got.body)
+	}
+	// The revoked app can no longer confirm a login.
+	br2 := newBrowser(t, e.rp.conf.RedirectURL)
+	p2 := e.ecardPage(t, br2, e.rp.authorize(br2, "st", "nonce", oauth2.GenerateVerifier()))
+	u, _ := app.TicketURL(payloadOf(t, p2))
+	tk, err := e.app.Ticket(ctx, u)
+	if err == nil {
+		err = e.app.Confirm(ctx, tk)
+	}
+	if err == nil {
+		t.Error("a revoked binding confirmed a login")
+	}
+	if got := e.scanned(t, br2, p2); strings.Contains(got.location, "code=") {
+		t.Error("a login completed after the binding was revoked")
+	}
+}

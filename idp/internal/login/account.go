@@ -51,6 +51,7 @@ type accountView struct {
 	CardStatus, CardChecked, Level string
 	Sessions                       []sessionView
 	Consents                       []consentView
+	Bindings                       bindingsView // the e-card apps (ecard_account.go)
 }
 
 // sessionView is one live session of the citizen. Ref names it in the end
@@ -163,6 +164,10 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s storag
 			ClientID: c.ClientID, Portal: h.portalName(ctx, c.ClientID),
 			Granted: c.GrantedAt.Format("2006-01-02"), Items: consentLabels(p, c.Scopes),
 		})
+	}
+	if v.Bindings, err = h.accountBindings(ctx, p, acct); err != nil {
+		h.internal(w, r, "list e-card bindings", err)
+		return
 	}
 	p.Account = v
 	if errKey != "" {

@@ -251,6 +251,7 @@ func (h *Handler) Register(mux Router) {
 	mux.HandleFunc("POST /account/card", h.limitForms(h.postAccountCard))
 	mux.HandleFunc("POST /account/session/end", h.postAccountEndSession)
 	mux.HandleFunc("POST /account/consent/withdraw", h.postAccountWithdraw)
+	mux.HandleFunc("POST /account/ecard/revoke", h.postAccountRevokeBinding)
 	mux.HandleFunc("GET /logout", h.getLogout)
 	mux.HandleFunc("POST /logout", h.postLogout)
 	mux.HandleFunc("GET /logout/done", h.loggedOut)
