@@ -128,6 +128,7 @@ Exit codes: 0 success, 1 failure, 2 bad configuration, flag or usage.`,
 		c.newKeysCmd(),
 		c.newSeedCmd(),
 		c.newBackupCmd(),
+		c.newECardCmd(),
 	)
 	return root
 }

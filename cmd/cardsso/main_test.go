@@ -131,6 +131,8 @@ func TestCommandContract(t *testing.T) {
 		"sps list":              {"json"},
 		"sps show":              {"json"},
 		"sps delete":            {},
+		"ecard bindings list":   {"ssn", "json"},
+		"ecard bindings revoke": {},
 	}
 	var got []string
 	var walk func(c *cobra.Command)
