@@ -352,4 +352,3 @@ func TestECardAccountBindings(t *testing.T) {
 		t.Errorf("revoked %v; want [bind-zhang]", f.revoked)
 	}
 }
-
