@@ -49,7 +49,7 @@ func openStore(ctx context.Context, cfg idp.Config, d nodeDeps) (*sqlstore.Store
 func openChecks(cfg *idp.Config, d nodeDeps) (connectors.RealNameChecker, error) {
 	if d.cardplatform == nil {
 		sim := d.simulator
-		if sim.AppBaseURL == "" { // as cmd/cardsso does: the app API below the issuer
+		if sim.AppBaseURL == "" && cfg.Issuer != "" { // as cmd/cardsso does: the app API below the issuer
 			sim.AppBaseURL = strings.TrimSuffix(cfg.Issuer, "/") + idp.AppAPIPath
 		}
 		if sim.Now == nil {

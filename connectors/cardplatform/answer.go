@@ -78,7 +78,9 @@ func (c *Client) platformMessage(spec callSpec, body []byte) error {
 	}
 	msg := "(no code)"
 	if errorCode.MatchString(e.Error) {
-		msg = e.Error
+		// A code is letters and digits: it can still be a number
+		// (FuzzPlatformAnswers found one).
+		msg = clean(e.Error, 64, spec)
 	}
 	if m := clean(e.Message, maxServerMessageRunes, spec); m != "" {
 		msg += ": " + m
@@ -88,6 +90,10 @@ func (c *Client) platformMessage(spec callSpec, body []byte) error {
 
 // errorCode is what an error code of the platform looks like (wire.ErrorResponse.Error).
 var errorCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// numberLike matches what may be a citizen identity number, or its first
+// 17 digits, in a platform's message.
+var numberLike = regexp.MustCompile(`[0-9]{17}[0-9Xx]?`)
 
 // decode unmarshals a JSON answer into v, refusing trailing data.
 func decode(body []byte, v any) error {
@@ -115,6 +121,9 @@ func clean(s string, max int, spec callSpec) string {
 		s = strings.ReplaceAll(s, strings.ToLower(n), spec.number.Masked())
 		s = strings.ReplaceAll(s, n[:len(n)-1], citizenid.Mask(n[:len(n)-1]))
 	}
+	// Numbers the call was not about (a counter code's holder, a list of
+	// bindings) cannot be replaced by value: mask whatever looks like one.
+	s = numberLike.ReplaceAllStringFunc(s, citizenid.Mask)
 	name := strings.TrimSpace(spec.name)
 	if name != "" {
 		s = strings.ReplaceAll(s, name, "[name]")

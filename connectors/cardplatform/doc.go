@@ -1,6 +1,7 @@
 // Package cardplatform provides an HTTP client for a remote card service
 // platform: the real-name, real-card and real-person checks of package
-// connectors, asked over the JSON API of docs/cardplatform-api.md, with
+// connectors, and its e-card (login tickets, counter codes, licences,
+// bindings), asked over the JSON API of docs/cardplatform-api.md, with
 // request signing, a per-call timeout, bounded retries, a circuit breaker
 // and metrics.
 //
@@ -12,6 +13,16 @@
 //	POST /v1/card     {name, number, card_number} → {matched, card?: {region, number, status, generation}}
 //	POST /v1/face     {number, photo, challenge}  → {passed}         (never a score)
 //	errors: 4xx/5xx    {error, message}
+//
+// The e-card endpoints (ecard.go, ecard_bindings.go) are signed, retried
+// and broken the same way; only ticket creation is not idempotent:
+//
+//	POST /v1/ecard/tickets          {portal, client_id} → {ticket_id, expires_at, payload}
+//	POST /v1/ecard/tickets/status   {ticket_id}         → {state, number?, binding_id?, confirmed_at?}
+//	POST /v1/ecard/counter/verify   {code}              → {outcome, number?, name?, binding_id?}
+//	POST /v1/ecard/licence          {number}            → {found, licence?}
+//	POST /v1/ecard/bindings         {number | all}      → {bindings}
+//	POST /v1/ecard/bindings/revoke  {id, owner?}        → {found}
 //
 // Every request is signed with a secret shared per client id:
 //

@@ -61,7 +61,14 @@ func startPlatform(t *testing.T) *platform {
 	return p
 }
 
+// newHandler is the platform's handler over the default simulator, with
+// newFakeECard's e-card.
 func newHandler(t *testing.T, logs io.Writer) http.Handler {
+	t.Helper()
+	return newHandlerWith(t, logs, newFakeECard())
+}
+
+func newHandlerWith(t *testing.T, logs io.Writer, e server.ECard) http.Handler {
 	t.Helper()
 	sim, err := simulator.New(simulator.Config{})
 	if err != nil {
@@ -70,6 +77,7 @@ func newHandler(t *testing.T, logs io.Writer) http.Handler {
 	h, err := server.NewHandler(server.Config{
 		Clients: map[string]string{testClientID: testSecret},
 		Checker: sim,
+		ECard:   e,
 		Logger:  newLogger(logs),
 	})
 	if err != nil {

@@ -32,8 +32,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cardsso_cardplatform_calls_total",
-			Help: "Checks asked of the card service platform, by check (realname, card, face) and outcome " +
-				"(match, mismatch, pass, fail, invalid_photo, refused, canceled, error, unreachable, timeout, " +
+			Help: "Checks asked of the card service platform, by check (realname, card, face, ecard_ticket, " +
+				"ecard_ticket_status, ecard_counter, ecard_licence, ecard_bindings, ecard_revoke) and outcome " +
+				"(match, mismatch, pass, fail, invalid_photo, created, ticket_pending, ticket_confirmed, ticket_refused, " +
+				"ticket_expired, valid, " +
+				"invalid, used, found, not_found, listed, revoked, canceled, error, unreachable, timeout, " +
 				"server_error, bad_response, bad_signature, breaker_open).",
 		}, []string{"check", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -50,7 +53,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "State of the circuit breaker in front of the card service platform: 0 closed, 1 half-open, 2 open.",
 		}),
 	}
-	for _, check := range []string{CheckRealName, CheckCard, CheckFace} {
+	for _, check := range []string{CheckRealName, CheckCard, CheckFace,
+		CheckTicket, CheckTicketStatus, CheckCounter, CheckLicence, CheckBindings, CheckRevoke} {
 		m.duration.WithLabelValues(check)
 		m.retries.WithLabelValues(check)
 	}

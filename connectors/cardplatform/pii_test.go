@@ -11,6 +11,7 @@ import (
 
 	"github.com/cardsso/cardsso/internal/testlog"
 
+	"github.com/cardsso/cardsso/connectors"
 	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/simulator"
 )
@@ -46,6 +47,21 @@ func TestNoPersonalDataInErrorsOrLogs(t *testing.T) {
 		record(err)
 		_, err = c.CheckFace(t.Context(), zhang, photo[:100], "challenge")
 		record(err)
+		// The e-card calls: those that name no number send none, but the
+		// answers carry 张三's (a confirmed ticket, a valid code).
+		_, err = c.CreateLoginTicket(t.Context(), connectors.TicketRequest{Portal: "市民服务门户", ClientID: "portal"})
+		record(err)
+		_, err = c.LoginTicketStatus(t.Context(), testTicketID)
+		record(err)
+		_, err = c.VerifyCounterCode(t.Context(), "a.counter.code")
+		record(err)
+		_, _, err = c.Licence(t.Context(), zhang)
+		record(err)
+		_, err = c.Bindings(t.Context(), &zhang)
+		record(err)
+		_, err = c.Bindings(t.Context(), nil)
+		record(err)
+		record(c.RevokeBinding(t.Context(), testBinding, &zhang))
 	}
 
 	// The real platform: results, and an invalid photo.
@@ -62,7 +78,13 @@ func TestNoPersonalDataInErrorsOrLogs(t *testing.T) {
 		return startFake(t, func(_ int64, r *http.Request) fakeAnswer {
 			var req struct{ Name, Number string }
 			_ = json.NewDecoder(r.Body).Decode(&req)
-			msg, _ := json.Marshal("bad number " + req.Number + " for " + req.Name + " (" + strings.ToLower(req.Number) + ")")
+			// The e-card calls send no name, and most no number: the
+			// platform echoes 张三's anyway.
+			if req.Name == "" {
+				req.Name = zhangName
+			}
+			msg, _ := json.Marshal("bad number " + req.Number + " for " + req.Name + " (" + strings.ToLower(req.Number) + ")" +
+				" of " + zhangNumber)
 			return fakeAnswer{status: status, body: `{"error":"bad_request","message":` + string(msg) + `}`}
 		})
 	}

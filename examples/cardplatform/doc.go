@@ -1,6 +1,10 @@
 // Command cardplatform is a demo card service platform: it serves the HTTP
 // API of docs/cardplatform-api.md over the simulator's card holders, so that
-// CardSSO can run against a real networked platform.
+// CardSSO can run against a real networked platform. When the simulator
+// offers the e-card, it serves the e-card endpoints too, and the app API
+// under https://<addr>/app (docs/cardplatform-api.md, §7 and §8);
+// --app-base-url gives another public URL for it, which the login tickets
+// name.
 //
 //	go run ./examples/cardplatform
 //	go run ./cmd/cardsso serve --config examples/config/cardplatform.yaml

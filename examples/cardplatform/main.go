@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -46,6 +47,7 @@ func main() {
 // options are the command line.
 type options struct {
 	addr           string
+	appBaseURL     string
 	clientsFile    string
 	clientID       string
 	clientSecret   string
@@ -77,6 +79,7 @@ Flags:
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8443", "listen `address` (host:port)")
+	fs.StringVar(&o.appBaseURL, "app-base-url", "", "public `URL` of the e-card app API, which login tickets name, when the simulator offers the e-card (default https://<listen address>/app)")
 	fs.StringVar(&o.clientsFile, "clients", "", "YAML `file` of clients (clients: [{id, secret | secret_file}]); replaces --client-id/--client-secret")
 	fs.StringVar(&o.clientID, "client-id", demoClientID, "the one client's `id`")
 	fs.StringVar(&o.clientSecret, "client-secret", "", "the one client's `secret`, at least 32 bytes (default: $CARDPLATFORM_CLIENT_SECRET, else the public demo secret)")
@@ -102,6 +105,11 @@ Flags:
 	})
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return o, errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.appBaseURL != "" {
+		if u, err := url.Parse(o.appBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return o, errors.New("--app-base-url must be an absolute http(s) URL without query or fragment")
+		}
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return o, errors.New("--log-format must be text or json")
@@ -130,27 +138,64 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 			log.Warn("client uses the public demo secret: fine on one machine, never elsewhere", "client", id)
 		}
 	}
-	sim, err := simulator.New(simulator.Config{Fixture: o.fixture, PhotoDir: o.photoDir, FaceThreshold: o.faceThreshold})
-	if err != nil {
-		return err
-	}
-	h, err := server.NewHandler(server.Config{Clients: clients, Checker: sim, Skew: o.skew, Logger: log})
-	if err != nil {
-		return err
-	}
 	tc, err := tlsConfig(o, log)
 	if err != nil {
 		return err
 	}
-
+	// Listen first: the app API's URL, which the tickets name, has the
+	// port listened on.
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
+	appBase := appBaseURL(o.appBaseURL, ln.Addr())
+	sim, err := simulator.New(simulator.Config{Fixture: o.fixture, PhotoDir: o.photoDir, FaceThreshold: o.faceThreshold, AppBaseURL: appBase})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ecard, app := ecardOf(sim)
+	h, err := server.NewHandler(server.Config{Clients: clients, Checker: sim, ECard: ecard, App: app, Skew: o.skew, Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := newServer(h, tc, log)
-	log.Info("card service platform listening", "url", "https://"+ln.Addr().String(), "clients", strings.Join(sortedIDs(clients), ","),
-		"mutual_tls", o.clientCA != "", "holders", len(sim.Holders()))
+	attrs := []any{"url", "https://" + ln.Addr().String(), "clients", strings.Join(sortedIDs(clients), ","),
+		"mutual_tls", o.clientCA != "", "holders", len(sim.Holders()), "ecard", ecard != nil}
+	if app != nil {
+		attrs = append(attrs, "app_api", appBase)
+	}
+	log.Info("card service platform listening", attrs...)
 	return serve(ctx, srv, ln, ready, log)
+}
+
+// appBaseURL is the e-card app API's URL: flag when set, else
+// https://<the address listened on>/app, with localhost for an address
+// that listens on every interface.
+func appBaseURL(flag string, addr net.Addr) string {
+	if flag != "" {
+		return strings.TrimSuffix(flag, "/")
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "https://" + addr.String() + "/app"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port) + "/app"
+}
+
+// ecardOf returns the e-card of the simulator and its app API, each nil
+// when the simulator does not offer it (found by type assertion).
+func ecardOf(sim any) (server.ECard, http.Handler) {
+	ecard, _ := sim.(server.ECard)
+	var app http.Handler
+	if a, ok := sim.(interface{ AppHandler() http.Handler }); ok {
+		app = a.AppHandler()
+	}
+	return ecard, app
 }
 
 // newLogger logs to w in format, text or json.

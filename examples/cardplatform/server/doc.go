@@ -1,7 +1,9 @@
 // Package server provides an http.Handler that serves the card service
 // platform API of docs/cardplatform-api.md over any connectors checker,
-// such as the simulator. examples/cardplatform runs it as a stand-alone
-// server, and tests start it in-process.
+// such as the simulator, and its e-card endpoints over any ECard (the four
+// e-card interfaces of connectors); it mounts an e-card app API
+// (connectors/ecardapp) under /app/ when given one. examples/cardplatform
+// runs it as a stand-alone server, and tests start it in-process.
 //
 // For each request the handler does the following, refusing with the
 // documented error code at the first failure:

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/cardsso/cardsso/connectors"
@@ -38,6 +39,14 @@ type Config struct {
 	// connectors.CardChecker and connectors.FaceChecker (found by type
 	// assertion; without them those endpoints answer 501).
 	Checker connectors.RealNameChecker
+	// ECard, when not nil, answers the e-card endpoints (/v1/ecard/*);
+	// without it they answer 501.
+	ECard ECard
+	// App, when not nil, is the e-card app API (connectors/ecardapp),
+	// served under /app/ with the prefix taken off: /app/v1/bindings
+	// reaches App as /v1/bindings. It is not signed like the rest: the app
+	// proves itself with its JWS.
+	App http.Handler
 	// Skew is how far a request's timestamp may be from Now, either way.
 	// Zero means wire.DefaultSkew (5 minutes).
 	Skew time.Duration
@@ -60,6 +69,8 @@ type Handler struct {
 	checker connectors.RealNameChecker
 	card    connectors.CardChecker // nil when Checker is not one
 	face    connectors.FaceChecker // nil when Checker is not one
+	ecard   ECard                  // nil: the e-card endpoints answer 501
+	app     http.Handler           // nil: no app API
 	skew    time.Duration
 	now     func() time.Time
 	log     *slog.Logger
@@ -80,6 +91,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 	h := &Handler{
 		clients: make(map[string][]byte, len(cfg.Clients)),
 		checker: cfg.Checker,
+		ecard:   cfg.ECard,
 		skew:    cfg.Skew,
 		now:     cfg.Now,
 		log:     cfg.Logger,
@@ -95,6 +107,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	h.card, _ = cfg.Checker.(connectors.CardChecker)
 	h.face, _ = cfg.Checker.(connectors.FaceChecker)
+	if cfg.App != nil {
+		h.app = http.StripPrefix(appPrefix, cfg.App)
+	}
 	if h.skew == 0 {
 		h.skew = wire.DefaultSkew
 	}
@@ -135,6 +150,10 @@ type exchange struct {
 // decoded [bad_request] and the check made. Answers from then on are
 // signed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.app != nil && strings.HasPrefix(r.URL.Path, appPrefix+"/") {
+		h.app.ServeHTTP(w, r)
+		return
+	}
 	x := &exchange{w: w, r: r}
 	limit, ok := h.route(x)
 	if !ok {
@@ -156,6 +175,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.cardCheck(x, body)
 	case "face":
 		h.faceCheck(x, body)
+	default:
+		h.serveECard(x, body)
 	}
 }
 
@@ -173,6 +194,9 @@ func (h *Handler) route(x *exchange) (limit int64, ok bool) {
 		x.check = "face"
 		limit = MaxFaceBodyBytes
 	default:
+		if x.check = ecardChecks[x.r.URL.Path]; x.check != "" {
+			break
+		}
 		h.refuse(x, http.StatusNotFound, wire.CodeNotFound, "no such endpoint")
 		return 0, false
 	}
