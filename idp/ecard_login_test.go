@@ -3,12 +3,16 @@ package idp_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"html"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,8 +22,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/cardsso/cardsso/connectors"
+	"github.com/cardsso/cardsso/connectors/cardplatform"
 	"github.com/cardsso/cardsso/connectors/citizenid"
 	"github.com/cardsso/cardsso/connectors/simulator"
+	"github.com/cardsso/cardsso/examples/cardplatform/server"
 	"github.com/cardsso/cardsso/examples/ecard-app/app"
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
@@ -457,5 +463,57 @@ func TestECardAccountBindings(t *testing.T) {
 	}
 	if got := e.scanned(t, br2, p2); strings.Contains(got.location, "code=") {
 		t.Error("a login completed after the binding was revoked")
+	}
+}
+
+// TestECardLoginOverTheNetwork: the same QR login when the connector is
+// the networked card platform (examples/cardplatform's server over the
+// simulator, its app API under /app): tickets, their states and the card's
+// licence status come over the signed platform API, and the app binds and
+// confirms at the platform itself.
+func TestECardLoginOverTheNetwork(t *testing.T) {
+	var handler http.Handler
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(ts.Close)
+	sim, err := simulator.Config{AppBaseURL: ts.URL + "/app"}.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, err = server.NewHandler(server.Config{Clients: map[string]string{"cardsso": platformSecret}, Checker: sim, ECard: sim, App: sim.AppHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := startNodeWith(t, nodeDeps{cardplatform: &cardplatform.Config{
+		URL: ts.URL, ClientID: "cardsso", Secret: platformSecret, TLS: cardplatform.TLSConfig{CAFile: caFile},
+		Timeout: 2 * time.Second, RetryBackoff: 10 * time.Millisecond,
+	}})
+	const portal, tax = "http://127.0.0.1:9711/cb", "http://127.0.0.1:9712/cb"
+	first := newRP(t, n, "portal", registerClient(t, n, admin.ClientSpec{ID: "portal", RedirectURIs: []string{portal}}), portal)
+	br := newBrowser(t, portal)
+	codeFrom(t, register(t, br, n, first.authorize(br, "s", "n", oauth2.GenerateVerifier()), zhangSan, zhangSanSSN, goodPass), portal, "s")
+
+	a, err := app.Bind(t.Context(), ts.Client(), ts.URL+"/app", app.Holder{Name: zhangSan, Number: zhangSanSSN, CardNumber: "A00000001", DeviceName: "phone"})
+	if err != nil {
+		t.Fatalf("bind at the platform: %v", err)
+	}
+	e := &ecardEnv{n: n, app: a,
+		rp: newRP(t, n, "tax", registerClient(t, n, admin.ClientSpec{ID: "tax", Name: "Tax office", RedirectURIs: []string{tax}, MinACR: loa3}), tax)}
+	b := newBrowser(t, tax)
+	verifier := oauth2.GenerateVerifier()
+	p := e.ecardPage(t, b, e.rp.authorize(b, "st", "nonce", verifier))
+	if tk := e.confirm(t, p, true); tk.Portal != "Tax office" {
+		t.Errorf("the app shows the portal %q; want Tax office", tk.Portal)
+	}
+	code := codeFrom(t, e.scanned(t, b, p), tax, "st")
+	tok, err := e.rp.conf.Exchange(t.Context(), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, c := e.rp.verify(tok); len(c.AMR) != 1 || c.AMR[0] != "swk" || c.ACR != loa3 {
+		t.Errorf("ID token amr %v, acr %q; want [swk], %s", c.AMR, c.ACR, loa3)
 	}
 }
