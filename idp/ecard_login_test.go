@@ -415,7 +415,7 @@ func TestECardLoginRefusals(t *testing.T) {
 	})
 }
 
-// TestECardAccountBindings: the account page lists the citizen's app
+// TestECardAccountBindings: the account's e-card page lists the citizen's app
 // bindings and revokes their own (the app can no longer confirm a login);
 // another citizen's binding id is refused and stays live.
 func TestECardAccountBindings(t *testing.T) {
@@ -431,7 +431,10 @@ func TestECardAccountBindings(t *testing.T) {
 	e.confirm(t, p, true)
 	codeFrom(t, e.scanned(t, br, p), e.rp.conf.RedirectURL, "st")
 
-	acct := br.get(e.n.issuer + "/account")
+	if home := br.get(e.n.issuer + "/account"); !strings.Contains(home.body, `href="/account/ecard"`) {
+		t.Errorf("the account page does not link to the e-card apps:\n%s", home.body)
+	}
+	acct := br.get(e.n.issuer + "/account/ecard")
 	if acct.status != http.StatusOK || !strings.Contains(acct.body, "s phone") || strings.Contains(acct.body, "zhao phone") {
 		t.Fatalf("the account page (%d) does not list exactly 张三's binding:\n%s", acct.status, acct.body)
 	}

@@ -165,10 +165,7 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s storag
 			Granted: c.GrantedAt.Format("2006-01-02"), Items: consentLabels(p, c.Scopes),
 		})
 	}
-	if v.Bindings, err = h.accountBindings(ctx, p, acct); err != nil {
-		h.internal(w, r, "list e-card bindings", err)
-		return
-	}
+	v.Bindings.Shown = h.cfg.Bindings != nil // a link to /account/ecard (ecard_account.go)
 	p.Account = v
 	if errKey != "" {
 		p.Error = p.T(errKey)

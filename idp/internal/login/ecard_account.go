@@ -9,30 +9,79 @@ import (
 	"github.com/cardsso/cardsso/storage"
 )
 
-// The account page lists the citizen's e-card app bindings (when the
-// connector offers connectors.BindingAdmin) and revokes one: only the
-// citizen's own, since RevokeBinding is asked with the citizen's number as
-// its owner.
+// The account's e-card page (/account/ecard, linked from /account when the
+// connector offers connectors.BindingAdmin) lists the citizen's app
+// bindings and revokes one: only the citizen's own, since RevokeBinding is
+// asked with the citizen's number as its owner. It is a page of its own so
+// that viewing /account asks the platform nothing: a networked platform
+// without the e-card answers every binding call with a fault, which its
+// circuit breaker counts against the card checks.
 
-// bindingView is one app binding on the account page.
+const (
+	accountECardPath = "/account/ecard"
+	revokePath       = "/account/ecard/revoke"
+)
+
+// bindingView is one app binding on the page.
 type bindingView struct {
 	ID, Device, BoundAt, LastUsed string
 	Revoked                       bool
 }
 
-// bindingsView is the account page's e-card section: Shown when the
-// connector has bindings, Unavailable when the platform did not answer.
+// bindingsView is the account's e-card section: Shown when the connector
+// has bindings (/account links to the page), Unavailable when the platform
+// did not answer.
 type bindingsView struct {
 	Shown, Unavailable bool
 	List               []bindingView
 }
 
-// accountBindings lists the bindings of acct for the account page. The
-// platform away is said on the page, not an error of it.
-func (h *Handler) accountBindings(ctx context.Context, p *page, acct storage.Account) (bindingsView, error) {
-	if h.cfg.Bindings == nil {
-		return bindingsView{}, nil
+// getAccountECard is the bindings page.
+func (h *Handler) getAccountECard(w http.ResponseWriter, r *http.Request) {
+	s, live, err := h.cfg.Sessions.Current(r)
+	if err != nil {
+		h.internal(w, r, "read session", err)
+		return
 	}
+	if !live {
+		h.startSelf(w, r)
+		return
+	}
+	h.renderBindings(w, r, s, http.StatusOK, "", "")
+}
+
+func (h *Handler) renderBindings(w http.ResponseWriter, r *http.Request, s storage.Session, status int, errKey, noticeKey string) {
+	if h.cfg.Bindings == nil {
+		h.message(w, r, http.StatusNotFound, "err.title", "ecard.none", selfPath)
+		return
+	}
+	ctx := r.Context()
+	acct, err := h.cfg.Store.GetAccount(ctx, s.AccountID)
+	if err != nil {
+		h.internal(w, r, "load account", err)
+		return
+	}
+	p := h.newPage(w, r, nil)
+	p.CSRF = h.csrfToken(w, r, "account:"+s.ID)
+	v, err := h.accountBindings(ctx, p, acct)
+	if err != nil {
+		h.internal(w, r, "list e-card bindings", err)
+		return
+	}
+	p.Account = &accountView{Name: acct.Name, Number: acct.SSNMasked, Bindings: v}
+	if errKey != "" {
+		p.Error = p.T(errKey)
+	}
+	if noticeKey != "" {
+		p.Notice = p.T(noticeKey)
+	}
+	p.Link = selfPath
+	h.render(w, status, "ecard_account", p)
+}
+
+// accountBindings lists the bindings of acct. The platform away is said on
+// the page, not an error of it.
+func (h *Handler) accountBindings(ctx context.Context, p *page, acct storage.Account) (bindingsView, error) {
 	num, err := h.number(acct)
 	if err != nil {
 		return bindingsView{}, err
@@ -65,7 +114,7 @@ func (h *Handler) postAccountRevokeBinding(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if h.cfg.Bindings == nil {
-		h.renderAccount(w, r, cur, http.StatusNotFound, "account.binding.unknown", "")
+		h.message(w, r, http.StatusNotFound, "err.title", "ecard.none", selfPath)
 		return
 	}
 	ctx := r.Context()
@@ -80,19 +129,22 @@ func (h *Handler) postAccountRevokeBinding(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	id := r.PostFormValue("binding")
-	cctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
-	err = h.cfg.Bindings.RevokeBinding(cctx, id, &num)
-	cancel()
+	err = connectors.ErrBindingNotFound
+	if id != "" {
+		cctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
+		err = h.cfg.Bindings.RevokeBinding(cctx, id, &num)
+		cancel()
+	}
 	switch {
-	case errors.Is(err, connectors.ErrBindingNotFound) || (err == nil && id == ""):
+	case errors.Is(err, connectors.ErrBindingNotFound):
 		h.cfg.Observer.Login("account", "binding_not_found")
-		h.renderAccount(w, r, cur, http.StatusNotFound, "account.binding.unknown", "")
+		h.renderBindings(w, r, cur, http.StatusNotFound, "account.binding.unknown", "")
 	case err != nil:
 		h.cfg.Logger.WarnContext(ctx, "revoke e-card binding", "account", acct.ID, "error", err)
 		w.Header().Set("Retry-After", "5")
-		h.renderAccount(w, r, cur, http.StatusServiceUnavailable, "err.unavailable", "")
+		h.renderBindings(w, r, cur, http.StatusServiceUnavailable, "err.unavailable", "")
 	default:
 		h.cfg.Logger.InfoContext(ctx, "e-card binding revoked from the account page", "account", acct.ID, "binding", id)
-		h.renderAccount(w, r, cur, http.StatusOK, "", "account.binding.revoked.notice")
+		h.renderBindings(w, r, cur, http.StatusOK, "", "account.binding.revoked.notice")
 	}
 }

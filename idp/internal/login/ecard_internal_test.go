@@ -334,8 +334,11 @@ func TestECardAccountBindings(t *testing.T) {
 	})
 	b := e.browser()
 	b.session(a.ID, e.now, assurance.AMRPassword)
-	page := b.get(selfPath)
-	page.want(t, "account page", http.StatusOK, "")
+	if home := b.get(selfPath); !strings.Contains(home.body, accountECardPath) {
+		t.Errorf("the account page does not link to the e-card page:\n%s", home.body)
+	}
+	page := b.get(accountECardPath)
+	page.want(t, "account e-card page", http.StatusOK, "")
 	if !strings.Contains(page.body, "Zhang phone") || strings.Contains(page.body, "Li phone") {
 		t.Fatalf("the account page does not list exactly the citizen's binding:\n%s", page.body)
 	}

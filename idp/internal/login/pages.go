@@ -59,7 +59,7 @@ func loadCatalog() (catalog, error) {
 
 func loadTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account", "consent", "reclaim", "ecard"} {
+	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account", "consent", "reclaim", "ecard", "ecard_account"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
