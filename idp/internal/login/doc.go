@@ -81,7 +81,9 @@
 // The account page (/account) shows the levels in words, the citizen's live
 // sessions with the portals each signed in to (each can be ended, with the
 // logout fan-out; only the citizen's own) and the remembered consents (each
-// can be withdrawn).
+// can be withdrawn); with an e-card connector it links to /account/ecard,
+// the citizen's app bindings, each of which can be revoked (only the
+// citizen's own: ecard_account.go).
 //
 // Limits (lockout.go): every check — password, real-name, real-card, face
 // — has failure limits in storage, per number or account and per client
