@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -353,5 +354,39 @@ func TestECardAccountBindings(t *testing.T) {
 	res.shows(t, e, "own binding", "account.binding.revoked.notice")
 	if len(f.revoked) != 1 || f.revoked[0] != "bind-zhang" {
 		t.Errorf("revoked %v; want [bind-zhang]", f.revoked)
+	}
+}
+
+// TestECardUsedOnce: two requests that both loaded the login state and
+// both saw the ticket confirmed identify the citizen once: the second's
+// compare-and-swap finds the ticket used (here the first stopped at the
+// consent page, so the state is still there) and logs nobody in.
+func TestECardUsedOnce(t *testing.T) {
+	e, f := ecardEnv(t, true)
+	e.account(zhangName, zhangNumber, nil)
+	b := e.browser()
+	id := b.request("tax", "", nil) // not exempt: the login stops at consent
+	b.get(stepURL(ecardPath, id)).want(t, "e-card page", http.StatusOK, "")
+	f.set(func(f *fakeECard) { f.state = connectors.TicketConfirmed })
+	stale := e.authRequest(id)
+	st, err := decodeState(stale.LoginState)
+	if err != nil || st.ECard == nil {
+		t.Fatalf("login state %+v, %v; want a ticket", st, err)
+	}
+	ts := connectors.TicketStatus{State: connectors.TicketConfirmed, Number: f.number, BindingID: "b1"}
+	confirm := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, e.srv.URL+ecardPath, nil)
+		for _, c := range b.c.Jar.Cookies(b.u("/")) {
+			r.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		e.h.ecardConfirmed(w, r, stale, *st.ECard, ts)
+		return w
+	}
+	if w := confirm(); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), consentPath) {
+		t.Fatalf("first: %d %q; want 303 to the consent page", w.Code, w.Header().Get("Location"))
+	}
+	if w := confirm(); w.Code != http.StatusConflict {
+		t.Errorf("second, with the same stale state: %d %q; want 409 (the ticket is used)", w.Code, w.Header().Get("Location"))
 	}
 }
