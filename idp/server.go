@@ -187,6 +187,7 @@ func (s *Server) newPages(mk *keys.MasterKey, sessions *session.Manager, chk che
 		Store: s.store, Sessions: sessions, SessionEnded: s.logout.SessionEnded, // SAML: the logout fan-out
 		Providers: map[string]login.Provider{login.ProtocolOIDC: s.provider, login.ProtocolSAML: s.saml},
 		RealName:  chk.realName, Card: chk.card, Face: chk.face, CardTTL: cfg.Checks.CardTTL,
+		Tickets: chk.tickets, Licences: chk.licences, Bindings: chk.bindings,
 		Sealer: mk, CSRF: mk.MAC(keys.PurposeCSRF), Links: mk.MAC(purposeLinks),
 		Password: cfg.Password.params(), Secure: secure,
 		Observer: s.metrics, Logger: s.log, Now: cfg.Now,
@@ -265,12 +266,19 @@ type checkers struct {
 	realName connectors.RealNameChecker
 	card     connectors.CardChecker
 	face     connectors.FaceChecker
+	// The e-card (connectors/ecard.go): QR login, licence data, bindings.
+	tickets  connectors.LoginTickets
+	licences connectors.LicenceFetcher
+	bindings connectors.BindingAdmin
 }
 
 func checkersOf(c connectors.RealNameChecker) checkers {
 	out := checkers{realName: c}
 	out.card, _ = c.(connectors.CardChecker)
 	out.face, _ = c.(connectors.FaceChecker)
+	out.tickets, _ = c.(connectors.LoginTickets)
+	out.licences, _ = c.(connectors.LicenceFetcher)
+	out.bindings, _ = c.(connectors.BindingAdmin)
 	return out
 }
 

@@ -129,6 +129,7 @@ Exit codes: 0 success, 1 failure, 2 bad configuration, flag or usage.`,
 		c.newLicenseCmd(),
 		c.newSeedCmd(),
 		c.newBackupCmd(),
+		c.newECardCmd(),
 	)
 	return root
 }

@@ -48,7 +48,7 @@ func TestRunUsageErrors(t *testing.T) {
 		env  map[string]string
 		want string // the whole stderr line is "cardsso: " + this, up to any " (see ..." hint
 	}{
-		{"no command", nil, nil, `missing command for "cardsso" (want backup, clients, keys, license, migrate, seed, serve or sps)`},
+		{"no command", nil, nil, `missing command for "cardsso" (want backup, clients, ecard, keys, license, migrate, seed, serve or sps)`},
 		{"unknown command", []string{"serv"}, nil, `unknown command "serv" for "cardsso"; did you mean: serve seed`},
 		{"unknown flag", []string{"serve", "--adr", "x"}, nil, "unknown flag: --adr"},
 		{"flag without value", []string{"serve", "--addr"}, nil, "flag needs an argument: --addr"},
@@ -132,6 +132,8 @@ func TestCommandContract(t *testing.T) {
 		"sps list":              {"json"},
 		"sps show":              {"json"},
 		"sps delete":            {},
+		"ecard bindings list":   {"ssn", "json"},
+		"ecard bindings revoke": {},
 	}
 	var got []string
 	var walk func(c *cobra.Command)

@@ -51,6 +51,7 @@ type accountView struct {
 	CardStatus, CardChecked, Level string
 	Sessions                       []sessionView
 	Consents                       []consentView
+	Bindings                       bindingsView // the e-card apps (ecard_account.go)
 }
 
 // sessionView is one live session of the citizen. Ref names it in the end
@@ -164,6 +165,7 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s storag
 			Granted: c.GrantedAt.Format("2006-01-02"), Items: consentLabels(p, c.Scopes),
 		})
 	}
+	v.Bindings.Shown = h.cfg.Bindings != nil // a link to /account/ecard (ecard_account.go)
 	p.Account = v
 	if errKey != "" {
 		p.Error = p.T(errKey)

@@ -24,7 +24,8 @@
 //	   │
 //	login ──── not identified yet → the first page itself:
 //	   │        POST /login/password (number + password) or
-//	   │        POST /login/register (name + number → real-name check → setup)
+//	   │        POST /login/register (name + number → real-name check → setup) or
+//	   │        GET /login/ecard (a QR ticket the e-card app confirms, ecard.go)
 //	   │        ═ identified (primary, or the SSO session) ═
 //	card ───── level ≥ 2 and no passing card check within CardTTL → /login/card
 //	   │
@@ -44,8 +45,8 @@
 // front end sets it), and SingleSignOn leaves prompt=login, consent and
 // select_account to the pages.
 //
-// Adding a step (an e-card QR check, an upstream identity provider) is one
-// file and one list entry:
+// Adding a step (say an e-card check after the password, an upstream
+// identity provider) is one file and one list entry:
 //
 //	// ecard.go
 //	var ecardStep = &Step{
@@ -80,7 +81,9 @@
 // The account page (/account) shows the levels in words, the citizen's live
 // sessions with the portals each signed in to (each can be ended, with the
 // logout fan-out; only the citizen's own) and the remembered consents (each
-// can be withdrawn).
+// can be withdrawn); with an e-card connector it links to /account/ecard,
+// the citizen's app bindings, each of which can be revoked (only the
+// citizen's own: ecard_account.go).
 //
 // Limits (lockout.go): every check — password, real-name, real-card, face
 // — has failure limits in storage, per number or account and per client
@@ -96,6 +99,8 @@
 // (Step, the machine, the decision), flow.go (the dispatcher, finishing
 // and completing), start.go (the first page, SingleSignOn), one file per
 // step's pages (password.go, register.go, reclaim.go, card.go, face.go,
-// consent.go), account.go, logout.go, and the shared pages.go, csrf.go,
+// consent.go), the e-card login (ecard.go, ecard_page.go) and the account
+// page's app bindings (ecard_account.go), account.go, logout.go, and the
+// shared pages.go, csrf.go,
 // lockout.go, bodies.go.
 package login

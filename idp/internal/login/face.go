@@ -27,7 +27,7 @@ var faceStep = &Step{
 		if err != nil {
 			return false, fmt.Errorf("required level: %w", err)
 		}
-		return level < assurance.LoA3 || f.st.Auth.FacePassed, nil
+		return level < assurance.LoA3 || f.st.Auth.FacePassed || f.st.Auth.DeviceBound, nil
 	},
 	Mount: func(h *Handler, mux Router) {
 		mux.HandleFunc("GET "+facePath, h.getFaceConsent)

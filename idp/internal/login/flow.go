@@ -106,7 +106,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, f *flow, unsa
 // as this request read it already.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, a *authState, acct storage.Account, known *storage.Session) {
 	ctx := r.Context()
-	acr, amr, authTime := h.levelOf(acct, a.FacePassed).ACR(), a.AMR, a.AuthTime
+	acr, amr, authTime := h.levelOf(acct, a.FacePassed || a.DeviceBound).ACR(), a.AMR, a.AuthTime
 	var (
 		cur  storage.Session
 		live bool

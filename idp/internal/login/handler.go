@@ -92,9 +92,15 @@ type Config struct {
 	RealName  connectors.RealNameChecker
 	// Card and Face are the real-card and real-person checks; nil when the
 	// connector does not offer them (a request that needs them is refused).
-	Card   connectors.CardChecker
-	Face   connectors.FaceChecker
-	Sealer Sealer
+	Card connectors.CardChecker
+	Face connectors.FaceChecker
+	// Tickets, Licences and Bindings are the e-card's QR-code login, its
+	// licence data (the card's current status) and the citizen's app
+	// bindings (ecard.go); nil when the connector does not offer them.
+	Tickets  connectors.LoginTickets
+	Licences connectors.LicenceFetcher
+	Bindings connectors.BindingAdmin
+	Sealer   Sealer
 	// CardTTL is how long a real-card check counts before the card's status
 	// is asked again. Default 24h.
 	CardTTL time.Duration
@@ -245,6 +251,8 @@ func (h *Handler) Register(mux Router) {
 	mux.HandleFunc("POST /account/card", h.limitForms(h.postAccountCard))
 	mux.HandleFunc("POST /account/session/end", h.postAccountEndSession)
 	mux.HandleFunc("POST /account/consent/withdraw", h.postAccountWithdraw)
+	mux.HandleFunc("GET "+accountECardPath, h.getAccountECard)
+	mux.HandleFunc("POST "+revokePath, h.postAccountRevokeBinding)
 	mux.HandleFunc("GET /logout", h.getLogout)
 	mux.HandleFunc("POST /logout", h.postLogout)
 	mux.HandleFunc("GET /logout/done", h.loggedOut)

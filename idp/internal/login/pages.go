@@ -59,7 +59,7 @@ func loadCatalog() (catalog, error) {
 
 func loadTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account", "consent", "reclaim"} {
+	for _, name := range []string{"login", "setup", "message", "logout", "card", "face_consent", "face_photo", "account", "consent", "reclaim", "ecard", "ecard_account"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -87,6 +87,9 @@ type page struct {
 	Items         []string
 	Claims        []string
 	Account       *accountView
+	ECard         *ecardView // the e-card login page (ecard_page.go)
+	// csp, when set, replaces the pages' Content-Security-Policy.
+	csp string
 
 	// message page
 	Title, Text, Link string
@@ -154,6 +157,10 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, uiLocales []st
 	}
 }
 
+// pageCSP is the pages' Content-Security-Policy: no script, no image, no
+// connection; inline styles only.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+
 // render writes a page with a status; pages are never cached.
 func (h *Handler) render(w http.ResponseWriter, status int, name string, p *page) {
 	var buf bytes.Buffer
@@ -166,7 +173,11 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, p *page
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Frame-Options", "DENY")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	csp := p.csp
+	if csp == "" {
+		csp = pageCSP
+	}
+	hdr.Set("Content-Security-Policy", csp)
 	hdr.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

@@ -49,6 +49,7 @@ var loginStep = &Step{
 	Mount: func(h *Handler, mux Router) {
 		mux.HandleFunc("POST /login/password", h.limitForms(h.postPassword))
 		mux.HandleFunc("POST /login/register", h.limitForms(h.postRegister))
+		h.ecardRoutes(mux) // the e-card app, instead of the password (ecard.go)
 	},
 }
 
@@ -167,6 +168,9 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, req storag
 	}
 	if errKey != "" {
 		p.Error = p.T(errKey)
+	}
+	if h.cfg.Tickets != nil {
+		p.Values["ecard_url"] = stepURL(ecardPath, req.ID)
 	}
 	for k, v := range values {
 		p.Values[k] = v

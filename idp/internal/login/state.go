@@ -19,6 +19,8 @@ type state struct {
 	Auth *authState `json:"auth,omitempty"`
 	// Challenge is the single-use face-check challenge of this attempt.
 	Challenge *challenge `json:"challenge,omitempty"`
+	// ECard is the e-card login ticket shown to this browser (ecard.go).
+	ECard *ecardTicket `json:"ecard,omitempty"`
 }
 
 type authState struct {
@@ -35,6 +37,10 @@ type authState struct {
 	FaceConsent bool `json:"face_consent,omitempty"`
 	Consented   bool `json:"consented,omitempty"`
 	FacePassed  bool `json:"face_passed,omitempty"`
+	// DeviceBound is set when the citizen was identified by their bound
+	// e-card app (ecard.go): a device-bound login counts as real-person
+	// (docs/architecture.md, "Assurance levels").
+	DeviceBound bool `json:"device_bound,omitempty"`
 }
 
 type challenge struct {
@@ -66,7 +72,7 @@ func decodeState(b []byte) (state, error) {
 }
 
 func encodeState(st state) ([]byte, error) {
-	if st.Pending == nil && st.Auth == nil && st.Challenge == nil {
+	if st.Pending == nil && st.Auth == nil && st.Challenge == nil && st.ECard == nil {
 		return nil, nil
 	}
 	return json.Marshal(st)

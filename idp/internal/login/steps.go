@@ -90,10 +90,12 @@ func (h *Handler) flowOf(ctx context.Context, req storage.AuthRequest, st state,
 }
 
 // fromSession is the authentication a live SSO session brings to a new
-// request: a face match counts when the session's authentication had one.
+// request: a face match counts when the session's authentication had one,
+// and so does a device-bound e-card login (amr swk).
 func fromSession(s storage.Session) *authState {
 	return &authState{AccountID: s.AccountID, AuthTime: s.AuthTime, AMR: s.AMR,
-		SessionID: s.ID, FromSession: true, FacePassed: slices.Contains(s.AMR, assurance.AMRFace)}
+		SessionID: s.ID, FromSession: true, FacePassed: slices.Contains(s.AMR, assurance.AMRFace),
+		DeviceBound: slices.Contains(s.AMR, assurance.AMRSoftKey)}
 }
 
 // promptNoneError is the decision for a request with prompt=none that
