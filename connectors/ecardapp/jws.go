@@ -56,7 +56,7 @@ func parse(compact string) (*jose.JSONWebSignature, error) {
 	if len(compact) > MaxJWS {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrJWS, MaxJWS)
 	}
-	jws, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrJWS, err)
 	}
