@@ -14,6 +14,7 @@ import (
 	"github.com/cardsso/cardsso/idp"
 	"github.com/cardsso/cardsso/idp/admin"
 	"github.com/cardsso/cardsso/idp/benchseed"
+	"github.com/cardsso/cardsso/idp/keys"
 	"github.com/cardsso/cardsso/storage/sqlstore"
 )
 
@@ -70,6 +71,27 @@ func openChecks(cfg *idp.Config, d nodeDeps) (connectors.RealNameChecker, error)
 	return c.Open()
 }
 
+// onStore opens the store of d and the master key, as cmd/cardsso does, and
+// hands both to open; the store is closed when anything fails.
+func onStore[T any](ctx context.Context, cfg idp.Config, d nodeDeps, open func(*sqlstore.Store, *keys.MasterKey) (T, error)) (T, error) {
+	var zero T
+	st, err := openStore(ctx, cfg, d)
+	if err != nil {
+		return zero, err
+	}
+	mk, err := idp.OpenMasterKey(cfg)
+	if err != nil {
+		_ = st.Close()
+		return zero, err
+	}
+	v, err := open(st, mk)
+	if err != nil {
+		_ = st.Close()
+		return zero, err
+	}
+	return v, nil
+}
+
 // newServer opens the store and the connector of d and assembles a node on
 // them, as `cardsso serve` does.
 func newServer(ctx context.Context, cfg idp.Config, d nodeDeps) (*idp.Server, error) {
@@ -77,59 +99,23 @@ func newServer(ctx context.Context, cfg idp.Config, d nodeDeps) (*idp.Server, er
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg, d)
-	if err != nil {
-		return nil, err
-	}
-	mk, err := idp.OpenMasterKey(cfg)
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	srv, err := idp.New(ctx, cfg, idp.Parts{Store: st, Checks: checks, MasterKey: mk})
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	return srv, nil
+	return onStore(ctx, cfg, d, func(st *sqlstore.Store, mk *keys.MasterKey) (*idp.Server, error) {
+		return idp.New(ctx, cfg, idp.Parts{Store: st, Checks: checks, MasterKey: mk})
+	})
 }
 
 // openAdmin opens the administrator's side on the store of d, as the CLI
 // does.
 func openAdmin(ctx context.Context, cfg idp.Config, d nodeDeps) (*admin.Admin, error) {
-	st, err := openStore(ctx, cfg, d)
-	if err != nil {
-		return nil, err
-	}
-	mk, err := idp.OpenMasterKey(cfg)
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	a, err := idp.OpenAdmin(ctx, cfg, st, mk)
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	return a, nil
+	return onStore(ctx, cfg, d, func(st *sqlstore.Store, mk *keys.MasterKey) (*admin.Admin, error) {
+		return idp.OpenAdmin(ctx, cfg, st, mk)
+	})
 }
 
 // openSeeder opens benchmark seeding on the store of d, as `cardsso seed`
 // does.
 func openSeeder(ctx context.Context, cfg idp.Config, d nodeDeps) (*benchseed.Seeder, error) {
-	st, err := openStore(ctx, cfg, d)
-	if err != nil {
-		return nil, err
-	}
-	mk, err := idp.OpenMasterKey(cfg)
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	sd, err := benchseed.Open(ctx, cfg, st, mk)
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	return sd, nil
+	return onStore(ctx, cfg, d, func(st *sqlstore.Store, mk *keys.MasterKey) (*benchseed.Seeder, error) {
+		return benchseed.Open(ctx, cfg, st, mk)
+	})
 }

@@ -102,13 +102,8 @@ func (h *Handler) portalName(ctx context.Context, participant string) string {
 }
 
 func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) {
-	s, live, err := h.cfg.Sessions.Current(r)
-	if err != nil {
-		h.internal(w, r, "read session", err)
-		return
-	}
-	if !live {
-		h.startSelf(w, r)
+	s, ok := h.liveSession(w, r)
+	if !ok {
 		return
 	}
 	h.renderAccount(w, r, s, http.StatusOK, "", "")
@@ -178,16 +173,8 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s storag
 
 // postAccountCard verifies the citizen's card from the account page.
 func (h *Handler) postAccountCard(w http.ResponseWriter, r *http.Request) {
-	s, live, err := h.cfg.Sessions.Current(r)
-	if err != nil {
-		h.internal(w, r, "read session", err)
-		return
-	}
-	if !live {
-		h.startSelf(w, r)
-		return
-	}
-	if !h.checkCSRF(w, r, "account:"+s.ID) {
+	s, ok := h.accountSession(w, r)
+	if !ok {
 		return
 	}
 	if h.cfg.Card == nil {
@@ -233,6 +220,17 @@ func (h *Handler) postAccountCard(w http.ResponseWriter, r *http.Request) {
 // accountSession is the live session of an account-page post whose CSRF
 // token holds; otherwise it has answered.
 func (h *Handler) accountSession(w http.ResponseWriter, r *http.Request) (storage.Session, bool) {
+	s, ok := h.liveSession(w, r)
+	if !ok || !h.checkCSRF(w, r, "account:"+s.ID) {
+		return s, false
+	}
+	return s, true
+}
+
+// liveSession is the browser's live session for an account page; without
+// one it has sent the citizen to log in to the account (or answered the
+// fault).
+func (h *Handler) liveSession(w http.ResponseWriter, r *http.Request) (storage.Session, bool) {
 	s, live, err := h.cfg.Sessions.Current(r)
 	if err != nil {
 		h.internal(w, r, "read session", err)
@@ -240,9 +238,6 @@ func (h *Handler) accountSession(w http.ResponseWriter, r *http.Request) (storag
 	}
 	if !live {
 		h.startSelf(w, r)
-		return s, false
-	}
-	if !h.checkCSRF(w, r, "account:"+s.ID) {
 		return s, false
 	}
 	return s, true

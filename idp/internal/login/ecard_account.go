@@ -38,13 +38,8 @@ type bindingsView struct {
 
 // getAccountECard is the bindings page.
 func (h *Handler) getAccountECard(w http.ResponseWriter, r *http.Request) {
-	s, live, err := h.cfg.Sessions.Current(r)
-	if err != nil {
-		h.internal(w, r, "read session", err)
-		return
-	}
-	if !live {
-		h.startSelf(w, r)
+	s, ok := h.liveSession(w, r)
+	if !ok {
 		return
 	}
 	h.renderBindings(w, r, s, http.StatusOK, "", "")

@@ -55,14 +55,7 @@ func (h *Handler) renderECard(w http.ResponseWriter, r *http.Request, req storag
 		h.internal(w, r, "qr code", err)
 		return
 	}
-	p := h.newPage(w, r, req.UILocales)
-	p.AuthRequestID = req.ID
-	p.CSRF = h.csrfToken(w, r, req.ID)
-	if isSelf(req) {
-		p.ClientName = p.T("account.title")
-	} else if prov := h.provider(req); prov != nil {
-		p.ClientName = prov.DisplayName(r.Context(), req.ClientID)
-	}
+	p := h.firstPage(w, r, req)
 	view := &ecardView{
 		QR:      template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 		Payload: tk.Payload, Refresh: strconv.Itoa(ecardRefresh) + ";url=" + stepURL(ecardPath, req.ID),

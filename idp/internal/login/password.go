@@ -157,7 +157,9 @@ func (h *Handler) rehash(ctx context.Context, accountID, pw string) {
 	}
 }
 
-func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, status int, errKey string, values map[string]string) {
+// firstPage is a page of the first step (the password form, the e-card QR
+// code): the request's id, its CSRF token, and whom the citizen logs in to.
+func (h *Handler) firstPage(w http.ResponseWriter, r *http.Request, req storage.AuthRequest) *page {
 	p := h.newPage(w, r, req.UILocales)
 	p.AuthRequestID = req.ID
 	p.CSRF = h.csrfToken(w, r, req.ID)
@@ -166,6 +168,11 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, req storag
 	} else if prov := h.provider(req); prov != nil {
 		p.ClientName = prov.DisplayName(r.Context(), req.ClientID)
 	}
+	return p
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, status int, errKey string, values map[string]string) {
+	p := h.firstPage(w, r, req)
 	if errKey != "" {
 		p.Error = p.T(errKey)
 	}
