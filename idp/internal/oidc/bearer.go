@@ -41,16 +41,9 @@ func (p *Provider) Bearer(r *http.Request, token string) (Bearer, error) {
 		if !ok || strings.Contains(sub, ":") {
 			return Bearer{}, ErrInvalidToken
 		}
-		t, err := s.cfg.Store.GetAccessToken(ctx, id)
+		t, c, err := s.lookupToken(ctx, id, sub)
 		if err != nil {
-			return Bearer{}, storeOrInvalid(err)
-		}
-		c, err := s.Client(ctx, t.ClientID)
-		if err != nil {
-			return Bearer{}, storeOrInvalid(err)
-		}
-		if s.subjectOf(c, t.AccountID) != sub {
-			return Bearer{}, ErrInvalidToken
+			return Bearer{}, err
 		}
 		return Bearer{Client: c, AccountID: t.AccountID, Subject: sub, Scopes: t.Scopes}, nil
 	}

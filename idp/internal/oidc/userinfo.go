@@ -127,17 +127,32 @@ func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 }
 
 // liveToken loads an access token that is live and whose subject, as its
-// client sees it, is subject.
+// client sees it, is subject; any failure is one opaque error for the
+// library (a store fault is noted for the answer's status, fault.go).
 func (s *Storage) liveToken(ctx context.Context, tokenID, subject string) (storage.AccessToken, storage.Client, error) {
+	t, c, err := s.lookupToken(ctx, tokenID, subject)
+	if err != nil {
+		if !errors.Is(err, ErrInvalidToken) {
+			noteFault(ctx, err)
+		}
+		return t, c, errors.New("access token invalid or revoked")
+	}
+	return t, c, nil
+}
+
+// lookupToken is liveToken telling ErrInvalidToken (unknown, expired,
+// revoked, its client gone, another subject) from a store fault (wrapped).
+func (s *Storage) lookupToken(ctx context.Context, tokenID, subject string) (storage.AccessToken, storage.Client, error) {
 	t, err := s.cfg.Store.GetAccessToken(ctx, tokenID)
 	if err != nil {
-		noteFault(ctx, err)
-		return t, storage.Client{}, errors.New("access token invalid or revoked")
+		return t, storage.Client{}, storeOrInvalid(err)
 	}
 	c, err := s.Client(ctx, t.ClientID)
-	noteFault(ctx, err)
-	if err != nil || s.subjectOf(c, t.AccountID) != subject {
-		return t, c, errors.New("access token invalid or revoked")
+	if err != nil {
+		return t, c, storeOrInvalid(err)
+	}
+	if s.subjectOf(c, t.AccountID) != subject {
+		return t, c, ErrInvalidToken
 	}
 	return t, c, nil
 }
