@@ -375,29 +375,6 @@ func (h *Handler) recordCard(ctx context.Context, accountID string, status conne
 	})
 }
 
-// updateState changes the login state of request id in a compare-and-swap
-// update (storage UpdateAuthRequest runs update in a transaction); an
-// error of change aborts it and is returned as is.
-func (h *Handler) updateState(ctx context.Context, id string, change func(*state) error) (state, error) {
-	var out state
-	err := h.cfg.Store.UpdateAuthRequest(ctx, id, func(a storage.AuthRequest) (storage.AuthRequest, error) {
-		st, err := decodeState(a.LoginState)
-		if err != nil {
-			return a, fmt.Errorf("decode login state: %w", err)
-		}
-		if err := change(&st); err != nil {
-			return a, err
-		}
-		b, err := encodeState(st)
-		if err != nil {
-			return a, err
-		}
-		a.LoginState, out = b, st
-		return a, nil
-	})
-	return out, err
-}
-
 // ecardFailed answers an e-card page whose ticket could not be made or
 // asked about: the platform away (503 with Retry-After), a limit, a ticket
 // replaced meanwhile, a store fault.

@@ -180,16 +180,14 @@ func (h *Handler) postFacePhoto(w http.ResponseWriter, r *http.Request) {
 // consumeChallenge takes the challenge given from the request's state:
 // single use, bound to this attempt, short-lived (errChallenge otherwise).
 func (h *Handler) consumeChallenge(ctx context.Context, id, given string, now time.Time) error {
-	return h.cfg.Store.UpdateAuthRequest(ctx, id, func(a storage.AuthRequest) (storage.AuthRequest, error) {
-		s, err := decodeState(a.LoginState)
-		if err != nil || s.Challenge == nil || s.Challenge.Value != given || !now.Before(s.Challenge.ExpiresAt) {
-			return a, errChallenge
+	_, err := h.updateState(ctx, id, func(s *state) error {
+		if s.Challenge == nil || s.Challenge.Value != given || !now.Before(s.Challenge.ExpiresAt) {
+			return errChallenge
 		}
 		s.Challenge = nil
-		b, err := encodeState(s)
-		a.LoginState = b
-		return a, err
+		return nil
 	})
+	return err
 }
 
 // checkFace runs the face check of the uploaded photo against the

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -87,6 +88,29 @@ func (h *Handler) saveState(ctx context.Context, id string, st state) error {
 		a.LoginState = b
 		return a, nil
 	})
+}
+
+// updateState changes the login state of request id in a compare-and-swap
+// update (storage UpdateAuthRequest runs update in a transaction); an
+// error of change aborts it and is returned as is.
+func (h *Handler) updateState(ctx context.Context, id string, change func(*state) error) (state, error) {
+	var out state
+	err := h.cfg.Store.UpdateAuthRequest(ctx, id, func(a storage.AuthRequest) (storage.AuthRequest, error) {
+		st, err := decodeState(a.LoginState)
+		if err != nil {
+			return a, fmt.Errorf("decode login state: %w", err)
+		}
+		if err := change(&st); err != nil {
+			return a, err
+		}
+		b, err := encodeState(st)
+		if err != nil {
+			return a, err
+		}
+		a.LoginState, out = b, st
+		return a, nil
+	})
+	return out, err
 }
 
 // pendingOf returns the pending registration or sends the browser back to
